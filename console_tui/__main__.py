@@ -1,0 +1,3 @@
+from console_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""Console backings: one module per kind of console line, behind one small protocol.
+
+A backing carries bytes to and from a console and, where it can, a BREAK. Adding a backing is one
+new module with a class that satisfies `Backing` and one line in `REGISTRY`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from console_tui.core.errors import UnreachableError
+
+
+class BackingClosed(Exception):
+    """The far end closed the line (a QEMU restart, a dropped TCP connection)."""
+
+
+class Backing(Protocol):
+    """One console line. `read` returns at least one byte or raises `BackingClosed`."""
+
+    kind: ClassVar[str]
+    uri: ConsoleURI
+
+    @property
+    def can_break(self) -> bool: ...
+
+    @property
+    def break_reason(self) -> str:
+        """Why `send_break` cannot work here, in operator words; empty when it can."""
+        ...
+
+    async def open(self) -> None:
+        """Connect; raise `UnreachableError` saying what failed, where, and the fix."""
+        ...
+
+    async def read(self) -> bytes: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def send_break(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConsoleURI:
+    """A parsed console URI such as `unix:///run/vm.sock?telnet=1` or `telnet://host:7001`."""
+
+    text: str
+    scheme: str
+    host: str = ""
+    port: int = 0
+    path: str = ""
+    user: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    fragment: str = ""
+
+    def flag(self, name: str) -> bool:
+        return self.params.get(name, "").lower() in ("1", "true", "yes", "on")
+
+    @property
+    def place(self) -> str:
+        """Where the line is, for messages: a path or host:port."""
+        return self.path if self.path else f"{self.host}:{self.port}"
+
+
+class URIError(ValueError):
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+# scheme -> "module:Class"; modules are imported only when a target of that kind is opened.
+REGISTRY: dict[str, str] = {
+    "serial": "console_tui.core.backings.serial:SerialBacking",
+    "unix": "console_tui.core.backings.unix:UnixBacking",
+    "tcp": "console_tui.core.backings.tcp:TCPBacking",
+    "telnet": "console_tui.core.backings.telnet:TelnetBacking",
+    "pty": "console_tui.core.backings.pty:PtyBacking",
+}
+
+# What each scheme needs: a path or a host and port.
+_PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
+_HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
+PLANNED = {"unix+listen", "telnets", "rfc2217", "listen", "file", "ssh"}
+
+
+def parse_console_uri(text: str) -> ConsoleURI:
+    """Parse and check a console URI; raise `URIError` (a ValueError) with the fix."""
+    supported = ", ".join(f"{s}://" for s in REGISTRY)
+    if "://" not in text:
+        raise URIError(
+            f"{text!r} is not a URI",
+            fix=f"write it as scheme://..., e.g. unix:///run/vm.sock or telnet://host:7001 ({supported})",
+        )
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in REGISTRY:
+        if scheme in PLANNED:
+            raise URIError(f"the {scheme}:// backing is not in this version", fix=f"use one of {supported}")
+        raise URIError(f"unknown scheme {scheme!r}", fix=f"use one of {supported}")
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if scheme in _PATH_SCHEMES:
+        if parts.netloc:
+            raise URIError(
+                f"{scheme}:// takes an absolute path, got host {parts.netloc!r}",
+                fix=f"use three slashes: {scheme}:///{parts.netloc}{parts.path}",
+            )
+        if not parts.path.startswith("/"):
+            raise URIError("needs an absolute path", fix=f"e.g. {scheme}:///dev/ttyS0")
+        return ConsoleURI(text, scheme, path=parts.path, params=params, fragment=parts.fragment)
+    try:
+        port = parts.port
+    except ValueError:
+        raise URIError("the port is not a number from 1 to 65535", fix="e.g. telnet://host:7001") from None
+    if not parts.hostname or not port:
+        raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
+    return ConsoleURI(
+        text,
+        scheme,
+        host=parts.hostname,
+        port=port,
+        path=parts.path,
+        user=parts.username or "",
+        params=params,
+        fragment=parts.fragment,
+    )
+
+
+def backing_class(scheme: str) -> type:
+    module_name, _, class_name = REGISTRY[scheme].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+def make_backing(uri: str | ConsoleURI, *, baud: int = 115200) -> Backing:
+    """The backing for a console URI (not yet opened)."""
+    parsed = uri if isinstance(uri, ConsoleURI) else parse_console_uri(uri)
+    cls = backing_class(parsed.scheme)
+    return cls(parsed, baud=baud)  # type: ignore[no-any-return]
+
+
+def unreachable_from_oserror(exc: OSError, uri: ConsoleURI, *, device: bool = False) -> UnreachableError:
+    """Turn a connect/open failure into a one-line error that says what, where and the fix."""
+    import errno
+    import grp
+    import os
+
+    place = uri.place
+    code = exc.errno
+    if code == errno.ENOENT:
+        what = "does not exist"
+        fix = (
+            "check the path; is the VM running with its serial chardev on this socket?"
+            if not device
+            else "check the device name (ls /dev/tty*); is the adapter plugged in?"
+        )
+    elif code == errno.ECONNREFUSED:
+        what = "connection refused"
+        fix = "nothing is listening there: start the VM or the console server, or check the port"
+    elif code in (errno.EACCES, errno.EPERM):
+        what = "permission denied"
+        fix = "run as a user who may open it"
+        try:
+            st = os.stat(uri.path)
+            group = grp.getgrgid(st.st_gid).gr_name
+            fix = f"add yourself to the {group!r} group (sudo usermod -aG {group} $USER) and log in again"
+        except (OSError, KeyError):
+            pass
+    elif code in (errno.EBUSY, errno.EAGAIN):
+        what = "is busy: another program has it open"
+        fix = "close the other program (fuser -v PATH shows which), or attach through its console-tui server"
+    elif code in (errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH):
+        what = "cannot be reached"
+        fix = "check the address and the network path to it"
+    else:
+        what = exc.strerror or str(exc)
+        fix = "check the target's console URI"
+    return UnreachableError(what, where=f"{uri.scheme}: {place}", fix=fix)

@@ -1,0 +1,354 @@
+"""The TOML config: where it is, what it holds, and errors that name file:line and the fix."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10 and older
+    import tomli as tomllib
+
+from console_tui.core import paths
+from console_tui.core.errors import ConfigError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+OS_KINDS = ("linux", "windows")
+KEY_STYLES = ("xterm", "vt220", "vt100+")
+ROLES = ("viewer", "operator", "admin")
+
+
+@dataclass(frozen=True)
+class Settings:
+    theme: str = "console-dark"
+    scrollback_lines: int = 10000
+    paste_limit: int = 2048
+    screen_reader: bool = False
+    bell: bool = False
+    idle_timeout: int = 0
+    transcript_max_bytes: int = 8 * 1024 * 1024
+    transcript_files: int = 5
+    keymap: dict[str, str] = field(default_factory=dict)
+    discover_serial: bool = False
+    qemu_socket_dir: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    console: str
+    group: str = "default"
+    control: str = ""
+    os: str = "linux"
+    keys: str = "xterm"
+    baud: int = 115200
+    on_detach: str = ""
+    description: str = ""
+    source: str = "config"
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str = "viewer"
+    keys: tuple[str, ...] = ()
+    keys_file: str = ""
+    groups: tuple[str, ...] = ("*",)
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    settings: Settings = field(default_factory=Settings)
+    targets: tuple[Target, ...] = ()
+    users: tuple[User, ...] = ()
+
+    def target(self, name: str) -> Target:
+        for target in self.targets:
+            if target.name == name:
+                return target
+        hint = _did_you_mean(name, [t.name for t in self.targets])
+        known = ", ".join(t.name for t in self.targets) or "none"
+        raise ConfigError(
+            f"no target named {name!r}{hint}",
+            where=str(self.path or "config"),
+            fix=f"known targets: {known}; `console-tui list` shows them",
+        )
+
+
+def locate(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
+    """The config path and whether the user named it (a named file must exist)."""
+    if explicit:
+        return Path(explicit).expanduser(), True
+    env = os.environ.get("CONSOLE_TUI_CONFIG")
+    if env:
+        return Path(env).expanduser(), True
+    return paths.config_dir() / "config.toml", False
+
+
+def load(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find and load the config; a missing default file is an empty config."""
+    path, named = locate(explicit)
+    if not path.exists():
+        if named:
+            raise ConfigError(
+                "config file does not exist",
+                where=str(path),
+                fix="create it (see README: Config) or point --config at an existing file",
+            )
+        return Config(path=None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config is not UTF-8 text (byte {exc.start})",
+            where=str(path),
+            fix="save the file as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config: {exc.strerror}", where=str(path), fix="check its permissions"
+        ) from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path | None = None) -> Config:
+    """Parse and validate config text; every error names file:line."""
+    where_file = str(path) if path else "config"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _toml_error_line(exc)
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError(
+            f"not valid TOML: {message}",
+            where=f"{where_file}:{line}" if line else where_file,
+            fix="fix the syntax on that line (strings need quotes, tables [name], lists [[name]])",
+        ) from None
+    lines = _LineIndex(text)
+
+    def where(*key: str | int) -> str:
+        return f"{where_file}:{lines.find(*key)}"
+
+    _check_keys(data, ("settings", "target", "user"), where, ())
+    settings = _settings(data.get("settings", {}), where)
+    targets = _targets(data.get("target", []), where)
+    users = _users(data.get("user", []), where)
+    return Config(path=path, settings=settings, targets=targets, users=users)
+
+
+def _settings(raw: Any, where: Any) -> Settings:
+    if not isinstance(raw, dict):
+        raise ConfigError("[settings] must be a table", where=where("settings"), fix="write [settings]")
+    allowed = {f.name: f for f in fields(Settings)}
+    _check_keys(raw, tuple(allowed), where, ("settings",))
+    values: dict[str, Any] = {}
+    defaults = Settings()
+    for key, value in raw.items():
+        expected = type(getattr(defaults, key))
+        values[key] = _typed(value, expected, where("settings", key), f"settings.{key}")
+        if expected is int and values[key] < 0:
+            raise ConfigError(
+                f"settings.{key} is negative", where=where("settings", key), fix="use 0 or more"
+            )
+    return Settings(**values)
+
+
+def _targets(raw: Any, where: Any) -> tuple[Target, ...]:
+    from console_tui.core.backings import parse_console_uri
+    from console_tui.core.control import parse_control_uri
+
+    if not isinstance(raw, list):
+        raise ConfigError("target must be [[target]] entries", where=where("target"), fix="write [[target]]")
+    allowed = tuple(f.name for f in fields(Target) if f.name not in ("source", "where"))
+    seen: dict[str, str] = {}
+    targets = []
+    for index, entry in enumerate(raw):
+        here = where("target", index)
+        _check_keys(entry, allowed, where, ("target", index))
+        for required in ("name", "console"):
+            if required not in entry:
+                raise ConfigError(
+                    f"[[target]] has no {required}",
+                    where=here,
+                    fix=f'add {required} = "..." to this target',
+                )
+        values = {}
+        for key, value in entry.items():
+            expected = type(getattr(Target("x", "x"), key))
+            values[key] = _typed(value, expected, where("target", index, key), f"target.{key}")
+        name = values["name"]
+        name_where = where("target", index, "name")
+        check_name(name, name_where, "target")
+        if name in seen:
+            raise ConfigError(
+                f"duplicate target name {name!r} (first at {seen[name]})",
+                where=name_where,
+                fix="give each target a unique name",
+            )
+        seen[name] = name_where
+        try:
+            parse_console_uri(values["console"])
+        except ValueError as exc:
+            raise ConfigError(
+                f"console: {exc}", where=where("target", index, "console"), fix=_uri_fix(exc)
+            ) from None
+        if values.get("control"):
+            try:
+                parse_control_uri(values["control"])
+            except ValueError as exc:
+                raise ConfigError(
+                    f"control: {exc}", where=where("target", index, "control"), fix=_uri_fix(exc)
+                ) from None
+        _choice(values, "os", OS_KINDS, where("target", index, "os"))
+        if "keys" not in values and values.get("os") == "windows":
+            values["keys"] = "vt100+"
+        _choice(values, "keys", KEY_STYLES, where("target", index, "keys"))
+        if "group" in values:
+            check_name(values["group"], where("target", index, "group"), "group")
+        if "baud" in values and values["baud"] <= 0:
+            raise ConfigError("baud must be positive", where=where("target", index, "baud"), fix="e.g. baud = 115200")
+        targets.append(Target(**values, where=name_where))
+    return tuple(targets)
+
+
+def _users(raw: Any, where: Any) -> tuple[User, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("user must be [[user]] entries", where=where("user"), fix="write [[user]]")
+    allowed = tuple(f.name for f in fields(User) if f.name != "where")
+    users = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw):
+        here = where("user", index)
+        _check_keys(entry, allowed, where, ("user", index))
+        if "name" not in entry:
+            raise ConfigError("[[user]] has no name", where=here, fix='add name = "..."')
+        values: dict[str, Any] = {}
+        for key, value in entry.items():
+            key_where = where("user", index, key)
+            if key in ("keys", "groups"):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(f"user.{key} must be a list of strings", where=key_where, fix=f'{key} = ["..."]')
+                values[key] = tuple(value)
+            else:
+                values[key] = _typed(value, str, key_where, f"user.{key}")
+        check_name(values["name"], where("user", index, "name"), "user")
+        if values["name"] in seen:
+            raise ConfigError(f"duplicate user {values['name']!r}", where=here, fix="give each user a unique name")
+        seen.add(values["name"])
+        _choice(values, "role", ROLES, where("user", index, "role"))
+        users.append(User(**values, where=here))
+    return tuple(users)
+
+
+def check_name(name: str, where: str, what: str) -> None:
+    """Names become file names and SSH commands: letters, digits, `.`, `_`, `-`, no path tricks."""
+    if not NAME_RE.match(name) or set(name) <= {"."}:
+        raise ConfigError(
+            f"bad {what} name {name!r}",
+            where=where,
+            fix="use letters, digits, '.', '_' and '-' only, starting with a letter or digit "
+            "(at most 64)",
+        )
+
+
+def _typed(value: Any, expected: type, where: str, key: str) -> Any:
+    if expected is float and isinstance(value, int):
+        return float(value)
+    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+        names = {str: "a string", int: "a whole number", bool: "true or false", dict: "a table"}
+        got = type(value).__name__
+        raise ConfigError(
+            f"{key} must be {names.get(expected, expected.__name__)}, not {got}",
+            where=where,
+            fix=f"write {key.split('.')[-1]} = {_example(expected)}",
+        )
+    return value
+
+
+def _example(expected: type) -> str:
+    return {str: '"text"', int: "1", bool: "true", dict: "{ }"}.get(expected, "...")
+
+
+def _choice(values: dict[str, Any], key: str, choices: tuple[str, ...], where: str) -> None:
+    if key in values and values[key] not in choices:
+        hint = _did_you_mean(values[key], list(choices))
+        raise ConfigError(
+            f"{key} = {values[key]!r} is not one of {', '.join(choices)}{hint}",
+            where=where,
+            fix=f"use one of: {', '.join(choices)}",
+        )
+
+
+def _check_keys(table: Any, allowed: tuple[str, ...], where: Any, at: tuple[str | int, ...]) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError("expected a table", where=where(*at), fix="check the brackets")
+    for key in table:
+        if key not in allowed:
+            hint = _did_you_mean(key, list(allowed))
+            section = ".".join(str(a) for a in at if isinstance(a, str)) or "top level"
+            raise ConfigError(
+                f"unknown key {key!r} in {section}{hint}",
+                where=where(*at, key),
+                fix=f"remove it, or use one of: {', '.join(allowed)}",
+            )
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _uri_fix(exc: ValueError) -> str:
+    return getattr(exc, "fix", "") or "see README: Console backings for the URI forms"
+
+
+def _toml_error_line(exc: Exception) -> int | None:
+    lineno = getattr(exc, "lineno", None)
+    if isinstance(lineno, int):
+        return lineno
+    match = re.search(r"at line (\d+)", str(exc))
+    return int(match.group(1)) if match else None
+
+
+class _LineIndex:
+    """Line numbers of tables and keys, which tomllib does not keep."""
+
+    _header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+    _key = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.places: dict[tuple[str | int, ...], int] = {}
+        section: tuple[str | int, ...] = ()
+        counts: dict[str, int] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self._header.match(line)
+            if header:
+                name = header.group(2)
+                if header.group(1) == "[[":
+                    index = counts.get(name, 0)
+                    counts[name] = index + 1
+                    section = (name, index)
+                    self.places.setdefault((name,), number)
+                else:
+                    section = (name,)
+                self.places.setdefault(section, number)
+                continue
+            key = self._key.match(line)
+            if key:
+                self.places.setdefault((*section, key.group(1).strip('"')), number)
+
+    def find(self, *key: str | int) -> int:
+        while key:
+            if key in self.places:
+                return self.places[key]
+            key = key[:-1]
+        return 1
