@@ -1,0 +1,367 @@
+"""The entry points: the full-screen app, list, attach, send, log, serve and lab."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from console_tui import __version__
+from console_tui.core import config as config_mod
+from console_tui.core.errors import EXIT_OK, ConsoleError, UsageError
+
+EPILOG = "Exit codes: 0 ok, 2 usage or config error, 3 target unreachable, 4 not permitted."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="config file (else $CONSOLE_TUI_CONFIG, else the user config dir)")
+
+    parser = argparse.ArgumentParser(
+        prog="console-tui",
+        description="Serial consoles of VMs and servers: a full-screen app, passthrough, and an SSH server.",
+        epilog=EPILOG,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"console-tui {__version__}")
+    parser.add_argument("--theme", metavar="NAME", help="colour theme (console-dark, console-light, high-contrast)")
+    parser.add_argument("--screen-reader", action="store_true", help="quiet, append-only output for screen readers")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", parents=[common], help="every target with its backing, control and live state")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("attach", parents=[common], help="raw passthrough to a console (escapes: ~? after Enter)")
+    p.add_argument("name")
+    p.add_argument("--read-only", action="store_true", help="watch only; never type on the console")
+
+    p = sub.add_parser("send", parents=[common], help="one action on a console, then exit", epilog=EPILOG)
+    p.add_argument("name")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--sysrq", metavar="KEYS", help="SysRq key(s): BREAK before each, e.g. h or reisub")
+    action.add_argument("--nmi", action="store_true", help="non-maskable interrupt (through the control backing)")
+    action.add_argument("--reset", action="store_true", help="hard reset (through the control backing)")
+    action.add_argument("--break", dest="brk", action="store_true", help="serial BREAK")
+    action.add_argument("--key", nargs="+", metavar="KEY", help="named keys: f1-f12 esc tab enter up down del ...")
+    action.add_argument("--text", metavar="TEXT", help="text to type (\\r for Enter)")
+    p.add_argument("--yes", action="store_true", help="do not ask before NMI or reset")
+    p.add_argument("--wait", type=float, default=1.5, metavar="SECONDS", help="print console output for this long after (default 1.5)")
+
+    p = sub.add_parser("log", parents=[common], help="the transcript of a target")
+    p.add_argument("name")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new output")
+
+    p = sub.add_parser("serve", parents=[common], help="the SSH server with shared sessions")
+    p.add_argument("--listen", default="0.0.0.0:2222", metavar="HOST:PORT")
+
+    p = sub.add_parser("lab", parents=[common], help="the bundled demo guest (Linux under QEMU)")
+    p.add_argument("lab_command", choices=["up", "down", "status", "config-path"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConsoleError as exc:
+        print(f"console-tui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "lab":
+        return _lab(args.lab_command)
+    if command == "log":
+        return _log(args)
+    config = config_mod.load(args.config)
+    if command == "list":
+        return asyncio.run(_list(config, as_json=args.json))
+    if command == "attach":
+        return asyncio.run(_attach(config, args.name, read_only=args.read_only))
+    if command == "send":
+        return asyncio.run(_send(config, args))
+    if command == "serve":
+        from console_tui.server import serve
+
+        return serve(config, listen=args.listen)
+    from console_tui.ui import run_app
+
+    return run_app(config, theme=args.theme, screen_reader=args.screen_reader)
+
+
+# -- list -----------------------------------------------------------------------------------
+
+
+async def _list(config: config_mod.Config, *, as_json: bool) -> int:
+    from console_tui.core.hub import Hub
+
+    hub = Hub(config)
+    statuses = await asyncio.gather(*(hub.probe(t.name) for t in config.targets))
+    if as_json:
+        print(json.dumps([s.as_dict() for s in statuses], indent=2))
+        return EXIT_OK
+    if not statuses:
+        where = config.path or config_mod.locate(None)[0]
+        print(f"no targets: add [[target]] entries to {where} (see README: Config)")
+        return EXIT_OK
+    rows = [("NAME", "GROUP", "BACKING", "CONTROL", "STATE", "POWER")]
+    for s in statuses:
+        control = s.control.split(":", 1)[0] if s.control else "-"
+        rows.append((s.name, s.group, s.backing, control, s.state, s.power or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for s in statuses:
+        if s.detail:
+            print(f"{s.name}: {s.detail}", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- attach ---------------------------------------------------------------------------------
+
+
+async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> int:
+    from console_tui.core.hub import Hub
+    from console_tui.core.passthrough import Passthrough
+
+    config.target(name)
+    hub = Hub(config)
+    loop = asyncio.get_running_loop()
+    stdin = sys.stdin.fileno()
+    stdout = sys.stdout.buffer
+
+    def write_out(data: bytes) -> None:
+        stdout.write(data)
+        stdout.flush()
+
+    try:
+        viewer = await hub.attach(
+            name, who=_local_user(), role="viewer" if read_only else "admin", write=not read_only, wait=8
+        )
+        passthrough = Passthrough(hub, viewer, write_out)
+        with _raw_terminal(stdin):
+            passthrough.say(f"attached to {name}; ~? for help, ~. to detach")
+            inbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+            def readable() -> None:
+                try:
+                    data = os.read(stdin, 4096)
+                except OSError:
+                    data = b""
+                inbox.put_nowait(data)
+
+            loop.add_reader(stdin, readable)
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, passthrough.done.set)
+            pump = loop.create_task(passthrough.pump_output())
+            try:
+                while not passthrough.done.is_set():
+                    getter = loop.create_task(inbox.get())
+                    stop = loop.create_task(passthrough.done.wait())
+                    finished, _ = await asyncio.wait({getter, stop}, return_when=asyncio.FIRST_COMPLETED)
+                    stop.cancel()
+                    if getter not in finished:
+                        getter.cancel()
+                        break
+                    data = getter.result()
+                    if not data:
+                        break
+                    await passthrough.feed(data)
+            finally:
+                loop.remove_reader(stdin)
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
+    finally:
+        await hub.close()
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _raw_terminal(fd: int):  # noqa: ANN202 - a context manager
+    """Raw mode for the operator's terminal, restored on every way out."""
+    if not os.isatty(fd):
+        yield
+        return
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setraw(fd)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _local_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+# -- send -----------------------------------------------------------------------------------
+
+
+async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
+    from console_tui.core.hub import Hub
+
+    config.target(args.name)
+    if (args.nmi or args.reset) and not args.yes and not _confirm(args):
+        print("not sent", file=sys.stderr)
+        return EXIT_OK
+    hub = Hub(config)
+    try:
+        needs_line = not (args.nmi or args.reset)
+        if needs_line:
+            _check_break(hub, args)
+        viewer = await hub.attach(args.name, who=_local_user(), source="cli", wait=8 if needs_line else 0)
+        pump = asyncio.get_running_loop().create_task(_print_output(viewer))
+        try:
+            said = await _do_send(hub, viewer, args)
+            print(f"console-tui: {said} to {args.name}", file=sys.stderr)
+            await asyncio.sleep(args.wait)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+    finally:
+        await hub.close()
+    return EXIT_OK
+
+
+def _check_break(hub: object, args: argparse.Namespace) -> None:
+    """Refuse BREAK and SysRq before connecting when the backing cannot carry them."""
+    if args.brk or args.sysrq:
+        capability = hub.can_break(args.name)  # type: ignore[attr-defined]
+        if not capability.ok:
+            from console_tui.core.errors import NotPermittedError
+
+            what = "SysRq (it needs BREAK)" if args.sysrq else "BREAK"
+            raise NotPermittedError(f"cannot send {what}: {capability.reason}", where=args.name)
+
+
+async def _do_send(hub: object, viewer: object, args: argparse.Namespace) -> str:
+    from console_tui.core import keys
+
+    if args.sysrq:
+        if any(k not in keys.SYSRQ_KEYS for k in args.sysrq):
+            raise UsageError(
+                f"unknown SysRq key in {args.sysrq!r}",
+                where="--sysrq",
+                fix=f"use keys from: {''.join(sorted(keys.SYSRQ_KEYS))} (h shows the guest's help)",
+            )
+        await hub.sysrq(viewer, args.sysrq)  # type: ignore[attr-defined]
+        return f"sent SysRq {args.sysrq}"
+    if args.nmi:
+        await hub.nmi(viewer)  # type: ignore[attr-defined]
+        return "sent NMI"
+    if args.reset:
+        await hub.reset(viewer)  # type: ignore[attr-defined]
+        return "sent reset"
+    if args.brk:
+        await hub.send_break(viewer)  # type: ignore[attr-defined]
+        return "sent BREAK"
+    if args.key:
+        try:
+            await hub.send_keys(viewer, args.key)  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise UsageError(str(exc), where="--key", fix=f"key names: {' '.join(keys.KEY_NAMES)}") from None
+        return f"sent {' '.join(args.key)}"
+    text = args.text.encode().decode("unicode_escape").encode("utf-8", "surrogateescape")
+    await hub.write(viewer, text)  # type: ignore[attr-defined]
+    return f"typed {len(text)} bytes"
+
+
+def _confirm(args: argparse.Namespace) -> bool:
+    what = "NMI" if args.nmi else "reset"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{what} needs confirmation and there is no terminal to ask",
+            where="send",
+            fix="add --yes to confirm on the command line",
+        )
+    answer = input(f"send {what} to {args.name}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def _print_output(viewer: object) -> None:
+    out = sys.stdout.buffer
+    async for event in viewer.events():  # type: ignore[attr-defined]
+        if event.kind == "output":
+            out.write(event.data)
+            out.flush()
+
+
+# -- log ------------------------------------------------------------------------------------
+
+
+def _log(args: argparse.Namespace) -> int:
+    from console_tui.core.transcript import follow_transcript, read_transcript, transcript_path
+
+    config_mod.check_name(args.name, "log", "target")
+    path = transcript_path(args.name)
+    if not path.exists():
+        raise UsageError(
+            f"no transcript for {args.name!r} yet",
+            where=str(path),
+            fix="open the target once (attach or the app); transcripts start at the first connect",
+        )
+    out = sys.stdout.buffer
+    for chunk in read_transcript(path):
+        out.write(chunk)
+    out.flush()
+    if args.follow:
+
+        async def follow() -> None:
+            async for chunk in follow_transcript(path):
+                out.write(chunk)
+                out.flush()
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(follow())
+    return EXIT_OK
+
+
+# -- lab ------------------------------------------------------------------------------------
+
+
+def _lab(command: str) -> int:
+    from console_tui.core.lab import Lab
+
+    lab = Lab()
+    if command == "up":
+        info = lab.up()
+        print(f"demo guest running (pid {info.pid}, ready in {info.boot_seconds:.1f} s)")
+        print(f"config: {info.config_path}")
+        print(f"open it:  console-tui --config {info.config_path}")
+    elif command == "down":
+        lab.down()
+        print("demo guest stopped")
+    elif command == "config-path":
+        print(lab.config_path())
+    else:
+        status = lab.status()
+        if status is None:
+            print("demo guest is not running (console-tui lab up starts it)")
+            return 3
+        print(f"demo guest running (pid {status.pid})")
+        print(f"console: {status.console_uri}")
+        print(f"control: {status.control_uri}")
+        print(f"config:  {status.config_path}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

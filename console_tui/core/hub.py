@@ -1,0 +1,338 @@
+"""The Hub owns every Session. The UI, `attach`, `send` and the SSH server use only this API.
+
+Each call takes the Viewer acting (who, role, from where) so that permissions, the write lock and the
+audit log are enforced in one place. The API passes only plain data, so it can be served over a local
+socket to app processes of the SSH server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+
+from console_tui.core import keys
+from console_tui.core.audit import AuditLog
+from console_tui.core.backings import make_backing, parse_console_uri
+from console_tui.core.config import Config, Target
+from console_tui.core.control import Control, make_control
+from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
+from console_tui.core.session import ROLE_RANK, Event, Session, SessionState, Viewer
+
+PROBE_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """What `list` and the inventory show for a target."""
+
+    name: str
+    group: str
+    backing: str
+    console: str
+    control: str
+    state: str
+    detail: str = ""
+    power: str = ""
+    writer: str = ""
+    viewers: int = 0
+    transcript: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Capability:
+    """Whether an action can be done on a target, and if not, why (shown, never hidden)."""
+
+    ok: bool
+    reason: str = ""
+
+
+class Hub:
+    def __init__(self, config: Config, *, audit: AuditLog | None = None) -> None:
+        self.config = config
+        self.audit = audit or AuditLog()
+        self.sessions: dict[str, Session] = {}
+        self._lock_requests: dict[str, Viewer] = {}
+
+    # -- targets ----------------------------------------------------------------------------
+
+    def targets(self) -> tuple[Target, ...]:
+        return self.config.targets
+
+    def target(self, name: str) -> Target:
+        return self.config.target(name)
+
+    def session(self, name: str) -> Session | None:
+        return self.sessions.get(name)
+
+    def status(self, name: str) -> TargetStatus:
+        target = self.target(name)
+        session = self.sessions.get(name)
+        return TargetStatus(
+            name=target.name,
+            group=target.group,
+            backing=parse_console_uri(target.console).scheme,
+            console=target.console,
+            control=target.control,
+            state=session.state.value if session else "closed",
+            detail=session.last_error if session else "",
+            writer=session.lock_holder.label if session and session.lock_holder else "",
+            viewers=len(session.viewers) if session else 0,
+            transcript=str(session.transcript_path) if session else "",
+        )
+
+    async def probe(self, name: str) -> TargetStatus:
+        """Status with live reachability and, where there is a control, the power state."""
+        status = self.status(name)
+        target = self.target(name)
+        state, detail = status.state, status.detail
+        if status.state == "closed":
+            state, detail = await self._probe_console(target)
+        power = ""
+        if target.control:
+            try:
+                async with asyncio.timeout(PROBE_TIMEOUT + 1):
+                    power = await make_control(target.control).power_state()
+            except (ConsoleError, TimeoutError) as exc:
+                power = "unknown"
+                detail = detail or f"control: {exc}"
+        return TargetStatus(**{**status.as_dict(), "state": state, "detail": detail, "power": power})
+
+    async def _probe_console(self, target: Target) -> tuple[str, str]:
+        uri = parse_console_uri(target.console)
+        if uri.scheme in ("serial", "pty"):
+            # Opening a serial port toggles DTR, which resets some boards: look, do not touch.
+            if not os.path.exists(uri.path):
+                return "unreachable", f"{uri.path} does not exist"
+            if not os.access(uri.path, os.R_OK | os.W_OK):
+                return "unreachable", f"{uri.path}: permission denied"
+            return "reachable", ""
+        backing = make_backing(uri, baud=target.baud)
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await backing.open()
+        except (ConsoleError, OSError) as exc:
+            return "unreachable", str(exc)
+        except TimeoutError:
+            return "unreachable", f"no answer within {PROBE_TIMEOUT:.0f} s"
+        finally:
+            with contextlib.suppress(Exception):
+                await backing.close()
+        return "reachable", ""
+
+    # -- sessions and viewers ---------------------------------------------------------------
+
+    async def open(self, name: str, *, wait: float = 0.0) -> Session:
+        """The live session of a target, started if needed; with wait, until it first connects."""
+        target = self.target(name)
+        session = self.sessions.get(name)
+        if session is None or session.state is SessionState.CLOSED:
+            session = Session(target, self.config.settings)
+            self.sessions[name] = session
+            session.start()
+            self.audit.record("connect", who="hub", target=name)
+        if wait:
+            await session.wait_ready(wait)
+        return session
+
+    async def attach(
+        self,
+        name: str,
+        *,
+        who: str,
+        role: str = "admin",
+        source: str = "local",
+        write: bool = True,
+        wait: float = 0.0,
+    ) -> Viewer:
+        """Attach a viewer; with write, it takes the write lock if nobody holds it."""
+        session = await self.open(name, wait=wait)
+        viewer = Viewer(target=name, who=who, role=role, source=source, last_input=time.monotonic())
+        session.add_viewer(viewer)
+        self.audit.record("attach", who=who, target=name, source=source, role=role)
+        if write and ROLE_RANK[role] >= ROLE_RANK["operator"] and session.lock_holder is None:
+            self._set_lock(session, viewer, "took")
+        return viewer
+
+    async def detach(self, viewer: Viewer) -> None:
+        session = self.sessions.get(viewer.target)
+        if session is None or viewer.id not in session.viewers:
+            return
+        was_writer = session.lock_holder is viewer
+        session.remove_viewer(viewer)
+        self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
+        if was_writer:
+            self.audit.record("lock", who=viewer.who, target=viewer.target, action="released")
+        writers_left = any(ROLE_RANK[v.role] >= ROLE_RANK["operator"] for v in session.viewers.values())
+        text = session.target.on_detach
+        if text and not writers_left and session.state is SessionState.CONNECTED:
+            with contextlib.suppress(ConsoleError, OSError):
+                await session.write(_unescape(text).encode())
+
+    async def close(self) -> None:
+        for session in list(self.sessions.values()):
+            await session.close()
+        self.sessions.clear()
+
+    # -- the write lock ---------------------------------------------------------------------
+
+    def _set_lock(self, session: Session, viewer: Viewer | None, action: str) -> None:
+        previous = session.lock_holder
+        session.set_lock(viewer)
+        who = viewer.who if viewer else (previous.who if previous else "")
+        self.audit.record("lock", who=who, target=session.target.name, action=action)
+
+    async def request_lock(self, viewer: Viewer) -> bool:
+        """Take the lock when free; otherwise ask its holder. True when the viewer now writes."""
+        session = self._session_of(viewer)
+        self._require(viewer, "operator", "write to the console")
+        holder = session.lock_holder
+        if holder is None or holder is viewer:
+            self._set_lock(session, viewer, "took")
+            return True
+        self._lock_requests[session.target.name] = viewer
+        holder.deliver(Event("notice", text=f"{viewer.label} asks for the write lock (hand it over: ~w)"))
+        viewer.deliver(Event("notice", text=f"asked {holder.label} for the write lock"))
+        self.audit.record("lock", who=viewer.who, target=viewer.target, action="requested")
+        return False
+
+    async def hand_over(self, viewer: Viewer, to: Viewer | None = None) -> Viewer | None:
+        """The holder gives the lock to `to`, or to whoever asked last."""
+        session = self._session_of(viewer)
+        if session.lock_holder is not viewer:
+            raise NotPermittedError("you do not hold the write lock", where=viewer.target)
+        to = to or self._lock_requests.pop(viewer.target, None)
+        if to is None or to.id not in session.viewers:
+            self._set_lock(session, None, "released")
+            return None
+        self._set_lock(session, to, f"handed to {to.who}")
+        to.deliver(Event("notice", text=f"{viewer.label} handed you the write lock"))
+        return to
+
+    async def take_lock(self, viewer: Viewer) -> None:
+        """An admin takes the lock; the previous holder is told."""
+        session = self._session_of(viewer)
+        holder = session.lock_holder
+        if holder is not None and holder is not viewer:
+            self._require(viewer, "admin", "take the write lock from another operator")
+            holder.deliver(Event("notice", text=f"{viewer.label} (admin) took the write lock"))
+        else:
+            self._require(viewer, "operator", "write to the console")
+        self._set_lock(session, viewer, "taken" if holder else "took")
+
+    # -- actions ----------------------------------------------------------------------------
+
+    async def write(self, viewer: Viewer, data: bytes, *, paced: bool = False) -> None:
+        """Keystrokes or a paste. Never recorded: passwords are typed here."""
+        session = self._writer_session(viewer, "type on the console")
+        viewer.last_input = time.monotonic()
+        await session.write(data, pace_baud=session.target.baud if paced else 0)
+
+    async def send_keys(self, viewer: Viewer, names: list[str]) -> bytes:
+        session = self._writer_session(viewer, "send keys")
+        data = b"".join(
+            keys.encode_key(n, session.target.keys, app_cursor=session.screen.app_cursor_keys)
+            for n in names
+        )
+        await session.write(data)
+        self.audit.record("key", who=viewer.who, target=viewer.target, source=viewer.source, keys=names)
+        return data
+
+    def can_break(self, name: str) -> Capability:
+        session = self.sessions.get(name)
+        backing = session.backing if session else make_backing(self.target(name).console)
+        if backing is None or not backing.can_break:
+            return Capability(False, backing.break_reason if backing else "not connected")
+        return Capability(True)
+
+    def can_control(self, name: str) -> Capability:
+        if not self.target(name).control:
+            return Capability(
+                False,
+                "no control backing: add control = \"qmp:///path\" (or libvirt/ipmi) to the target",
+            )
+        return Capability(True)
+
+    async def send_break(self, viewer: Viewer) -> None:
+        session = self._writer_session(viewer, "send BREAK")
+        self._require_break(viewer.target)
+        await session.send_break()
+        self.audit.record("break", who=viewer.who, target=viewer.target, source=viewer.source)
+
+    async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> None:
+        session = self._writer_session(viewer, "send SysRq")
+        self._require_break(viewer.target)
+        plan = keys.sysrq_plan(sysrq_keys, pause=pause)
+        self.audit.record("sysrq", who=viewer.who, target=viewer.target, source=viewer.source, keys=sysrq_keys)
+        await session.run_steps([(step[0], step[1] if len(step) > 1 else None) for step in plan])
+
+    async def nmi(self, viewer: Viewer) -> None:
+        await self._control(viewer, "nmi", "send NMI")
+
+    async def reset(self, viewer: Viewer) -> None:
+        await self._control(viewer, "reset", "reset the machine")
+
+    async def power_state(self, name: str) -> str:
+        capability = self.can_control(name)
+        if not capability.ok:
+            raise NotPermittedError(capability.reason, where=name)
+        return await make_control(self.target(name).control).power_state()
+
+    async def _control(self, viewer: Viewer, action: str, words: str) -> None:
+        self._require(viewer, "operator", words)
+        capability = self.can_control(viewer.target)
+        if not capability.ok:
+            raise NotPermittedError(f"cannot {words}: {capability.reason}", where=viewer.target)
+        control: Control = make_control(self.target(viewer.target).control)
+        self.audit.record(action, who=viewer.who, target=viewer.target, source=viewer.source)
+        await getattr(control, action)()
+        session = self.sessions.get(viewer.target)
+        if session:
+            session.broadcast(Event("notice", text=f"{viewer.label} sent {action.upper()}"))
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def _session_of(self, viewer: Viewer) -> Session:
+        session = self.sessions.get(viewer.target)
+        if session is None or viewer.id not in session.viewers:
+            raise UnreachableError("not attached", where=viewer.target, fix="attach to the target first")
+        return session
+
+    def _require(self, viewer: Viewer, role: str, words: str) -> None:
+        if ROLE_RANK.get(viewer.role, -1) < ROLE_RANK[role]:
+            self.audit.record("denied", who=viewer.who, target=viewer.target, source=viewer.source, action=words)
+            raise NotPermittedError(
+                f"a {viewer.role} cannot {words}",
+                where=viewer.target,
+                fix=f"ask an admin for the {role} role",
+            )
+
+    def _writer_session(self, viewer: Viewer, words: str) -> Session:
+        """The session, if this viewer may write to its line now (taking a free write lock)."""
+        session = self._session_of(viewer)
+        self._require(viewer, "operator", words)
+        holder = session.lock_holder
+        if holder is None:
+            self._set_lock(session, viewer, "took")
+        elif holder is not viewer:
+            raise NotPermittedError(
+                f"{holder.label} holds the write lock",
+                where=viewer.target,
+                fix="ask for it (~w in attach, or 'Request write lock' in the app)",
+            )
+        return session
+
+    def _require_break(self, name: str) -> None:
+        capability = self.can_break(name)
+        if not capability.ok:
+            raise NotPermittedError(f"cannot send BREAK: {capability.reason}", where=name)
+
+
+def _unescape(text: str) -> str:
+    """`on_detach = "exit\\r"` in TOML is already a CR; also accept a literal backslash-r."""
+    return text.replace("\\r", "\r").replace("\\n", "\n")

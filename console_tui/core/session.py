@@ -1,0 +1,305 @@
+"""A Session is one live console: its backing, reconnects, screen model, transcript and viewers.
+
+The Session reads the console, feeds every byte to its screen model (which answers the guest's
+cursor-position and device-attribute questions) and to the transcript, and fans output out to its
+viewers through bounded queues: a slow viewer loses frames and gets a fresh snapshot, it never holds
+up the console or the transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from console_tui.core.backings import Backing, BackingClosed, make_backing
+from console_tui.core.config import Settings, Target
+from console_tui.core.errors import ConsoleError, UnreachableError
+from console_tui.core.screen import Screen, make_screen
+from console_tui.core.transcript import Transcript, transcript_path
+
+VIEWER_QUEUE = 512
+BACKOFF_FIRST = 0.25
+BACKOFF_MAX = 5.0
+
+
+class SessionState(enum.StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    UNREACHABLE = "unreachable"
+    CLOSED = "closed"
+
+
+ROLE_RANK = {"viewer": 0, "operator": 1, "admin": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What a viewer receives.
+
+    kinds: `output` (console bytes), `snapshot` (VT bytes that redraw the whole screen: sent first on
+    attach and after a viewer fell behind), `state` (text: the SessionState), `lock` (text: who holds
+    the write lock, empty when free), `viewers` (text: who is attached), `notice` (text for the
+    operator), `detached` (text: why this viewer was detached).
+    """
+
+    kind: str
+    data: bytes = b""
+    text: str = ""
+
+
+_viewer_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Viewer:
+    """One operator's attachment to one session."""
+
+    target: str
+    who: str
+    role: str = "admin"
+    source: str = "local"
+    id: int = field(default_factory=lambda: next(_viewer_ids))
+    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(VIEWER_QUEUE))
+    dropped: int = 0
+    last_input: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.who}@{self.source}" if self.source not in ("", "local") else self.who
+
+    def deliver(self, event: Event, snapshot: bytes | None = None) -> None:
+        """Queue an event; when the queue is full, drop what is queued and start over from a snapshot."""
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += self.queue.qsize()
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            if snapshot is not None:
+                self.queue.put_nowait(Event("snapshot", snapshot))
+            if event.kind != "output":
+                self.queue.put_nowait(event)
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self.queue.get()
+            yield event
+            if event.kind == "detached":
+                return
+
+
+class Session:
+    """One target's live console, shared by every viewer attached to it."""
+
+    def __init__(
+        self, target: Target, settings: Settings | None = None, *, columns: int = 80, rows: int = 24
+    ) -> None:
+        self.target = target
+        self.settings = settings or Settings()
+        self.state = SessionState.CONNECTING
+        self.last_error = ""
+        self.connects = 0
+        self.viewers: dict[int, Viewer] = {}
+        self.lock_holder: Viewer | None = None
+        self.backing: Backing | None = make_backing(target.console, baud=target.baud)
+        self.screen: Screen = make_screen(
+            columns, rows, scrollback_lines=self.settings.scrollback_lines, on_reply=self._reply
+        )
+        self.transcript_path = transcript_path(target.name)
+        self.transcript = Transcript(
+            self.transcript_path,
+            max_bytes=self.settings.transcript_max_bytes,
+            files=self.settings.transcript_files,
+        )
+        self._line = asyncio.Lock()
+        self._connected = asyncio.Event()
+        self._attempted = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._reply_tasks: set[asyncio.Task[None]] = set()
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"session {self.target.name}"
+            )
+
+    async def wait_ready(self, timeout: float = 8.0) -> None:
+        """Wait for the first connection; raise UnreachableError with the last error if it fails."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._attempted.wait()
+                if self.state is not SessionState.CONNECTED:
+                    await asyncio.wait_for(self._connected.wait(), max(0.0, timeout / 4))
+        if self.state is not SessionState.CONNECTED:
+            if self.last_error:
+                raise UnreachableError(self.last_error, where=self.target.name)
+            raise UnreachableError(
+                f"no connection within {timeout:.0f} s",
+                where=f"{self.target.name} ({self.target.console})",
+                fix="check that the VM or console server is up and listening",
+            )
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for task in list(self._reply_tasks):
+            task.cancel()
+        if self.backing is not None:
+            await self.backing.close()
+        self._set_state(SessionState.CLOSED)
+        for viewer in list(self.viewers.values()):
+            viewer.deliver(Event("detached", text="the session was closed"))
+        self.viewers.clear()
+        self.transcript.close()
+
+    async def _run(self) -> None:
+        backoff = BACKOFF_FIRST
+        while True:
+            assert self.backing is not None
+            try:
+                await self.backing.open()
+            except (UnreachableError, OSError) as exc:
+                self.last_error = str(exc)
+                self._set_state(SessionState.UNREACHABLE)
+                self._attempted.set()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                self.backing = make_backing(self.target.console, baud=self.target.baud)
+                continue
+            backoff = BACKOFF_FIRST
+            self.connects += 1
+            self.last_error = ""
+            self.transcript.mark("connected" if self.connects == 1 else "reconnected")
+            self._set_state(SessionState.CONNECTED)
+            self._connected.set()
+            self._attempted.set()
+            try:
+                while True:
+                    self._output(await self.backing.read())
+            except BackingClosed as exc:
+                self.last_error = str(exc) or "the far end closed the connection"
+            finally:
+                self._connected.clear()
+                with contextlib.suppress(Exception):
+                    await self.backing.close()
+            self.transcript.mark(f"disconnected: {self.last_error}")
+            self._set_state(SessionState.RECONNECTING)
+            await asyncio.sleep(BACKOFF_FIRST)
+            self.backing = make_backing(self.target.console, baud=self.target.baud)
+
+    # -- console output ---------------------------------------------------------------------
+
+    def _output(self, data: bytes) -> None:
+        self.transcript.write(data)
+        self.screen.feed(data)
+        event = Event("output", data)
+        snapshot: bytes | None = None
+        for viewer in self.viewers.values():
+            if viewer.queue.full() and snapshot is None:
+                snapshot = self.screen.snapshot()
+            viewer.deliver(event, snapshot)
+
+    def _reply(self, data: bytes) -> None:
+        """The screen model answers the guest (cursor position, device attributes)."""
+        task = asyncio.get_running_loop().create_task(self._write_reply(data))
+        self._reply_tasks.add(task)
+        task.add_done_callback(self._reply_tasks.discard)
+
+    async def _write_reply(self, data: bytes) -> None:
+        with contextlib.suppress(BackingClosed, ConsoleError, OSError):
+            await self.write(data)
+
+    def _set_state(self, state: SessionState) -> None:
+        if state is not self.state:
+            self.state = state
+            self.broadcast(Event("state", text=state.value))
+
+    def broadcast(self, event: Event) -> None:
+        for viewer in self.viewers.values():
+            viewer.deliver(event)
+
+    # -- viewers ----------------------------------------------------------------------------
+
+    def add_viewer(self, viewer: Viewer) -> None:
+        self.viewers[viewer.id] = viewer
+        viewer.deliver(Event("snapshot", self.screen.snapshot()))
+        viewer.deliver(Event("state", text=self.state.value))
+        viewer.deliver(Event("lock", text=self.lock_holder.label if self.lock_holder else ""))
+        self.broadcast(Event("viewers", text=self.viewer_summary()))
+
+    def remove_viewer(self, viewer: Viewer) -> None:
+        self.viewers.pop(viewer.id, None)
+        if self.lock_holder is viewer:
+            self.set_lock(None)
+        self.broadcast(Event("viewers", text=self.viewer_summary()))
+
+    def set_lock(self, viewer: Viewer | None) -> None:
+        self.lock_holder = viewer
+        self.broadcast(Event("lock", text=viewer.label if viewer else ""))
+
+    def viewer_summary(self) -> str:
+        return ", ".join(
+            f"{v.label} ({v.role}{', writes' if v is self.lock_holder else ''})"
+            for v in self.viewers.values()
+        )
+
+    # -- the line ---------------------------------------------------------------------------
+
+    def _live_backing(self) -> Backing:
+        if self.state is not SessionState.CONNECTED or self.backing is None:
+            raise UnreachableError(
+                f"console is {self.state.value}",
+                where=f"{self.target.name} ({self.target.console})",
+                fix=self.last_error or "wait for it to reconnect",
+            )
+        return self.backing
+
+    @property
+    def can_break(self) -> bool:
+        return self.backing is not None and self.backing.can_break
+
+    @property
+    def break_reason(self) -> str:
+        return "" if self.backing is None else self.backing.break_reason
+
+    async def write(self, data: bytes, *, pace_baud: int = 0) -> None:
+        """Send bytes to the console; with pace_baud, no faster than that line rate (for pastes)."""
+        async with self._line:
+            backing = self._live_backing()
+            if not pace_baud:
+                await backing.write(data)
+                return
+            chunk = max(1, pace_baud // 10 // 20)
+            for start in range(0, len(data), chunk):
+                piece = data[start : start + chunk]
+                await backing.write(piece)
+                await asyncio.sleep(len(piece) * 10 / pace_baud)
+
+    async def send_break(self) -> None:
+        async with self._line:
+            await self._live_backing().send_break()
+
+    async def run_steps(self, steps: list[tuple[str, object]]) -> None:
+        """Run a key plan (BREAK, bytes, pauses) as one unit: nothing interleaves with it."""
+        async with self._line:
+            backing = self._live_backing()
+            for kind, value in steps:
+                if kind == "break":
+                    await backing.send_break()
+                elif kind == "send":
+                    assert isinstance(value, bytes)
+                    await backing.write(value)
+                elif kind == "sleep":
+                    assert isinstance(value, int | float)
+                    await asyncio.sleep(value)
