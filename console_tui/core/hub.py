@@ -225,6 +225,17 @@ class Hub:
             self._require(viewer, "operator", "write to the console")
         self._set_lock(session, viewer, "taken" if holder else "took")
 
+    async def resize(self, viewer: Viewer, columns: int, rows: int) -> None:
+        """The writer's window size becomes the session's, so cursor reports match what it sees."""
+        session = self._session_of(viewer)
+        if session.lock_holder in (None, viewer) and (columns, rows) != session.screen.size:
+            session.screen.resize(max(columns, 2), max(rows, 2))
+
+    async def sync_size(self, viewer: Viewer, columns: int, rows: int) -> None:
+        """Tell the guest the window size: a serial line carries none, so type `stty rows R cols C`."""
+        await self.resize(viewer, columns, rows)
+        await self.write(viewer, f"stty rows {rows} cols {columns}\r".encode())
+
     # -- actions ----------------------------------------------------------------------------
 
     async def write(self, viewer: Viewer, data: bytes, *, paced: bool = False) -> None:
