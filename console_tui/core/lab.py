@@ -1,0 +1,435 @@
+"""The demo guest: a tiny real Linux under QEMU, with a telnet serial socket and a QMP socket.
+
+`make run` and the tests use it. The kernel is the host's Debian cloud kernel; the initramfs is
+built here from the statically linked busybox. Its `/init` enables SysRq and panics on an unknown
+NMI, prints a ready line, and keeps a root shell on ttyS0. QEMU runs without `-no-reboot`, so a
+panic (panic=1) or a reset boots the guest again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from console_tui.core import paths
+from console_tui.core.control import ControlURI
+from console_tui.core.control.qmp import QMPControl
+from console_tui.core.errors import ConsoleError, UnreachableError
+
+READY_LINE = "console-tui demo guest ready"
+TARGET_NAME = "demo"
+DEBIAN_PACKAGES = "qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio"
+KERNEL_ENV = "CONSOLE_TUI_LAB_KERNEL"
+KERNEL_GLOB = "vmlinuz-*-cloud-amd64"
+KERNEL_CMDLINE = "console=ttyS0,115200 panic=1 loglevel=7 8250.nr_uarts=1 mitigations=off"
+SOCKET_PATH_MAX = 107
+
+T = TypeVar("T")
+
+INIT_SCRIPT = f"""#!/bin/sh
+/bin/busybox --install -s
+export PATH=/sbin:/usr/sbin:/bin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts
+echo 1 > /proc/sys/kernel/sysrq
+echo 1 > /proc/sys/kernel/unknown_nmi_panic
+hostname {TARGET_NAME}
+printf '\\n%s\\n' '{READY_LINE}'
+while true; do setsid cttyhack sh -l; done
+"""
+
+PROFILE = """export HOME=/root
+export PS1='\\h:\\w\\$ '
+cd /root
+"""
+
+
+class LabError(UnreachableError):
+    """The demo guest cannot start: a missing package, a bad path, or a boot that never finished."""
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """Where a running demo guest is and how to reach it."""
+
+    folder: Path
+    pid: int
+    serial_socket: Path
+    qmp_socket: Path
+    serial_log: Path
+    config_path: Path
+    target_name: str
+    console_uri: str
+    control_uri: str
+    boot_seconds: float
+
+
+class Lab:
+    """One demo guest, kept in `folder`: sockets, serial log, pidfile, initramfs and config."""
+
+    def __init__(
+        self,
+        folder: Path | None = None,
+        *,
+        kernel: Path | None = None,
+        qemu: str = "qemu-system-x86_64",
+        busybox: Path | None = None,
+    ) -> None:
+        self.folder = Path(folder) if folder is not None else paths.state_dir() / "lab"
+        self._kernel = kernel
+        self._qemu = qemu
+        self._busybox = busybox
+        self.serial_socket = self.folder / "serial.sock"
+        self.qmp_socket = self.folder / "qmp.sock"
+        self.serial_log = self.folder / "serial.log"
+        self.pidfile = self.folder / "qemu.pid"
+        self.initramfs = self.folder / "initramfs.cpio.gz"
+        self.state_file = self.folder / "lab.json"
+
+    def config_path(self) -> Path:
+        return self.folder / "config.toml"
+
+    def status(self) -> LabInfo | None:
+        """The running guest's info, or None when no QEMU of this lab is alive."""
+        pid = self._live_pid()
+        if pid is None or not self.serial_socket.exists() or not self.qmp_socket.exists():
+            return None
+        try:
+            boot_seconds = float(json.loads(self.state_file.read_text())["boot_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            boot_seconds = 0.0
+        return self._info(pid, boot_seconds)
+
+    def up(self, timeout: float = 120) -> LabInfo:
+        """Boot the guest and wait for its ready line; return the running one if it answers."""
+        info = self.status()
+        if info is not None:
+            if self._answers():
+                return info
+            self.down()
+        qemu, kernel, busybox = self._find_tools()
+        for path in (self.serial_socket, self.qmp_socket):
+            if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+                raise LabError(
+                    f"socket path too long for a unix socket ({len(str(path))} bytes)",
+                    where=str(path),
+                    fix="use a shorter lab folder",
+                )
+        paths.private_dir(self.folder)
+        self._remove_runtime_files()
+        with paths.open_private(self.initramfs, "wb") as out:
+            out.write(build_initramfs(busybox))
+        with paths.open_private(self.serial_log, "wb"):
+            pass
+        started = time.monotonic()
+        result = subprocess.run(
+            self._qemu_command(qemu, kernel),
+            capture_output=True,
+            text=True,
+            umask=0o077,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise LabError(
+                f"QEMU did not start: {result.stderr.strip() or f'exit {result.returncode}'}",
+                where=qemu,
+                fix=f"check the QEMU install (Debian: apt-get install {DEBIAN_PACKAGES})",
+            )
+        try:
+            self.wait_for(READY_LINE, timeout=timeout - (time.monotonic() - started))
+        except LabError:
+            self.down()
+            raise
+        boot_seconds = round(time.monotonic() - started, 2)
+        with paths.open_private(self.state_file, "w") as out:
+            json.dump({"boot_seconds": boot_seconds, "kernel": str(kernel)}, out)
+        info = self._info(self._live_pid() or 0, boot_seconds)
+        self._write_config(info)
+        return info
+
+    def down(self) -> None:
+        """Stop the guest: QMP `quit`, else SIGTERM (then SIGKILL) to the pidfile's process."""
+        pid = self._live_pid()
+        if pid is not None:
+            try:
+                _run_blocking(self._qmp("quit"))
+            except ConsoleError:
+                _signal(pid, signal.SIGTERM)
+            if not _wait_gone(pid, 5.0):
+                _signal(pid, signal.SIGKILL)
+                _wait_gone(pid, 5.0)
+        self._remove_runtime_files()
+
+    def _info(self, pid: int, boot_seconds: float) -> LabInfo:
+        return LabInfo(
+            folder=self.folder,
+            pid=pid,
+            serial_socket=self.serial_socket,
+            qmp_socket=self.qmp_socket,
+            serial_log=self.serial_log,
+            config_path=self.config_path(),
+            target_name=TARGET_NAME,
+            console_uri=f"unix://{self.serial_socket}?telnet=1",
+            control_uri=f"qmp://{self.qmp_socket}",
+            boot_seconds=boot_seconds,
+        )
+
+    def _find_tools(self) -> tuple[str, Path, Path]:
+        qemu = shutil.which(self._qemu)
+        if qemu is None:
+            raise LabError(
+                f"{self._qemu} is not installed",
+                where="PATH",
+                fix=f"install the Debian packages: apt-get install {DEBIAN_PACKAGES}",
+            )
+        kernel = self._kernel or _env_path(KERNEL_ENV) or newest_kernel()
+        if kernel is None or not kernel.is_file():
+            where = str(kernel) if kernel else f"/boot/{KERNEL_GLOB}"
+            raise LabError(
+                "no kernel for the demo guest",
+                where=where,
+                fix=f"apt-get install linux-image-cloud-amd64, or set {KERNEL_ENV} to a bzImage",
+            )
+        busybox = self._busybox or _static_busybox()
+        if busybox is None or not busybox.is_file():
+            raise LabError(
+                "no statically linked busybox for the demo guest",
+                where=str(busybox) if busybox else "/bin/busybox",
+                fix="apt-get install busybox-static",
+            )
+        return qemu, kernel, busybox
+
+    def _qemu_command(self, qemu: str, kernel: Path) -> list[str]:
+        serial = _chardev_path(self.serial_socket)
+        log = _chardev_path(self.serial_log)
+        return [
+            qemu,
+            "-name",
+            f"console-tui-{TARGET_NAME}",
+            "-accel",
+            "tcg",
+            "-cpu",
+            "max",
+            "-m",
+            "256",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-kernel",
+            str(kernel),
+            "-initrd",
+            str(self.initramfs),
+            "-append",
+            KERNEL_CMDLINE,
+            "-chardev",
+            f"socket,id=ser0,path={serial},server=on,wait=off,telnet=on,logfile={log},logappend=on",
+            "-serial",
+            "chardev:ser0",
+            "-qmp",
+            f"unix:{_chardev_path(self.qmp_socket)},server=on,wait=off",
+            "-daemonize",
+            "-pidfile",
+            str(self.pidfile),
+        ]
+
+    def wait_for(self, text: str, *, start: int = 0, timeout: float = 60) -> int:
+        """Wait until the serial log shows `text` after byte `start`; return the offset after it.
+
+        The log keeps what the guest prints while no client is connected, so this is how to see
+        a reboot or a panic without holding the one-client serial socket.
+        """
+        needle = text.encode()
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.serial_log.read_bytes()
+            found = log.find(needle, start)
+            if found >= 0:
+                return found + len(needle)
+            if self._live_pid() is None:
+                raise LabError(
+                    f"QEMU exited before the guest printed {text!r}; last lines:\n{_tail(log)}",
+                    where=str(self.serial_log),
+                    fix="read the serial log's last lines above",
+                )
+            if time.monotonic() > deadline:
+                raise LabError(
+                    f"the guest printed no {text!r} in {timeout:.0f} s; last lines:\n{_tail(log)}",
+                    where=str(self.serial_log),
+                    fix="a loaded machine boots slower: retry with a longer timeout",
+                )
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        try:
+            _run_blocking(self._qmp("query-status"))
+        except ConsoleError:
+            return False
+        return True
+
+    async def _qmp(self, command: str) -> object:
+        path = str(self.qmp_socket)
+        control = QMPControl(ControlURI(f"qmp://{path}", "qmp", path=path), timeout=3.0)
+        return await control.execute(command)
+
+    def _live_pid(self) -> int | None:
+        """The pidfile's pid if that process is alive and is this lab's QEMU."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if not _alive(pid):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return pid
+        return pid if os.fsencode(self.qmp_socket) in cmdline else None
+
+    def _remove_runtime_files(self) -> None:
+        for path in (self.serial_socket, self.qmp_socket, self.pidfile, self.state_file):
+            path.unlink(missing_ok=True)
+
+    def _write_config(self, info: LabInfo) -> None:
+        text = (
+            "# The console-tui demo guest, written by `console-tui lab up`.\n"
+            "[[target]]\n"
+            f'name = "{info.target_name}"\n'
+            'group = "lab"\n'
+            f"console = {json.dumps(info.console_uri)}\n"
+            f"control = {json.dumps(info.control_uri)}\n"
+            'os = "linux"\n'
+            'description = "a tiny Linux under QEMU: root shell, SysRq on, NMI panics"\n'
+        )
+        with paths.open_private(self.config_path(), "w") as out:
+            out.write(text)
+
+
+def newest_kernel(boot: Path = Path("/boot")) -> Path | None:
+    """The newest Debian cloud kernel in `boot`, by version number."""
+    kernels = sorted(boot.glob(KERNEL_GLOB), key=lambda p: _version_key(p.name))
+    return kernels[-1] if kernels else None
+
+
+def build_initramfs(busybox: Path) -> bytes:
+    """A gzip'd cpio (newc) archive: busybox, `/bin/sh`, `/init`, `/etc/profile`, /dev/console."""
+    entries: list[tuple[str, int, bytes, tuple[int, int]]] = []
+    for folder in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys", "etc"):
+        entries.append((folder, 0o040755, b"", (0, 0)))
+    entries += [
+        ("root", 0o040700, b"", (0, 0)),
+        ("tmp", 0o041777, b"", (0, 0)),
+        ("dev/console", 0o020600, b"", (5, 1)),
+        ("bin/busybox", 0o100755, busybox.read_bytes(), (0, 0)),
+        ("bin/sh", 0o120777, b"busybox", (0, 0)),
+        ("init", 0o100755, INIT_SCRIPT.encode(), (0, 0)),
+        ("etc/profile", 0o100644, PROFILE.encode(), (0, 0)),
+        ("etc/hostname", 0o100644, f"{TARGET_NAME}\n".encode(), (0, 0)),
+        ("etc/passwd", 0o100644, b"root:x:0:0:root:/root:/bin/sh\n", (0, 0)),
+        ("etc/group", 0o100644, b"root:x:0:\n", (0, 0)),
+    ]
+    return gzip.compress(_cpio_newc(entries), compresslevel=6, mtime=0)
+
+
+def _cpio_newc(entries: Iterable[tuple[str, int, bytes, tuple[int, int]]]) -> bytes:
+    out = io.BytesIO()
+
+    def pad() -> None:
+        out.write(b"\0" * (-out.tell() % 4))
+
+    def member(ino: int, name: str, mode: int, data: bytes, rdev: tuple[int, int]) -> None:
+        encoded = name.encode() + b"\0"
+        nlink = 2 if mode & 0o170000 == 0o040000 else 1
+        fields = (ino, mode, 0, 0, nlink, 0, len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0)
+        out.write(b"070701" + b"".join(b"%08X" % value for value in fields))
+        out.write(encoded)
+        pad()
+        out.write(data)
+        pad()
+
+    for ino, (name, mode, data, rdev) in enumerate(entries, start=1):
+        member(ino, name, mode, data, rdev)
+    member(0, "TRAILER!!!", 0, b"", (0, 0))
+    return out.getvalue()
+
+
+def _static_busybox() -> Path | None:
+    for candidate in ("/bin/busybox", "/usr/bin/busybox"):
+        if Path(candidate).is_file():
+            return Path(candidate)
+    found = shutil.which("busybox")
+    return Path(found) if found else None
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name, "")
+    return Path(value) if value else None
+
+
+def _version_key(name: str) -> list[int | str]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _chardev_path(path: Path) -> str:
+    """A path as a QEMU option value: commas doubled."""
+    return str(path).replace(",", ",,")
+
+
+def _tail(log: bytes, lines: int = 15) -> str:
+    text = log.decode("utf-8", "replace").replace("\r", "")
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
+def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end from sync code, even when the caller's thread runs a loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie does not: a daemonized QEMU may have no parent to reap it)."""
+    if Path("/proc/self").exists():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
