@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from console_tui.core.errors import UnreachableError
+from console_tui.core.errors import NotPermittedError, UnreachableError
 
 
 class BackingClosed(Exception):
@@ -66,6 +66,11 @@ class ConsoleURI:
         """Where the line is, for messages: a path or host:port."""
         return self.path if self.path else f"{self.host}:{self.port}"
 
+    @property
+    def where(self) -> str:
+        """The `where` of an error about this line, e.g. `unix: /run/vm.sock`."""
+        return f"{self.scheme}: {self.place}"
+
 
 class URIError(ValueError):
     def __init__(self, message: str, fix: str = "") -> None:
@@ -94,13 +99,18 @@ def parse_console_uri(text: str) -> ConsoleURI:
     if "://" not in text:
         raise URIError(
             f"{text!r} is not a URI",
-            fix=f"write it as scheme://..., e.g. unix:///run/vm.sock or telnet://host:7001 ({supported})",
+            fix=(
+                "write it as scheme://..., e.g. unix:///run/vm.sock or telnet://host:7001 "
+                f"({supported})"
+            ),
         )
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in REGISTRY:
         if scheme in PLANNED:
-            raise URIError(f"the {scheme}:// backing is not in this version", fix=f"use one of {supported}")
+            raise URIError(
+                f"the {scheme}:// backing is not in this version", fix=f"use one of {supported}"
+            )
         raise URIError(f"unknown scheme {scheme!r}", fix=f"use one of {supported}")
     params = dict(parse_qsl(parts.query, keep_blank_values=True))
     if scheme in _PATH_SCHEMES:
@@ -111,11 +121,19 @@ def parse_console_uri(text: str) -> ConsoleURI:
             )
         if not parts.path.startswith("/"):
             raise URIError("needs an absolute path", fix=f"e.g. {scheme}:///dev/ttyS0")
+        baud = params.get("baud")
+        if scheme == "serial" and baud is not None and not (baud.isdigit() and int(baud) > 0):
+            raise URIError(
+                f"baud {baud!r} is not a positive number",
+                fix="e.g. serial:///dev/ttyS0?baud=115200",
+            )
         return ConsoleURI(text, scheme, path=parts.path, params=params, fragment=parts.fragment)
     try:
         port = parts.port
     except ValueError:
-        raise URIError("the port is not a number from 1 to 65535", fix="e.g. telnet://host:7001") from None
+        raise URIError(
+            "the port is not a number from 1 to 65535", fix="e.g. telnet://host:7001"
+        ) from None
     if not parts.hostname or not port:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
     return ConsoleURI(
@@ -142,15 +160,21 @@ def make_backing(uri: str | ConsoleURI, *, baud: int = 115200) -> Backing:
     return cls(parsed, baud=baud)  # type: ignore[no-any-return]
 
 
-def unreachable_from_oserror(exc: OSError, uri: ConsoleURI, *, device: bool = False) -> UnreachableError:
+def unreachable_from_oserror(
+    exc: OSError, uri: ConsoleURI, *, device: bool = False
+) -> UnreachableError:
     """Turn a connect/open failure into a one-line error that says what, where and the fix."""
     import errno
     import grp
     import os
+    import socket
 
     place = uri.place
     code = exc.errno
-    if code == errno.ENOENT:
+    if isinstance(exc, socket.gaierror):
+        what = f"host name {uri.host!r} not found"
+        fix = "check the host name in the console URI and that DNS (or /etc/hosts) knows it"
+    elif code == errno.ENOENT:
         what = "does not exist"
         fix = (
             "check the path; is the VM running with its serial chardev on this socket?"
@@ -166,16 +190,42 @@ def unreachable_from_oserror(exc: OSError, uri: ConsoleURI, *, device: bool = Fa
         try:
             st = os.stat(uri.path)
             group = grp.getgrgid(st.st_gid).gr_name
-            fix = f"add yourself to the {group!r} group (sudo usermod -aG {group} $USER) and log in again"
+            fix = (
+                f"add yourself to the {group!r} group (sudo usermod -aG {group} $USER) "
+                "and log in again"
+            )
         except (OSError, KeyError):
             pass
-    elif code in (errno.EBUSY, errno.EAGAIN):
+    elif code in (errno.EBUSY, errno.EAGAIN) and device:
         what = "is busy: another program has it open"
-        fix = "close the other program (fuser -v PATH shows which), or attach through its console-tui server"
+        fix = (
+            f"close the other program (fuser -v {place} shows which), "
+            "or attach through its console-tui server"
+        )
+    elif code in (errno.EBUSY, errno.EAGAIN):
+        what = "is busy: it takes no more clients"
+        fix = (
+            "a QEMU socket serves one client at a time: "
+            f"close the other one (ss -xp | grep {place} shows which)"
+        )
+    elif code == errno.ENOTSOCK:
+        what = "is not a socket"
+        fix = "point unix:// at the socket of the VM's serial chardev, or use serial:// or pty://"
+    elif code == errno.ENOTTY:
+        what = "is not a terminal device (tty)"
+        fix = f"point {uri.scheme}:// at a serial port or pty (ls /dev/ttyS* /dev/ttyUSB* /dev/pts)"
+    elif code in (errno.ENXIO, errno.ENODEV, errno.EIO) and device:
+        what = "has no device behind it"
+        fix = "check the device name (dmesg | grep tty); is the adapter plugged in?"
     elif code in (errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH):
         what = "cannot be reached"
         fix = "check the address and the network path to it"
     else:
         what = exc.strerror or str(exc)
         fix = "check the target's console URI"
-    return UnreachableError(what, where=f"{uri.scheme}: {place}", fix=fix)
+    return UnreachableError(what, where=uri.where, fix=fix)
+
+
+def break_refused(backing: Backing) -> NotPermittedError:
+    """The error `send_break` raises on a line that cannot carry a BREAK."""
+    return NotPermittedError("cannot send BREAK", where=backing.uri.where, fix=backing.break_reason)
