@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from console_tui.core import keys
 from console_tui.core.audit import AuditLog
 from console_tui.core.backings import make_backing, parse_console_uri
-from console_tui.core.config import Config, Target
+from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.session import ROLE_RANK, Event, Session, SessionState, Viewer
@@ -66,6 +66,15 @@ class Hub:
 
     def target(self, name: str) -> Target:
         return self.config.target(name)
+
+    def visible_targets(self, user: User | None = None) -> tuple[Target, ...]:
+        """The targets a user may see and open: those in the user's groups ("*" for all)."""
+        if user is None or "*" in user.groups:
+            return self.config.targets
+        return tuple(t for t in self.config.targets if t.group in user.groups)
+
+    def may_see(self, user: User | None, name: str) -> bool:
+        return any(t.name == name for t in self.visible_targets(user))
 
     def session(self, name: str) -> Session | None:
         return self.sessions.get(name)
@@ -170,9 +179,24 @@ class Hub:
             self.audit.record("lock", who=viewer.who, target=viewer.target, action="released")
         writers_left = any(ROLE_RANK[v.role] >= ROLE_RANK["operator"] for v in session.viewers.values())
         text = session.target.on_detach
-        if text and not writers_left and session.state is SessionState.CONNECTED:
+        could_write = ROLE_RANK[viewer.role] >= ROLE_RANK["operator"]
+        if text and could_write and not writers_left and session.state is SessionState.CONNECTED:
             with contextlib.suppress(ConsoleError, OSError):
                 await session.write(_unescape(text).encode())
+
+    async def detach_idle(self, timeout: float) -> list[Viewer]:
+        """Detach operators and admins who typed nothing for `timeout` seconds, telling them why."""
+        now = time.monotonic()
+        idle = [
+            viewer
+            for session in self.sessions.values()
+            for viewer in session.viewers.values()
+            if ROLE_RANK.get(viewer.role, 0) >= ROLE_RANK["operator"] and now - viewer.last_input >= timeout
+        ]
+        for viewer in idle:
+            await self.detach(viewer)
+            viewer.deliver(Event("detached", text=f"detached: no input for {timeout:.0f} s (idle timeout)"))
+        return idle
 
     async def close(self) -> None:
         for session in list(self.sessions.values()):
@@ -280,7 +304,7 @@ class Hub:
         self._require_break(viewer.target)
         plan = keys.sysrq_plan(sysrq_keys, pause=pause)
         self.audit.record("sysrq", who=viewer.who, target=viewer.target, source=viewer.source, keys=sysrq_keys)
-        await session.run_steps([(step[0], step[1] if len(step) > 1 else None) for step in plan])
+        await session.run_steps(plan)
 
     async def nmi(self, viewer: Viewer) -> None:
         await self._control(viewer, "nmi", "send NMI")

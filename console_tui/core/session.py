@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from console_tui.core.backings import Backing, BackingClosed, make_backing
 from console_tui.core.config import Settings, Target
 from console_tui.core.errors import ConsoleError, UnreachableError
+from console_tui.core.keys import Step
 from console_tui.core.screen import Screen, make_screen
 from console_tui.core.transcript import Transcript, transcript_path
 
@@ -290,16 +291,14 @@ class Session:
         async with self._line:
             await self._live_backing().send_break()
 
-    async def run_steps(self, steps: list[tuple[str, object]]) -> None:
+    async def run_steps(self, steps: list[Step]) -> None:
         """Run a key plan (BREAK, bytes, pauses) as one unit: nothing interleaves with it."""
         async with self._line:
             backing = self._live_backing()
-            for kind, value in steps:
-                if kind == "break":
+            for step in steps:
+                if step.kind == "break":
                     await backing.send_break()
-                elif kind == "send":
-                    assert isinstance(value, bytes)
-                    await backing.write(value)
-                elif kind == "sleep":
-                    assert isinstance(value, int | float)
-                    await asyncio.sleep(value)
+                elif step.kind == "send":
+                    await backing.write(step.data)
+                elif step.kind == "sleep":
+                    await asyncio.sleep(step.seconds)

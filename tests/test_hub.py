@@ -1,0 +1,298 @@
+"""The Hub and Session against a real unix-socket peer playing a console.
+
+The peer is a plain socket server in this process (a console that echoes and can be dropped); the
+demo-guest tests cover a real kernel. These tests pin the multi-operator rules: shared output, one
+writer, roles, reconnect with a continuous transcript, and slow viewers that never block the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from console_tui.core import config
+from console_tui.core.audit import audit_path
+from console_tui.core.errors import NotPermittedError, UnreachableError
+from console_tui.core.hub import Hub
+from console_tui.core.session import VIEWER_QUEUE, Event, Viewer
+from console_tui.core.transcript import read_transcript
+
+
+class ConsolePeer:
+    """A unix-socket console: records what it receives, sends what it is told, can drop clients."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.received = bytearray()
+        self.writers: list[asyncio.StreamWriter] = []
+        self.connections = 0
+        self.server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_unix_server(self._client, path=str(self.path))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.writers.append(writer)
+        while data := await reader.read(4096):
+            self.received.extend(data)
+
+    async def send(self, data: bytes) -> None:
+        """Send to every client, waiting for the first (a connect can complete before accept)."""
+        async with asyncio.timeout(5):
+            while not self.writers:
+                await asyncio.sleep(0.01)
+        for writer in self.writers:
+            writer.write(data)
+            await writer.drain()
+
+    async def drop(self) -> None:
+        for writer in self.writers:
+            writer.close()
+        self.writers.clear()
+
+    async def wait_received(self, data: bytes, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while data not in self.received:
+                await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        await self.drop()
+        if self.server:
+            self.server.close()
+
+
+@pytest.fixture
+async def peer(tmp_path: Path) -> AsyncIterator[ConsolePeer]:
+    console = ConsolePeer(tmp_path / "console.sock")
+    await console.start()
+    yield console
+    await console.stop()
+
+
+def make_hub(peer: ConsolePeer, extra: str = "") -> Hub:
+    text = f'[[target]]\nname = "vm"\nconsole = "unix://{peer.path}"\n{extra}'
+    return Hub(config.parse(text))
+
+
+async def next_of(viewer: Viewer, kind: str, timeout: float = 5.0) -> Event:
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await viewer.queue.get()
+            if event.kind == kind:
+                return event
+
+
+async def notice_with(viewer: Viewer, words: str, timeout: float = 5.0) -> Event:
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await next_of(viewer, "notice")
+            if words in event.text:
+                return event
+
+
+async def output_until(viewer: Viewer, needle: bytes, timeout: float = 5.0) -> bytes:
+    seen = bytearray()
+    async with asyncio.timeout(timeout):
+        while needle not in seen:
+            event = await viewer.queue.get()
+            if event.kind in ("output", "snapshot"):
+                seen.extend(event.data)
+    return bytes(seen)
+
+
+async def test_viewers_share_output_and_a_late_viewer_gets_the_screen(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        alice = await hub.attach("vm", who="alice", wait=5)
+        bob = await hub.attach("vm", who="bob", role="operator")
+        await peer.send(b"hello from the guest\r\n")
+        await output_until(alice, b"hello from the guest")
+        await output_until(bob, b"hello from the guest")
+        late = await hub.attach("vm", who="carol", role="viewer")
+        snapshot = await next_of(late, "snapshot")
+        from console_tui.core.screen import make_screen
+
+        screen = make_screen(80, 24)
+        screen.feed(snapshot.data)
+        assert screen.display()[0].rstrip() == "hello from the guest"
+        assert peer.connections == 1, "one connection to the console, however many viewers"
+    finally:
+        await hub.close()
+
+
+async def test_only_the_lock_holder_writes(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        alice = await hub.attach("vm", who="alice", role="operator", wait=5)
+        bob = await hub.attach("vm", who="bob", role="operator")
+        assert hub.status("vm").writer == "alice"
+        await hub.write(alice, b"from alice\r")
+        await peer.wait_received(b"from alice\r")
+        with pytest.raises(NotPermittedError) as info:
+            await hub.write(bob, b"from bob\r")
+        assert "alice holds the write lock" in str(info.value)
+        assert b"from bob" not in peer.received
+
+        assert await hub.request_lock(bob) is False
+        await notice_with(alice, "bob asks for the write lock")
+        await hub.hand_over(alice)
+        assert hub.status("vm").writer == "bob"
+        await notice_with(bob, "alice handed you the write lock")
+        await hub.write(bob, b"from bob\r")
+        await peer.wait_received(b"from bob\r")
+    finally:
+        await hub.close()
+
+
+async def test_admin_takes_the_lock_and_the_holder_is_told(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        op = await hub.attach("vm", who="op", role="operator", wait=5)
+        other = await hub.attach("vm", who="other", role="operator")
+        admin = await hub.attach("vm", who="root", role="admin")
+        with pytest.raises(NotPermittedError):
+            await hub.take_lock(other)
+        await hub.take_lock(admin)
+        assert hub.status("vm").writer == "root"
+        await notice_with(op, "root (admin) took the write lock")
+        assert op.id in hub.session("vm").viewers, "nobody is silently disconnected"
+    finally:
+        await hub.close()
+
+
+async def test_a_viewer_never_writes_breaks_or_resets(peer: ConsolePeer) -> None:
+    hub = make_hub(peer, 'control = "qmp:///nonexistent.qmp"\n')
+    try:
+        watcher = await hub.attach("vm", who="eve", role="viewer", wait=5)
+        for call in (
+            hub.write(watcher, b"x"),
+            hub.send_break(watcher),
+            hub.sysrq(watcher, "h"),
+            hub.nmi(watcher),
+            hub.reset(watcher),
+        ):
+            with pytest.raises(NotPermittedError) as info:
+                await call
+            assert "a viewer cannot" in str(info.value)
+        assert peer.received == b""
+        denied = [json.loads(x) for x in audit_path().read_text().splitlines() if '"denied"' in x]
+        assert len(denied) == 5 and denied[0]["who"] == "eve"
+    finally:
+        await hub.close()
+
+
+async def test_break_on_a_raw_socket_is_refused_with_the_reason(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        me = await hub.attach("vm", who="me", wait=5)
+        capability = hub.can_break("vm")
+        assert not capability.ok and "raw socket" in capability.reason
+        with pytest.raises(NotPermittedError) as info:
+            await hub.send_break(me)
+        assert "cannot send BREAK" in str(info.value) and "raw socket" in str(info.value)
+        assert not hub.can_control("vm").ok
+    finally:
+        await hub.close()
+
+
+async def test_reconnects_by_itself_and_the_transcript_is_continuous(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        me = await hub.attach("vm", who="me", wait=5)
+        await peer.send(b"before\r\n")
+        await output_until(me, b"before")
+        await peer.drop()
+        assert (await next_of(me, "state")).text == "reconnecting"
+        async with asyncio.timeout(10):
+            while (await next_of(me, "state")).text != "connected":
+                pass
+        await peer.send(b"after\r\n")
+        await output_until(me, b"after")
+        assert peer.connections == 2
+        transcript = b"".join(read_transcript(hub.session("vm").transcript_path))
+        assert transcript.index(b"before") < transcript.index(b"reconnected") < transcript.index(b"after")
+    finally:
+        await hub.close()
+
+
+async def test_unreachable_target_says_why(tmp_path: Path) -> None:
+    hub = Hub(config.parse(f'[[target]]\nname = "gone"\nconsole = "unix://{tmp_path}/no.sock"\n'))
+    try:
+        with pytest.raises(UnreachableError) as info:
+            await hub.attach("gone", who="me", wait=2)
+        assert "does not exist" in str(info.value) and "no.sock" in str(info.value)
+        assert info.value.exit_code == 3
+        assert hub.status("gone").state == "unreachable"
+    finally:
+        await hub.close()
+
+
+async def test_a_slow_viewer_drops_frames_and_never_blocks(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        fast = await hub.attach("vm", who="fast", wait=5)
+        slow = await hub.attach("vm", who="slow", role="viewer")
+        count = VIEWER_QUEUE * 3
+        lines = b"".join(b"line %05d\r\n" % i for i in range(count))
+        for start in range(0, len(lines), 11):
+            await peer.send(lines[start : start + 11])
+            await asyncio.sleep(0)
+            while not fast.queue.empty():
+                fast.queue.get_nowait()
+        await output_until(fast, b"line %05d" % (count - 1), timeout=15)
+        assert slow.queue.qsize() <= VIEWER_QUEUE
+        assert slow.dropped > 0
+        kinds = []
+        while not slow.queue.empty():
+            kinds.append(slow.queue.get_nowait().kind)
+        assert "snapshot" in kinds, "a viewer that fell behind starts over from a snapshot"
+        transcript = b"".join(read_transcript(hub.session("vm").transcript_path))
+        assert lines in transcript, "the transcript lost nothing"
+    finally:
+        await hub.close()
+
+
+async def test_guest_questions_are_answered_once(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        await hub.attach("vm", who="a", wait=5)
+        await hub.attach("vm", who="b", role="viewer")
+        await peer.send(b"abc\x1b[6n")
+        await peer.wait_received(b"\x1b[1;4R")
+        await asyncio.sleep(0.2)
+        assert peer.received.count(b"R") == 1
+    finally:
+        await hub.close()
+
+
+async def test_on_detach_logs_out_when_the_last_writer_leaves(peer: ConsolePeer) -> None:
+    hub = make_hub(peer, 'on_detach = "exit\\r"\n')
+    try:
+        writer = await hub.attach("vm", who="op", role="operator", wait=5)
+        watcher = await hub.attach("vm", who="w", role="viewer")
+        await hub.detach(writer)
+        await peer.wait_received(b"exit\r")
+        await hub.detach(watcher)
+        await asyncio.sleep(0.1)
+        assert peer.received.count(b"exit\r") == 1
+    finally:
+        await hub.close()
+
+
+async def test_audit_records_attach_lock_and_detach(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        me = await hub.attach("vm", who="alice", source="192.0.2.1", wait=5)
+        await hub.write(me, b"secret-password\r")
+        await hub.detach(me)
+    finally:
+        await hub.close()
+    text = audit_path().read_text()
+    events = [json.loads(line)["event"] for line in text.splitlines()]
+    assert events[:3] == ["connect", "attach", "lock"] and "detach" in events
+    assert "secret-password" not in text, "keystrokes are never recorded"
