@@ -19,38 +19,67 @@ EPILOG = "Exit codes: 0 ok, 2 usage or config error, 3 target unreachable, 4 not
 
 
 def build_parser() -> argparse.ArgumentParser:
+    config_help = "config file (else $CONSOLE_TUI_CONFIG, else the user config dir)"
+    # --config is accepted before or after the command; the command's copy must not reset it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="config file (else $CONSOLE_TUI_CONFIG, else the user config dir)")
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help=config_help)
 
     parser = argparse.ArgumentParser(
         prog="console-tui",
         description="Serial consoles of VMs and servers: a full-screen app, passthrough, and an SSH server.",
         epilog=EPILOG,
-        parents=[common],
     )
+    parser.add_argument("--config", metavar="PATH", default=None, help=config_help)
     parser.add_argument("--version", action="version", version=f"console-tui {__version__}")
-    parser.add_argument("--theme", metavar="NAME", help="colour theme (console-dark, console-light, high-contrast)")
-    parser.add_argument("--screen-reader", action="store_true", help="quiet, append-only output for screen readers")
+    parser.add_argument(
+        "--theme", metavar="NAME", help="colour theme (console-dark, console-light, high-contrast)"
+    )
+    parser.add_argument(
+        "--screen-reader", action="store_true", help="quiet, append-only output for screen readers"
+    )
+    # Set by `serve` for an SSH channel's app process: the Hub's socket, a one-time token's pipe.
+    parser.add_argument("--hub-socket", help=argparse.SUPPRESS)
+    parser.add_argument("--hub-token-fd", type=int, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("list", parents=[common], help="every target with its backing, control and live state")
+    p = sub.add_parser(
+        "list", parents=[common], help="every target with its backing, control and live state"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = sub.add_parser("attach", parents=[common], help="raw passthrough to a console (escapes: ~? after Enter)")
+    p = sub.add_parser(
+        "attach", parents=[common], help="raw passthrough to a console (escapes: ~? after Enter)"
+    )
     p.add_argument("name")
     p.add_argument("--read-only", action="store_true", help="watch only; never type on the console")
 
-    p = sub.add_parser("send", parents=[common], help="one action on a console, then exit", epilog=EPILOG)
+    p = sub.add_parser(
+        "send", parents=[common], help="one action on a console, then exit", epilog=EPILOG
+    )
     p.add_argument("name")
     action = p.add_mutually_exclusive_group(required=True)
-    action.add_argument("--sysrq", metavar="KEYS", help="SysRq key(s): BREAK before each, e.g. h or reisub")
-    action.add_argument("--nmi", action="store_true", help="non-maskable interrupt (through the control backing)")
-    action.add_argument("--reset", action="store_true", help="hard reset (through the control backing)")
+    action.add_argument(
+        "--sysrq", metavar="KEYS", help="SysRq key(s): BREAK before each, e.g. h or reisub"
+    )
+    action.add_argument(
+        "--nmi", action="store_true", help="non-maskable interrupt (through the control backing)"
+    )
+    action.add_argument(
+        "--reset", action="store_true", help="hard reset (through the control backing)"
+    )
     action.add_argument("--break", dest="brk", action="store_true", help="serial BREAK")
-    action.add_argument("--key", nargs="+", metavar="KEY", help="named keys: f1-f12 esc tab enter up down del ...")
+    action.add_argument(
+        "--key", nargs="+", metavar="KEY", help="named keys: f1-f12 esc tab enter up down del ..."
+    )
     action.add_argument("--text", metavar="TEXT", help="text to type (\\r for Enter)")
     p.add_argument("--yes", action="store_true", help="do not ask before NMI or reset")
-    p.add_argument("--wait", type=float, default=1.5, metavar="SECONDS", help="print console output for this long after (default 1.5)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=1.5,
+        metavar="SECONDS",
+        help="print console output for this long after (default 1.5)",
+    )
 
     p = sub.add_parser("log", parents=[common], help="the transcript of a target")
     p.add_argument("name")
@@ -73,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as other command-line tools do.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -81,6 +115,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _lab(args.lab_command)
     if command == "log":
         return _log(args)
+    if command is None and args.hub_socket:
+        return _served_app(args)
     config = config_mod.load(args.config)
     if command == "list":
         return asyncio.run(_list(config, as_json=args.json))
@@ -95,6 +131,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     from console_tui.ui import run_app
 
     return run_app(config, theme=args.theme, screen_reader=args.screen_reader)
+
+
+def _served_app(args: argparse.Namespace) -> int:
+    """The app for one SSH channel of `serve`: the server's Hub, as the user the token names."""
+    from console_tui.core.hubwire import RemoteHub
+    from console_tui.ui import run_app
+
+    if args.hub_token_fd is None:
+        raise UsageError("--hub-socket needs --hub-token-fd", where="argv", fix="serve sets both")
+    with os.fdopen(args.hub_token_fd, "rb") as pipe:
+        token = pipe.read(4096).decode().strip()
+    hub = RemoteHub.dial(args.hub_socket, token)
+    return run_app(hub.config, theme=args.theme, screen_reader=args.screen_reader, hub=hub)
 
 
 # -- list -----------------------------------------------------------------------------------
@@ -144,7 +193,11 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
 
     try:
         viewer = await hub.attach(
-            name, who=_local_user(), role="viewer" if read_only else "admin", write=not read_only, wait=8
+            name,
+            who=_local_user(),
+            role="viewer" if read_only else "admin",
+            write=not read_only,
+            wait=8,
         )
         passthrough = Passthrough(hub, viewer, write_out)
         with _raw_terminal(stdin):
@@ -166,7 +219,9 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
                 while not passthrough.done.is_set():
                     getter = loop.create_task(inbox.get())
                     stop = loop.create_task(passthrough.done.wait())
-                    finished, _ = await asyncio.wait({getter, stop}, return_when=asyncio.FIRST_COMPLETED)
+                    finished, _ = await asyncio.wait(
+                        {getter, stop}, return_when=asyncio.FIRST_COMPLETED
+                    )
                     stop.cancel()
                     if getter not in finished:
                         getter.cancel()
@@ -186,7 +241,7 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
 
 
 @contextlib.contextmanager
-def _raw_terminal(fd: int):  # noqa: ANN202 - a context manager
+def _raw_terminal(fd: int):
     """Raw mode for the operator's terminal, restored on every way out."""
     if not os.isatty(fd):
         yield
@@ -226,7 +281,9 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
         needs_line = not (args.nmi or args.reset)
         if needs_line:
             _check_break(hub, args)
-        viewer = await hub.attach(args.name, who=_local_user(), source="cli", wait=8 if needs_line else 0)
+        viewer = await hub.attach(
+            args.name, who=_local_user(), source="cli", wait=8 if needs_line else 0
+        )
         pump = asyncio.get_running_loop().create_task(_print_output(viewer))
         try:
             said = await _do_send(hub, viewer, args)
@@ -277,7 +334,9 @@ async def _do_send(hub: object, viewer: object, args: argparse.Namespace) -> str
         try:
             await hub.send_keys(viewer, args.key)  # type: ignore[attr-defined]
         except ValueError as exc:
-            raise UsageError(str(exc), where="--key", fix=f"key names: {' '.join(keys.KEY_NAMES)}") from None
+            raise UsageError(
+                str(exc), where="--key", fix=f"key names: {' '.join(keys.KEY_NAMES)}"
+            ) from None
         return f"sent {' '.join(args.key)}"
     text = args.text.encode().decode("unicode_escape").encode("utf-8", "surrogateescape")
     await hub.write(viewer, text)  # type: ignore[attr-defined]

@@ -139,7 +139,9 @@ def test_wrong_types_and_choices(tmp_path: Path) -> None:
 
 
 def test_bad_control_uri(tmp_path: Path) -> None:
-    err = error_for(tmp_path, '[[target]]\nname = "a"\nconsole = "tcp://h:1"\ncontrol = "qmp://relative"\n')
+    err = error_for(
+        tmp_path, '[[target]]\nname = "a"\nconsole = "tcp://h:1"\ncontrol = "qmp://relative"\n'
+    )
     assert err.where.endswith(":4") and "qmp" in str(err)
 
 

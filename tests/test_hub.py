@@ -215,7 +215,11 @@ async def test_reconnects_by_itself_and_the_transcript_is_continuous(peer: Conso
         await output_until(me, b"after")
         assert peer.connections == 2
         transcript = b"".join(read_transcript(hub.session("vm").transcript_path))
-        assert transcript.index(b"before") < transcript.index(b"reconnected") < transcript.index(b"after")
+        assert (
+            transcript.index(b"before")
+            < transcript.index(b"reconnected")
+            < transcript.index(b"after")
+        )
     finally:
         await hub.close()
 

@@ -77,5 +77,9 @@ def test_audit_lines_are_json_and_private(tmp_path: Path) -> None:
     log.record("nmi", who="bob", target="demo")
     entries = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [e["event"] for e in entries] == ["sysrq", "nmi"]
-    assert entries[0]["who"] == "alice" and entries[0]["source"] == "10.0.0.9" and entries[0]["keys"] == "h"
+    assert (
+        entries[0]["who"] == "alice"
+        and entries[0]["source"] == "10.0.0.9"
+        and entries[0]["keys"] == "h"
+    )
     assert mode(tmp_path / "audit.jsonl") == 0o600

@@ -40,7 +40,9 @@ class AuditLog:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or audit_path()
 
-    def record(self, event: str, *, who: str, target: str = "", source: str = "local", **fields: Any) -> None:
+    def record(
+        self, event: str, *, who: str, target: str = "", source: str = "local", **fields: Any
+    ) -> None:
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event!r}")
         entry = {

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):  # noqa: UP036 - tomli serves older Pythons
     import tomllib
 else:  # pragma: no cover - 3.10 and older
     import tomli as tomllib
@@ -147,7 +147,9 @@ def parse(text: str, path: Path | None = None) -> Config:
 
 def _settings(raw: Any, where: Any) -> Settings:
     if not isinstance(raw, dict):
-        raise ConfigError("[settings] must be a table", where=where("settings"), fix="write [settings]")
+        raise ConfigError(
+            "[settings] must be a table", where=where("settings"), fix="write [settings]"
+        )
     allowed = {f.name: f for f in fields(Settings)}
     _check_keys(raw, tuple(allowed), where, ("settings",))
     values: dict[str, Any] = {}
@@ -167,7 +169,9 @@ def _targets(raw: Any, where: Any) -> tuple[Target, ...]:
     from console_tui.core.control import parse_control_uri
 
     if not isinstance(raw, list):
-        raise ConfigError("target must be [[target]] entries", where=where("target"), fix="write [[target]]")
+        raise ConfigError(
+            "target must be [[target]] entries", where=where("target"), fix="write [[target]]"
+        )
     allowed = tuple(f.name for f in fields(Target) if f.name not in ("source", "where"))
     seen: dict[str, str] = {}
     targets = []
@@ -215,14 +219,20 @@ def _targets(raw: Any, where: Any) -> tuple[Target, ...]:
         if "group" in values:
             check_name(values["group"], where("target", index, "group"), "group")
         if "baud" in values and values["baud"] <= 0:
-            raise ConfigError("baud must be positive", where=where("target", index, "baud"), fix="e.g. baud = 115200")
+            raise ConfigError(
+                "baud must be positive",
+                where=where("target", index, "baud"),
+                fix="e.g. baud = 115200",
+            )
         targets.append(Target(**values, where=name_where))
     return tuple(targets)
 
 
 def _users(raw: Any, where: Any) -> tuple[User, ...]:
     if not isinstance(raw, list):
-        raise ConfigError("user must be [[user]] entries", where=where("user"), fix="write [[user]]")
+        raise ConfigError(
+            "user must be [[user]] entries", where=where("user"), fix="write [[user]]"
+        )
     allowed = tuple(f.name for f in fields(User) if f.name != "where")
     users = []
     seen: set[str] = set()
@@ -236,13 +246,19 @@ def _users(raw: Any, where: Any) -> tuple[User, ...]:
             key_where = where("user", index, key)
             if key in ("keys", "groups"):
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ConfigError(f"user.{key} must be a list of strings", where=key_where, fix=f'{key} = ["..."]')
+                    raise ConfigError(
+                        f"user.{key} must be a list of strings",
+                        where=key_where,
+                        fix=f'{key} = ["..."]',
+                    )
                 values[key] = tuple(value)
             else:
                 values[key] = _typed(value, str, key_where, f"user.{key}")
         check_name(values["name"], where("user", index, "name"), "user")
         if values["name"] in seen:
-            raise ConfigError(f"duplicate user {values['name']!r}", where=here, fix="give each user a unique name")
+            raise ConfigError(
+                f"duplicate user {values['name']!r}", where=here, fix="give each user a unique name"
+            )
         seen.add(values["name"])
         _choice(values, "role", ROLES, where("user", index, "role"))
         users.append(User(**values, where=here))
@@ -263,7 +279,7 @@ def check_name(name: str, where: str, what: str) -> None:
 def _typed(value: Any, expected: type, where: str, key: str) -> Any:
     if expected is float and isinstance(value, int):
         return float(value)
-    if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+    if (expected is int and isinstance(value, bool)) or not isinstance(value, expected):
         names = {str: "a string", int: "a whole number", bool: "true or false", dict: "a table"}
         got = type(value).__name__
         raise ConfigError(
@@ -288,7 +304,9 @@ def _choice(values: dict[str, Any], key: str, choices: tuple[str, ...], where: s
         )
 
 
-def _check_keys(table: Any, allowed: tuple[str, ...], where: Any, at: tuple[str | int, ...]) -> None:
+def _check_keys(
+    table: Any, allowed: tuple[str, ...], where: Any, at: tuple[str | int, ...]
+) -> None:
     if not isinstance(table, dict):
         raise ConfigError("expected a table", where=where(*at), fix="check the brackets")
     for key in table:

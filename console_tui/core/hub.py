@@ -110,7 +110,9 @@ class Hub:
             except (ConsoleError, TimeoutError) as exc:
                 power = "unknown"
                 detail = detail or f"control: {exc}"
-        return TargetStatus(**{**status.as_dict(), "state": state, "detail": detail, "power": power})
+        return TargetStatus(
+            **{**status.as_dict(), "state": state, "detail": detail, "power": power}
+        )
 
     async def _probe_console(self, target: Target) -> tuple[str, str]:
         uri = parse_console_uri(target.console)
@@ -177,7 +179,9 @@ class Hub:
         self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
         if was_writer:
             self.audit.record("lock", who=viewer.who, target=viewer.target, action="released")
-        writers_left = any(ROLE_RANK[v.role] >= ROLE_RANK["operator"] for v in session.viewers.values())
+        writers_left = any(
+            ROLE_RANK[v.role] >= ROLE_RANK["operator"] for v in session.viewers.values()
+        )
         text = session.target.on_detach
         could_write = ROLE_RANK[viewer.role] >= ROLE_RANK["operator"]
         if text and could_write and not writers_left and session.state is SessionState.CONNECTED:
@@ -191,11 +195,13 @@ class Hub:
             viewer
             for session in self.sessions.values()
             for viewer in session.viewers.values()
-            if ROLE_RANK.get(viewer.role, 0) >= ROLE_RANK["operator"] and now - viewer.last_input >= timeout
+            if ROLE_RANK.get(viewer.role, 0) >= ROLE_RANK["operator"]
+            and now - viewer.last_input >= timeout
         ]
         for viewer in idle:
             await self.detach(viewer)
-            viewer.deliver(Event("detached", text=f"detached: no input for {timeout:.0f} s (idle timeout)"))
+            why = f"detached: no input for {timeout:.0f} s (idle timeout)"
+            viewer.deliver(Event("detached", text=why))
         return idle
 
     async def close(self) -> None:
@@ -220,7 +226,9 @@ class Hub:
             self._set_lock(session, viewer, "took")
             return True
         self._lock_requests[session.target.name] = viewer
-        holder.deliver(Event("notice", text=f"{viewer.label} asks for the write lock (hand it over: ~w)"))
+        holder.deliver(
+            Event("notice", text=f"{viewer.label} asks for the write lock (hand it over: ~w)")
+        )
         viewer.deliver(Event("notice", text=f"asked {holder.label} for the write lock"))
         self.audit.record("lock", who=viewer.who, target=viewer.target, action="requested")
         return False
@@ -275,7 +283,9 @@ class Hub:
             for n in names
         )
         await session.write(data)
-        self.audit.record("key", who=viewer.who, target=viewer.target, source=viewer.source, keys=names)
+        self.audit.record(
+            "key", who=viewer.who, target=viewer.target, source=viewer.source, keys=names
+        )
         return data
 
     def can_break(self, name: str) -> Capability:
@@ -289,7 +299,7 @@ class Hub:
         if not self.target(name).control:
             return Capability(
                 False,
-                "no control backing: add control = \"qmp:///path\" (or libvirt/ipmi) to the target",
+                'no control backing: add control = "qmp:///path" (or libvirt/ipmi) to the target',
             )
         return Capability(True)
 
@@ -303,7 +313,9 @@ class Hub:
         session = self._writer_session(viewer, "send SysRq")
         self._require_break(viewer.target)
         plan = keys.sysrq_plan(sysrq_keys, pause=pause)
-        self.audit.record("sysrq", who=viewer.who, target=viewer.target, source=viewer.source, keys=sysrq_keys)
+        self.audit.record(
+            "sysrq", who=viewer.who, target=viewer.target, source=viewer.source, keys=sysrq_keys
+        )
         await session.run_steps(plan)
 
     async def nmi(self, viewer: Viewer) -> None:
@@ -335,12 +347,16 @@ class Hub:
     def _session_of(self, viewer: Viewer) -> Session:
         session = self.sessions.get(viewer.target)
         if session is None or viewer.id not in session.viewers:
-            raise UnreachableError("not attached", where=viewer.target, fix="attach to the target first")
+            raise UnreachableError(
+                "not attached", where=viewer.target, fix="attach to the target first"
+            )
         return session
 
     def _require(self, viewer: Viewer, role: str, words: str) -> None:
         if ROLE_RANK.get(viewer.role, -1) < ROLE_RANK[role]:
-            self.audit.record("denied", who=viewer.who, target=viewer.target, source=viewer.source, action=words)
+            self.audit.record(
+                "denied", who=viewer.who, target=viewer.target, source=viewer.source, action=words
+            )
             raise NotPermittedError(
                 f"a {viewer.role} cannot {words}",
                 where=viewer.target,

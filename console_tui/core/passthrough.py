@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 
 from console_tui.core import keys
@@ -20,6 +21,10 @@ from console_tui.core.hub import Hub
 from console_tui.core.session import Event, Viewer
 
 ESCAPE = ord("~")
+
+# The operator's own terminal answers the guest's questions too (cursor position, device
+# attributes); the session's screen model already answered them, so those replies are dropped.
+TERMINAL_REPLY = re.compile(rb"\x1b\[\d+;\d+R|\x1b\[[?>=][\d;]*c")
 
 HELP = """\
 console-tui escapes (type them after Enter):
@@ -67,6 +72,7 @@ class Passthrough:
 
     async def feed(self, data: bytes) -> None:
         """Keystrokes from the operator's terminal."""
+        data = TERMINAL_REPLY.sub(b"", data)
         plain = bytearray()
         for byte in data:
             if self.done.is_set():

@@ -39,7 +39,7 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def open_private(path: Path, mode: str = "ab"):  # noqa: ANN201 - returns a file object
+def open_private(path: Path, mode: str = "ab"):
     """Open a file that only its owner can read or write (0600), creating it that way."""
     private_dir(path.parent)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)

@@ -85,7 +85,7 @@ async def follow_transcript(path: Path, *, poll: float = 0.2) -> AsyncIterator[b
     try:
         while True:
             if handle is None and path.exists():
-                handle = open(path, "rb")
+                handle = open(path, "rb")  # noqa: SIM115 - kept across iterations
                 inode = os.fstat(handle.fileno()).st_ino
                 handle.seek(0, os.SEEK_END)
             if handle is not None:
@@ -97,7 +97,7 @@ async def follow_transcript(path: Path, *, poll: float = 0.2) -> AsyncIterator[b
                     if os.stat(path).st_ino != inode:
                         yield handle.read()
                         handle.close()
-                        handle = open(path, "rb")
+                        handle = open(path, "rb")  # noqa: SIM115 - kept across iterations
                         inode = os.fstat(handle.fileno()).st_ino
                         continue
                 except FileNotFoundError:

@@ -46,12 +46,18 @@ def parse_control_uri(text: str) -> ControlURI:
     if scheme not in REGISTRY:
         if scheme in PLANNED:
             raise URIError(f"the {scheme}: control is not in this version", fix=f"use {supported}")
-        raise URIError(f"unknown control scheme {scheme!r}", fix=f"use {supported}, e.g. qmp:///run/vm.qmp")
+        raise URIError(
+            f"unknown control scheme {scheme!r}", fix=f"use {supported}, e.g. qmp:///run/vm.qmp"
+        )
     if scheme == "qmp":
         if parts.netloc or not parts.path.startswith("/"):
-            raise URIError("qmp:// takes an absolute socket path", fix="e.g. qmp:///run/qemu/web-01.qmp")
+            raise URIError(
+                "qmp:// takes an absolute socket path", fix="e.g. qmp:///run/qemu/web-01.qmp"
+            )
         return ControlURI(text, scheme, path=parts.path)
-    return ControlURI(text, scheme, path=parts.path, host=parts.hostname or "", user=parts.username or "")
+    return ControlURI(
+        text, scheme, path=parts.path, host=parts.hostname or "", user=parts.username or ""
+    )
 
 
 def make_control(uri: str) -> Control:
