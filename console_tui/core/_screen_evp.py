@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Sequence
+from itertools import groupby
 
 import evp
 
@@ -14,7 +15,6 @@ from console_tui.core.screen import (
     Screen,
     ScreenRow,
     check_size,
-    row_from_cells,
 )
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,20 @@ log = logging.getLogger(__name__)
 SCROLLBACK_BYTES_PER_CELL = 10
 """libghostty's cost of a plain cell in the scrollback, to turn a line budget into bytes."""
 
-MAX_DRAIN_BYTES = 64 * 1024
-"""The most bytes fed between two reads of the rows that scrolled off."""
+SCROLLBACK_SPARE_BYTES = 1 << 20
+"""Room for the pages libghostty frees whole, so the scrollback holds at least the lines asked."""
+
+
+def scrollback_bytes(columns: int, lines: int) -> int:
+    """A byte budget that holds `lines` rows of `columns` cells, styled or wide, with room to spare.
+
+    The scrollback holds the rows that scrolled off until `scrolled_off()` reads them, so it must
+    keep at least `scrollback_lines` of them; reading them as they scroll instead would cost more
+    than the emulation itself.
+    """
+    if lines <= 0:
+        return 0
+    return columns * SCROLLBACK_BYTES_PER_CELL * lines * 5 // 4 + SCROLLBACK_SPARE_BYTES
 
 
 def _cell_style(style: evp.Style) -> CellStyle:
@@ -50,7 +62,7 @@ class EvpScreen(Screen):
         self._terminal = evp.Terminal(
             columns,
             rows,
-            max_scrollback_bytes=columns * SCROLLBACK_BYTES_PER_CELL * self.scrollback_lines,
+            max_scrollback_bytes=scrollback_bytes(columns, self.scrollback_lines),
             on_write_pty=self._reply,
         )
         self._render = evp.RenderState(self._terminal)
@@ -59,25 +71,17 @@ class EvpScreen(Screen):
         self._by_row: dict[int, tuple[evp.Row, ScreenRow]] = {}
         self._interner = RowInterner()
         self._scrolled: deque[str] = deque(maxlen=self.scrollback_lines)
-        self._unread = 0
-        self._drain_bytes = max(64, min(MAX_DRAIN_BYTES, self.scrollback_lines // 2))
 
     @property
     def size(self) -> tuple[int, int]:
         return self._terminal.size()
 
     def feed(self, data: bytes) -> None:
-        step = self._drain_bytes
-        for start in range(0, len(data), step):
-            chunk = data[start : start + step]
-            try:
-                self._terminal.feed(chunk)
-            except Exception:
-                log.exception("libghostty-vt failed on %d bytes", len(chunk))
-            self._frame = None
-            self._unread += len(chunk)
-            if self._unread >= step:
-                self._drain()
+        try:
+            self._terminal.feed(data)
+        except Exception:
+            log.exception("libghostty-vt failed on %d bytes", len(data))
+        self._frame = None
 
     def resize(self, columns: int, rows: int) -> None:
         check_size(columns, rows)
@@ -89,8 +93,7 @@ class EvpScreen(Screen):
         self._styles.extend(_cell_style(style) for style in new_styles)
 
     def _drain(self) -> None:
-        """Keep the text of rows that scrolled off before the scrollback can free them."""
-        self._unread = 0
+        """Keep the text of rows that scrolled off, before a resize rewraps them."""
         scrolled = self._render.scrolled_off()
         self._take_styles(scrolled.new_styles)
         self._scrolled.extend("".join(row.graphemes).rstrip() for row in scrolled.rows)
@@ -102,8 +105,21 @@ class EvpScreen(Screen):
         return self._frame
 
     def _convert(self, row: evp.Row) -> ScreenRow:
-        styles = self._styles
-        return row_from_cells(zip(row.graphemes, [styles[i] for i in row.styles], strict=True))
+        indexes = row.styles
+        graphemes = row.graphemes
+        table = self._styles
+        if not indexes or indexes.count(indexes[0]) == len(indexes):
+            return ScreenRow((("".join(graphemes), table[indexes[0]]),) if indexes else ())
+        runs: list[tuple[str, CellStyle]] = []
+        start = 0
+        for index, group in groupby(indexes):
+            end = start + sum(1 for _ in group)
+            text, style = "".join(graphemes[start:end]), table[index]
+            if runs and runs[-1][1] == style:
+                text = runs.pop()[0] + text
+            runs.append((text, style))
+            start = end
+        return ScreenRow(tuple(runs))
 
     def rows(self) -> tuple[ScreenRow, ...]:
         frame = self._current_frame()
@@ -128,7 +144,6 @@ class EvpScreen(Screen):
         return None if cursor is None else (cursor[0], cursor[1])
 
     def history(self) -> list[ScreenRow]:
-        self._drain()
         history = self._render.history()
         self._take_styles(history.new_styles)
         rows = history.rows

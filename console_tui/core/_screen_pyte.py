@@ -176,6 +176,8 @@ class _Emulator(pyte.Screen):
         self.main_buffer: dict[int, Line] | None = None
         self.scrollback: deque[Line] = deque(maxlen=owner.scrollback_lines)
         self.scrolled: deque[Line] = deque(maxlen=owner.scrollback_lines)
+        self._cells_pen: CellStyle | None = None
+        self._cells_by_char: dict[str, Cell] = {}
         super().__init__(columns, lines)
 
     @property
@@ -192,11 +194,23 @@ class _Emulator(pyte.Screen):
     def new_buffer(self) -> dict[int, Line]:
         return defaultdict(lambda: StaticDefaultDict[int, Cell](BLANK))
 
+    def _cells(self, pen: CellStyle) -> dict[str, Cell]:
+        """Cells drawn with `pen`, one per character, shared to save making a tuple a character."""
+        if pen is not self._cells_pen:
+            self._cells_pen = pen
+            self._cells_by_char = {}
+        return self._cells_by_char
+
     def draw(self, data: str) -> None:
         data = data.translate(self.g1_charset if self.charset else self.g0_charset)
+        pen = self.cursor.attrs.pen  # type: ignore[attr-defined]
+        cells = self._cells(pen)
+        narrow = data.isascii() and data.isprintable()
+        if narrow and modes.IRM not in self.mode and modes.DECAWM in self.mode:
+            self._draw_narrow(data, cells, pen)
+            return
         columns = self.columns
         cursor = self.cursor
-        pen = cursor.attrs.pen  # type: ignore[attr-defined]
         autowrap = modes.DECAWM in self.mode
         insert = modes.IRM in self.mode
         line = self.buffer[cursor.y]
@@ -217,17 +231,46 @@ class _Emulator(pyte.Screen):
             if insert:
                 self.insert_characters(width)
             x = cursor.x
-            old = line.get(x)
-            if old is not None and not old.data and x:
-                line[x - 1] = BLANK
-            line[x] = Cell(char, pen)
+            self._split_wide(line, x, x + width)
+            cell = cells.get(char)
+            if cell is None:
+                cell = cells[char] = Cell(char, pen)
+            line[x] = cell
             if width == 2 and x + 1 < columns:
                 line[x + 1] = Cell("", pen)
-            after = line.get(x + width)
-            if after is not None and not after.data:
-                line[x + width] = BLANK
             cursor.x = x + width
         self.dirty.add(cursor.y)
+
+    def _draw_narrow(self, data: str, cells: dict[str, Cell], pen: CellStyle) -> None:
+        """Draw printable ASCII a row's worth at a time, wrapping at the right edge."""
+        columns = self.columns
+        cursor = self.cursor
+        for char in set(data).difference(cells):
+            cells[char] = Cell(char, pen)
+        cell_for = cells.__getitem__
+        while data:
+            if cursor.x >= columns:
+                self.dirty.add(cursor.y)
+                cursor.x = 0
+                self.index()
+            x = cursor.x
+            part, data = data[: columns - x], data[columns - x :]
+            end = x + len(part)
+            line = self.buffer[cursor.y]
+            self._split_wide(line, x, end)
+            line.update(zip(range(x, end), map(cell_for, part), strict=True))
+            cursor.x = end
+        self.dirty.add(cursor.y)
+
+    @staticmethod
+    def _split_wide(line: Line, start: int, end: int) -> None:
+        """Blank the halves of wide characters that drawing over `start..end` cuts."""
+        first = line.get(start)
+        if first is not None and not first.data and start:
+            line[start - 1] = BLANK
+        after = line.get(end)
+        if after is not None and not after.data:
+            line[end] = BLANK
 
     def _combine(self, line: Line, char: str) -> None:
         """Join a zero-width character to the cell before the cursor."""

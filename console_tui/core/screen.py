@@ -9,7 +9,8 @@ Conventions shared by both backends:
 
 - `display()` and `ScreenRow.text` keep each row as wide as the screen: blank cells are spaces and a
   wide (CJK) character is one character that covers two columns.
-- `scrolled_off()` returns lines for reading, with trailing blanks stripped.
+- `scrolled_off()` returns lines for reading, with trailing blanks stripped; when more than
+  `scrollback_lines` scrolled off between two calls, only the newest that many are kept.
 - `feed()` never raises: broken input is drawn as a terminal would, and an error raised by the
   `on_reply` callback is logged, not passed on.
 - The reverse-video screen mode (DECSCNM) is not passed on: a cell style cannot say it.
