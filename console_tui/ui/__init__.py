@@ -1,0 +1,18 @@
+"""The full-screen app (Textual). It uses the Hub API only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console_tui.core.config import Config
+
+
+def run_app(
+    config: Config, *, theme: str | None = None, screen_reader: bool = False, hub: Any = None
+) -> int:
+    """Run the app until the operator quits; the exit code."""
+    from console_tui.ui.app import ConsoleApp
+
+    app = ConsoleApp(config, hub=hub, theme=theme, screen_reader=screen_reader)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,92 @@
+"""The Textual app: themes, the Hub, the main screen. The work happens in screens/ and widgets/."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding
+from textual.widgets import Input
+
+from console_tui.core.config import Config
+from console_tui.ui.commands import ConsoleCommands
+from console_tui.ui.screens.main import MainScreen
+from console_tui.ui.themes import DEFAULT_THEME, load_themes
+
+
+class ConsoleApp(App[int], inherit_bindings=False):
+    """Serial consoles of every target, one keystroke away.
+
+    Bindings are not inherited from App: Ctrl+C and Ctrl+Q belong to the console when it has focus.
+    """
+
+    TITLE = "console-tui"
+    COMMAND_PALETTE_BINDING = "ctrl+right_square_bracket"
+    COMMAND_PALETTE_DISPLAY = "Ctrl+]"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit")]
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        hub: Any = None,
+        theme: str | None = None,
+        screen_reader: bool = False,
+        blink: bool = True,
+        probe: bool = True,
+        who: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.screen_reader = screen_reader or config.settings.screen_reader
+        self.blink = blink and not self.screen_reader
+        self.probe = probe
+        self.who = who or _local_user()
+        self._own_hub = hub is None
+        if hub is None:
+            from console_tui.core.hub import Hub
+
+            hub = Hub(config)
+        self.hub = hub
+        self._theme_problems: list[str] = []
+        themes, problems = load_themes()
+        for loaded in themes:
+            self.register_theme(loaded)
+        self._theme_problems = [str(problem) for problem in problems]
+        wanted = theme or config.settings.theme or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            self._theme_problems.append(
+                f"no theme named {wanted!r}; known: {', '.join(t.name for t in themes)}; "
+                f"using {DEFAULT_THEME}"
+            )
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+        if self.screen_reader:
+            self.animation_level = "none"
+        if config.settings.keymap:
+            self.set_keymap(dict(config.settings.keymap))
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen(self.hub, who=self.who, screen_reader=self.screen_reader))
+        for problem in self._theme_problems:
+            self.notify(problem, title="Theme", severity="warning", timeout=10)
+
+    async def on_unmount(self) -> None:
+        if self._own_hub:
+            await self.hub.close()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """No blinking cursors in screen-reader mode (and in screenshots)."""
+        if not self.blink and isinstance(event.widget, Input):
+            event.widget.cursor_blink = False
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"

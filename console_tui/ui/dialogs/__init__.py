@@ -1,0 +1,1 @@
+"""One ModalScreen per prompt; each dismisses its answer (None when cancelled)."""

@@ -1,0 +1,79 @@
+"""SysRq: the kernel's keys with their meaning, or a sequence such as REISUB."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from console_tui.core import keys
+from console_tui.ui.dialogs._base import Dialog
+
+
+def sysrq_label(key: str) -> str:
+    """How a SysRq key is named in the dialog and the palette, e.g. `SysRq h: help: list the keys`."""
+    return f"SysRq {key}: {keys.SYSRQ_KEYS[key]}"
+
+
+class SysRqDialog(Dialog[str]):
+    """Pick a SysRq key (Enter, or press the key itself) or type a sequence; dismisses the keys."""
+
+    def __init__(self, target: str, *, reason: str = "") -> None:
+        super().__init__()
+        self.target = target
+        self.reason = reason
+        self.AUTO_FOCUS = "#cancel" if reason else "#keys"
+
+    def compose(self) -> ComposeResult:
+        disabled = bool(self.reason)
+        with Vertical(id="dialog"):
+            yield Label(f"SysRq on {self.target}", classes="title")
+            yield OptionList(
+                *(Option(f"{key}  {what}", id=key) for key, what in keys.SYSRQ_KEYS.items()),
+                id="keys",
+                disabled=disabled,
+            )
+            yield Input(
+                placeholder="or a sequence, e.g. reisub (BREAK before each key, a pause between)",
+                id="sequence",
+                restrict=f"[{''.join(keys.SYSRQ_KEYS)}{''.join(keys.SYSRQ_KEYS).upper()}]*",
+                disabled=disabled,
+            )
+            yield Label(keys.SYSRQ_NOTE, classes="note")
+            if self.reason:
+                yield Label(f"Unavailable: {self.reason}", classes="reason", id="reason")
+            with Horizontal(classes="buttons"):
+                yield Button("Send", variant="primary", id="send", disabled=disabled)
+                yield Button("Cancel", id="cancel")
+
+    def on_key(self, event: object) -> None:
+        """Pressing a SysRq key while the list has focus sends it."""
+        key = getattr(event, "character", None)
+        if self.focused is self.query_one("#keys") and key and key.lower() in keys.SYSRQ_KEYS:
+            event.stop()
+            self.dismiss(key.lower())
+
+    @on(OptionList.OptionSelected, "#keys")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    @on(Input.Submitted, "#sequence")
+    def _sequence(self, event: Input.Submitted) -> None:
+        if event.value:
+            self.dismiss(event.value.lower())
+
+    @on(Button.Pressed, "#send")
+    def _send(self) -> None:
+        sequence = self.query_one("#sequence", Input).value
+        if sequence:
+            self.dismiss(sequence.lower())
+            return
+        option = self.query_one("#keys", OptionList).highlighted_option
+        if option is not None:
+            self.dismiss(option.id)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

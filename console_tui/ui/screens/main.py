@@ -1,0 +1,404 @@
+"""The main screen: the inventory on the left, one tab per open console on the right.
+
+Every console action lives here once, as a method the bindings, the command palette and the dialogs
+all call; the active tab's pane carries it out for its target.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from console_tui.core import keys
+from console_tui.ui.dialogs.confirm import ConfirmDialog
+from console_tui.ui.dialogs.function_keys import FunctionKeysDialog
+from console_tui.ui.dialogs.paste import PasteDialog
+from console_tui.ui.dialogs.sac import SacDialog
+from console_tui.ui.dialogs.search import SearchDialog
+from console_tui.ui.dialogs.sysrq import SysRqDialog
+from console_tui.ui.dialogs.transcript import TranscriptDialog
+from console_tui.ui.messages import Announce, OpenTarget, TargetChanged
+from console_tui.ui.widgets.console_pane import ConsolePane
+from console_tui.ui.widgets.inventory import Inventory
+from console_tui.ui.widgets.terminal import TerminalView
+
+WELCOME = (
+    "Choose a target on the left and press Enter to open its console.\n\n"
+    "In a console every key goes to the machine, except Ctrl+F6 (leave the console) and "
+    "Ctrl+] (command palette: every action by name). F1 lists all keys."
+)
+NEEDS_PANE = {
+    "sysrq",
+    "send_break",
+    "nmi",
+    "reset",
+    "function_keys",
+    "sac",
+    "search",
+    "sync_size",
+    "close_tab",
+    "open_transcript",
+    "copy",
+    "paste",
+}
+
+
+class MainScreen(Screen[None]):
+    """Inventory, tabbed live consoles, the announcement line and the footer."""
+
+    CSS_PATH = "main.tcss"
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="main.help"),
+        Binding("f2", "sysrq", "SysRq", id="main.sysrq"),
+        Binding("f3", "function_keys", "Keys", id="main.function_keys"),
+        Binding("f4", "sac", "SAC", id="main.sac"),
+        Binding("f5", "send_break", "BREAK", id="main.send_break"),
+        Binding("f7", "search", "Search", id="main.search"),
+        Binding("f8", "nmi", "NMI", id="main.nmi"),
+        Binding("f9", "reset", "Reset", id="main.reset"),
+        Binding("f10", "sync_size", "Sync size", id="main.sync_size"),
+        Binding("ctrl+f6", "enter_console", "Console", id="main.enter_console"),
+        Binding("ctrl+w", "close_tab", "Close tab", id="main.close_tab"),
+        Binding("ctrl+l", "inventory", "Targets", id="main.inventory", show=False),
+    ]
+
+    def __init__(self, hub: Any, *, who: str, screen_reader: bool = False) -> None:
+        super().__init__()
+        self.hub = hub
+        self.who = who
+        self.screen_reader = screen_reader
+        self.last_search = ""
+        self._pane_ids: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield Inventory(self.hub, probe=getattr(self.app, "probe", True), id="inventory")
+            with Vertical(id="consoles"):
+                yield Static(WELCOME, id="welcome")
+                yield TabbedContent(id="tabs")
+        yield Static("", id="announce", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tabs").display = False
+        self.query_one(Inventory).tree.focus()
+
+    # -- tabs -------------------------------------------------------------------------------
+
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#tabs", TabbedContent)
+
+    @property
+    def active_pane(self) -> ConsolePane | None:
+        pane = self.tabs.active_pane
+        if pane is None:
+            return None
+        found = pane.query(ConsolePane)
+        return found.first() if found else None
+
+    def pane_of(self, name: str) -> ConsolePane | None:
+        pane_id = self._pane_ids.get(name)
+        if pane_id is None:
+            return None
+        found = self.query(f"#{pane_id} ConsolePane")
+        return found.first() if found else None
+
+    @on(OpenTarget)
+    async def _open_target(self, message: OpenTarget) -> None:
+        await self.open_target(message.name)
+
+    async def open_target(self, name: str) -> ConsolePane:
+        """Open the target's console in a new tab, or go to its tab when it is open."""
+        pane = self.pane_of(name)
+        if pane is None:
+            target = self.hub.target(name)
+            pane_id = f"console-{next(self._ids)}"
+            self._pane_ids[name] = pane_id
+            pane = ConsolePane(
+                self.hub,
+                target,
+                self.app.config.settings,
+                who=self.who,
+                screen_reader=self.screen_reader,
+            )
+            self.query_one("#welcome").display = False
+            self.tabs.display = True
+            await self.tabs.add_pane(TabPane(name, pane, id=pane_id))
+        self.tabs.active = self._pane_ids[name]
+        pane.terminal.focus()
+        self.refresh_bindings()
+        return pane
+
+    async def action_close_tab(self) -> None:
+        """Close the active tab: its viewer detaches, the session stays for other viewers."""
+        pane = self.active_pane
+        if pane is None:
+            return
+        name = pane.target.name
+        await pane.close()
+        pane_id = self._pane_ids.pop(name)
+        await self.tabs.remove_pane(pane_id)
+        self.announce(f"{name}: tab closed (the session stays for other viewers)")
+        if not self._pane_ids:
+            self.tabs.display = False
+            self.query_one("#welcome").display = True
+            self.query_one(Inventory).tree.focus()
+        elif self.active_pane is not None:
+            self.active_pane.terminal.focus()
+        self.refresh_bindings()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self) -> None:
+        self.refresh_bindings()
+
+    def action_enter_console(self) -> None:
+        pane = self.active_pane
+        if pane is not None:
+            pane.terminal.focus()
+
+    def action_inventory(self) -> None:
+        self.query_one(Inventory).tree.focus()
+
+    @on(TerminalView.Left)
+    def _left_console(self, message: TerminalView.Left) -> None:
+        message.stop()
+        self.tabs.query_one("Tabs").focus()
+        self.announce("left the console: Tab moves between controls, Ctrl+F6 goes back in")
+
+    @on(TerminalView.Pasted)
+    def _pasted(self, message: TerminalView.Pasted) -> None:
+        message.stop()
+        self.paste_text(message.text)
+
+    # -- announcements ------------------------------------------------------------------------
+
+    @on(Announce)
+    def _announce(self, message: Announce) -> None:
+        message.stop()
+        self.announce(message.text, bell=message.bell)
+
+    def announce(self, text: str, *, bell: bool = False) -> None:
+        """Show one short line in the fixed announcement place (what a screen reader reads)."""
+        self.query_one("#announce", Static).update(text)
+        if bell and self.app.config.settings.bell:
+            self.app.bell()
+
+    @on(TargetChanged)
+    def _target_changed(self, message: TargetChanged) -> None:
+        message.stop()
+        self.query_one(Inventory).refresh_status(message.name)
+
+    # -- capabilities: disabled with a reason, never hidden ---------------------------------
+
+    def unavailable(self, action: str) -> str:
+        """Why `action` cannot be done on the active target now, or an empty string."""
+        pane = self.active_pane
+        if pane is None:
+            return "open a target first" if action in NEEDS_PANE else ""
+        name = pane.target.name
+        if action in ("send_break", "sysrq"):
+            capability = self.hub.can_break(name)
+            return "" if capability.ok else capability.reason
+        if action in ("nmi", "reset"):
+            capability = self.hub.can_control(name)
+            return "" if capability.ok else capability.reason
+        if action == "sac" and pane.target.os != "windows":
+            return 'SAC is for Windows targets: set os = "windows" on the target'
+        return ""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in NEEDS_PANE and self.is_mounted and self.unavailable(action):
+            return None
+        return True
+
+    def refuse(self, what: str, reason: str) -> None:
+        self.announce(f"{what} unavailable: {reason}", bell=True)
+        self.notify(reason, title=f"{what} unavailable", severity="warning")
+
+    def _pane_for(self, what: str, action: str) -> ConsolePane | None:
+        reason = self.unavailable(action)
+        if reason:
+            self.refuse(what, reason)
+            return None
+        return self.active_pane
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_sysrq(self) -> None:
+        pane = self.active_pane
+        if pane is None:
+            self.refuse("SysRq", "open a target first")
+            return
+        self.app.push_screen(
+            SysRqDialog(pane.target.name, reason=self.unavailable("sysrq")),
+            self._sysrq_chosen,
+        )
+
+    def _sysrq_chosen(self, sysrq_keys: str | None) -> None:
+        if sysrq_keys:
+            self.send_sysrq(sysrq_keys)
+
+    def send_sysrq(self, sysrq_keys: str) -> None:
+        pane = self._pane_for("SysRq", "sysrq")
+        if pane is not None:
+            pane.act(f"SysRq {sysrq_keys}", lambda viewer: self.hub.sysrq(viewer, sysrq_keys))
+
+    def action_send_break(self) -> None:
+        pane = self._pane_for("BREAK", "send_break")
+        if pane is not None:
+            pane.act("BREAK", self.hub.send_break)
+
+    def action_nmi(self) -> None:
+        self._confirmed_control(
+            "NMI",
+            "nmi",
+            "Send an NMI to {name}?",
+            "Many kernels panic or dump on an NMI. It goes through the control backing.",
+        )
+
+    def action_reset(self) -> None:
+        self._confirmed_control(
+            "Reset", "reset", "Reset {name}?", "A hard reset: unsaved data in the guest is lost."
+        )
+
+    def _confirmed_control(self, what: str, action: str, question: str, detail: str) -> None:
+        """NMI and reset: ask first, then go through the target's control backing."""
+        pane = self._pane_for(what, action)
+        if pane is None:
+            return
+        call = self.hub.nmi if action == "nmi" else self.hub.reset
+        self.app.push_screen(
+            ConfirmDialog(question.format(name=pane.target.name), yes=what, detail=detail),
+            lambda yes: pane.act(what, call) if yes else None,
+        )
+
+    def action_function_keys(self) -> None:
+        pane = self._pane_for("Keys", "function_keys")
+        if pane is not None:
+            self.app.push_screen(
+                FunctionKeysDialog(
+                    pane.target.name,
+                    pane.target.keys,
+                    app_cursor=pane.terminal.screen_model.app_cursor_keys,
+                ),
+                lambda key: self.send_key(key) if key else None,
+            )
+
+    def send_key(self, key: str) -> None:
+        """A named key (`f8`, `esc`) through the Hub, or literal text (`e`) typed."""
+        pane = self._pane_for("Key", "function_keys")
+        if pane is None:
+            return
+        if key.lower() in keys.KEY_NAMES or key.lower() in ("delete", "insert", "esc"):
+            if pane.terminal.sac_prompt and key.lower() in ("up", "down", "left", "right"):
+                self.refuse(key, "the SAC> prompt understands no VT100 keys")
+                return
+            pane.act(f"key {key}", lambda viewer: self.hub.send_keys(viewer, [key.lower()]))
+        else:
+            pane.type_bytes(key.encode())
+            self.announce(f"{pane.target.name}: typed {key}")
+
+    def action_sac(self) -> None:
+        pane = self._pane_for("SAC", "sac")
+        if pane is not None:
+            self.app.push_screen(
+                SacDialog(pane.target.name, prompt_up=pane.terminal.sac_prompt),
+                lambda data: self.send_sac(data) if data else None,
+            )
+
+    def send_sac(self, data: bytes) -> None:
+        pane = self._pane_for("SAC", "sac")
+        if pane is not None:
+            pane.type_bytes(data)
+            self.announce(f"{pane.target.name}: SAC {data.decode(errors='replace').strip()!r} sent")
+
+    def action_search(self) -> None:
+        pane = self._pane_for("Search", "search")
+        if pane is not None:
+            self.app.push_screen(SearchDialog(self.last_search), self._search)
+
+    def _search(self, text: str | None) -> None:
+        pane = self.active_pane
+        if pane is None or not text:
+            return
+        self.last_search = text
+        found = pane.terminal.search(text)
+        self.announce(f"{text!r} {'found' if found else 'not found'} in the scrollback")
+        pane.terminal.focus()
+
+    def action_sync_size(self) -> None:
+        pane = self._pane_for("Sync size", "sync_size")
+        if pane is not None:
+            columns, rows = pane.terminal.screen_model.size
+            pane.act(
+                f"stty rows {rows} cols {columns}",
+                lambda viewer: self.hub.sync_size(viewer, columns, rows),
+            )
+
+    async def action_reconnect(self) -> None:
+        pane = self._pane_for("Reconnect", "close_tab")
+        if pane is not None:
+            await pane.reconnect()
+            self.announce(f"{pane.target.name}: reattaching")
+
+    def action_open_transcript(self) -> None:
+        pane = self._pane_for("Transcript", "open_transcript")
+        if pane is not None:
+            path = pane.facts.transcript or self.hub.status(pane.target.name).transcript
+            if not path:
+                self.refuse("Transcript", "no transcript yet: it starts at the first connect")
+                return
+            self.app.push_screen(TranscriptDialog(Path(path)))
+
+    def action_copy(self) -> None:
+        pane = self._pane_for("Copy", "copy")
+        if pane is not None:
+            text = pane.terminal.selected_text()
+            self.app.copy_to_clipboard(text)
+            self.announce(
+                f"copied {len(text)} characters (to the system clipboard through the terminal)"
+            )
+
+    def action_paste(self) -> None:
+        if self._pane_for("Paste", "paste") is not None:
+            self.paste_text(self.app.clipboard)
+
+    def paste_text(self, text: str) -> None:
+        """Paste into the active console; longer than paste_limit asks first; always paced."""
+        pane = self._pane_for("Paste", "paste")
+        if pane is None or not text:
+            return
+        limit = self.app.config.settings.paste_limit
+        if len(text) <= limit:
+            pane.paste(text)
+            return
+        self.app.push_screen(
+            PasteDialog(len(text), limit=limit, baud=pane.target.baud),
+            lambda yes: pane.paste(text) if yes else self.announce("paste cancelled"),
+        )
+
+    def request_lock(self, *, take: bool = False) -> None:
+        pane = self._pane_for("Write lock", "close_tab")
+        if pane is not None:
+            call = self.hub.take_lock if take else self.hub.request_lock
+            pane.act("take the write lock" if take else "write lock request", call)
+
+    def hand_over_lock(self) -> None:
+        pane = self._pane_for("Write lock", "close_tab")
+        if pane is not None:
+            pane.act("hand over the write lock", self.hub.hand_over)
+
+    def action_help(self) -> None:
+        from console_tui.ui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen())

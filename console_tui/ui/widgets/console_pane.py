@@ -1,0 +1,278 @@
+"""One open console: its terminal view, status line and the viewer it holds on the Hub.
+
+The pane starts the workers that read the session's events and write what the operator types; they
+belong to the pane, so closing its tab cancels them and detaches the viewer (other viewers keep the
+session). Workers only post messages; the handlers here own the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
+
+from console_tui.core.config import Settings, Target
+from console_tui.core.errors import ConsoleError
+from console_tui.core.session import Event
+from console_tui.ui.messages import Announce, TargetChanged
+from console_tui.ui.widgets.reading_view import ReadingView
+from console_tui.ui.widgets.status_line import SessionFacts, StatusLine
+from console_tui.ui.widgets.terminal import TerminalView
+
+LINE_BACKINGS = ("serial", "rfc2217")
+
+
+class ConsolePane(Vertical):
+    """A live console of one target, attached as one viewer."""
+
+    DEFAULT_CSS = """
+    ConsolePane {
+        height: 1fr;
+        TerminalView { height: 1fr; }
+        ReadingView { height: 10; }
+    }
+    """
+
+    class SessionEvent(Message):
+        """An event from the session, posted by the reader worker."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
+    class Attached(Message):
+        """The reader worker attached: `viewer` is ours until the pane closes."""
+
+        def __init__(self, viewer: Any) -> None:
+            super().__init__()
+            self.viewer = viewer
+
+    def __init__(
+        self,
+        hub: Any,
+        target: Target,
+        settings: Settings,
+        *,
+        who: str,
+        screen_reader: bool = False,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.hub = hub
+        self.target = target
+        self.settings = settings
+        self.who = who
+        self.screen_reader = screen_reader
+        self.viewer: Any = None
+        self._outbox: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
+        self._reader: Worker[None] | None = None
+        self._ready = asyncio.Event()
+        status = hub.status(target.name)
+        line = f"{target.baud} 8N1" if status.backing in LINE_BACKINGS else ""
+        self.facts = SessionFacts(
+            target=target.name,
+            backing=status.backing,
+            line=line,
+            state="connecting",
+            you=who,
+        )
+
+    def compose(self) -> ComposeResult:
+        yield TerminalView(
+            key_style=self.target.keys,
+            scrollback_lines=self.settings.scrollback_lines,
+            watch_sac=self.target.os == "windows",
+            id="terminal",
+        )
+        if self.screen_reader:
+            yield ReadingView(id="reading")
+        yield StatusLine(self.facts, id="status")
+
+    @property
+    def terminal(self) -> TerminalView:
+        return self.query_one(TerminalView)
+
+    def on_mount(self) -> None:
+        self._reader = self._read_session()
+        self._write_outbox()
+
+    # -- workers: they only post messages -----------------------------------------------------
+
+    @work(group="session", exit_on_error=False)
+    async def _read_session(self) -> None:
+        try:
+            viewer = await self.hub.attach(
+                self.target.name, who=self.who, role="admin", source="local", write=True
+            )
+        except ConsoleError as exc:
+            self.post_message(self.SessionEvent(Event("notice", text=str(exc))))
+            return
+        self.post_message(self.Attached(viewer))
+        try:
+            async for event in viewer.events():
+                self.post_message(self.SessionEvent(event))
+        finally:
+            await asyncio.shield(self.hub.detach(viewer))
+
+    @work(group="writer", exit_on_error=False)
+    async def _write_outbox(self) -> None:
+        while True:
+            await self._ready.wait()
+            data, paced = await self._outbox.get()
+            while not paced and not self._outbox.empty():
+                more, more_paced = self._outbox.get_nowait()
+                if more_paced:
+                    await self._write(data, False)
+                    data, paced = more, True
+                    break
+                data += more
+            await self._write(data, paced)
+
+    async def _write(self, data: bytes, paced: bool) -> None:
+        if self.viewer is None:
+            self.post_message(Announce(f"{self.target.name}: not attached yet; nothing sent"))
+            return
+        try:
+            await self.hub.write(self.viewer, data, paced=paced)
+        except ConsoleError as exc:
+            self.post_message(Announce(f"{self.target.name}: {exc.what}", bell=True))
+
+    # -- handlers own the state ---------------------------------------------------------------
+
+    @on(Attached)
+    def _attached(self, message: Attached) -> None:
+        self.viewer = message.viewer
+        self._ready.set()
+        session = getattr(self.hub, "session", lambda _name: None)(self.target.name)
+        transcript = str(getattr(session, "transcript_path", "") or "")
+        self._show(
+            you=getattr(self.viewer, "label", self.who),
+            transcript=transcript or self.hub.status(self.target.name).transcript,
+        )
+        terminal = self.terminal
+        columns, rows = terminal.screen_model.size
+        self.run_worker(self.hub.resize(self.viewer, columns, rows), group="resize", exclusive=True)
+
+    @on(SessionEvent)
+    def _session_event(self, message: SessionEvent) -> None:
+        event = message.event
+        kind = event.kind
+        if kind == "output":
+            self.terminal.feed(event.data)
+            if self.screen_reader:
+                self.query_one(ReadingView).feed(event.data)
+        elif kind == "snapshot":
+            self.terminal.reset(event.data)
+        elif kind == "state":
+            if event.text != self.facts.state:
+                self._show(state=event.text)
+                self.post_message(Announce(f"{self.target.name}: {event.text}"))
+                self.post_message(TargetChanged(self.target.name))
+        elif kind == "lock":
+            if event.text != self.facts.writer:
+                self._show(writer=event.text)
+                self.post_message(Announce(f"{self.target.name}: {self.facts.lock_words}"))
+        elif kind == "viewers":
+            self._show(viewers=event.text)
+        elif kind == "notice":
+            self.post_message(Announce(f"{self.target.name}: {event.text}", bell=True))
+        elif kind == "detached":
+            self.viewer = None
+            self._ready.clear()
+            self._show(state="detached")
+            self.post_message(Announce(f"{self.target.name}: detached: {event.text}", bell=True))
+
+    def _show(self, **changes: object) -> None:
+        self.facts = self.facts.update(**changes)
+        if self.is_mounted:
+            self.query_one(StatusLine).show(self.facts)
+
+    @on(TerminalView.Typed)
+    def _typed(self, message: TerminalView.Typed) -> None:
+        message.stop()
+        self._outbox.put_nowait((message.data, False))
+
+    @on(TerminalView.Refused)
+    def _refused(self, message: TerminalView.Refused) -> None:
+        message.stop()
+        self.post_message(Announce(f"{self.target.name}: {message.reason}", bell=True))
+
+    @on(TerminalView.SacPrompt)
+    def _sac_prompt(self, message: TerminalView.SacPrompt) -> None:
+        message.stop()
+        self._show(sac_prompt=message.up)
+        if message.up:
+            self.post_message(Announce(f"{self.target.name}: SAC> prompt: arrow keys are not sent"))
+
+    @on(TerminalView.Resized)
+    def _resized(self, message: TerminalView.Resized) -> None:
+        message.stop()
+        if self.viewer is not None:
+            self.run_worker(
+                self.hub.resize(self.viewer, message.columns, message.rows),
+                group="resize",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    # -- actions the screen asks for -----------------------------------------------------------
+
+    def type_bytes(self, data: bytes, *, paced: bool = False) -> None:
+        """Queue bytes for the console, in order with what the operator types."""
+        self._outbox.put_nowait((data, paced))
+
+    def paste_bytes(self, text: str) -> bytes:
+        """What a paste of `text` sends: CR line ends, bracketed when the guest asked for it."""
+        data = text.replace("\r\n", "\r").replace("\n", "\r").encode("utf-8", "surrogateescape")
+        if self.terminal.screen_model.bracketed_paste:
+            data = b"\x1b[200~" + data + b"\x1b[201~"
+        return data
+
+    def paste(self, text: str) -> None:
+        self.type_bytes(self.paste_bytes(text), paced=True)
+        self.post_message(Announce(f"{self.target.name}: pasting {len(text)} characters, paced"))
+
+    def act(self, words: str, call: Callable[[Any], Awaitable[object]]) -> None:
+        """Run one Hub action for our viewer in a worker and announce what was sent (or why not)."""
+        self._act(words, call)
+
+    @work(group="actions", exit_on_error=False)
+    async def _act(self, words: str, call: Callable[[Any], Awaitable[object]]) -> None:
+        if self.viewer is None:
+            self.post_message(
+                Announce(f"{self.target.name}: not attached; {words} not sent", bell=True)
+            )
+            return
+        try:
+            await call(self.viewer)
+        except (ConsoleError, ValueError) as exc:
+            what = getattr(exc, "what", str(exc))
+            self.post_message(Announce(f"{self.target.name}: {words} failed: {what}", bell=True))
+        else:
+            self.post_message(Announce(f"{self.target.name}: {words} sent"))
+
+    async def reconnect(self) -> None:
+        """Detach and attach again (the session itself reconnects with backoff)."""
+        await self._stop_reader()
+        self._reader = self._read_session()
+
+    async def close(self) -> None:
+        """Cancel the workers and detach; the session lives on for other viewers."""
+        await self._stop_reader()
+        self.workers.cancel_node(self)
+
+    async def _stop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await reader.wait()
+        self.viewer = None
+        self._ready.clear()

@@ -1,0 +1,201 @@
+"""The inventory: every target, grouped by source and group, with its backing and live state."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Tree
+
+from console_tui.core.config import Target
+from console_tui.ui.messages import OpenTarget
+
+POWERED_OFF = ("off", "shutdown", "shutoff", "poweroff", "powered off")
+STATE_WORDS = {"closed": "not open", "reachable": "reachable"}
+
+
+def state_words(state: str, power: str = "") -> str:
+    """A target's live state in words: connected, reconnecting, unreachable, powered off..."""
+    if power.lower() in POWERED_OFF:
+        return "powered off"
+    return STATE_WORDS.get(state, state)
+
+
+class Inventory(Vertical):
+    """A filter field over a tree of targets; Enter opens the highlighted target."""
+
+    DEFAULT_CSS = """
+    Inventory {
+        width: 38;
+        border-right: vkey $panel;
+        Input { margin: 0 0 1 0; }
+        Tree { height: 1fr; background: $surface; }
+    }
+    """
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="inventory.filter", show=False),
+    ]
+
+    class Probed(Message):
+        """A probe of one target finished (posted by the probe worker)."""
+
+        def __init__(self, name: str, state: str, power: str) -> None:
+            super().__init__()
+            self.name = name
+            self.state = state
+            self.power = power
+
+    def __init__(self, hub: Any, *, probe: bool = True, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.hub = hub
+        self.probe = probe
+        self.filter_text = ""
+        first = "checking" if probe else "not open"
+        self.states: dict[str, str] = {t.name: first for t in hub.targets()}
+        self._powers: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="Filter targets", id="filter")
+        tree: Tree[str] = Tree("targets", id="targets")
+        tree.show_root = False
+        tree.guide_depth = 2
+        yield tree
+
+    @property
+    def tree(self) -> Tree[str]:
+        return self.query_one("#targets", Tree)
+
+    def on_mount(self) -> None:
+        self.tree.border_title = "Targets"
+        self.rebuild()
+        self.call_after_refresh(self.select_first)
+        if self.probe:
+            self._probe_all()
+
+    @work(group="probe", exclusive=True, exit_on_error=False)
+    async def _probe_all(self) -> None:
+        async def one(target: Target) -> None:
+            try:
+                status = await self.hub.probe(target.name)
+            except Exception as exc:
+                self.post_message(self.Probed(target.name, "unreachable", str(exc)[:0]))
+                return
+            self.post_message(self.Probed(target.name, status.state, status.power))
+
+        await asyncio.gather(*(one(t) for t in self.hub.targets()))
+
+    @on(Probed)
+    def _probed(self, message: Probed) -> None:
+        message.stop()
+        if self.states.get(message.name) in ("checking", "not open", "reachable", "unreachable"):
+            self.set_state(message.name, message.state, message.power)
+
+    def set_state(self, name: str, state: str, power: str = "") -> None:
+        """Show a target's new state; the tree redraws only when the words change."""
+        if power:
+            self._powers[name] = power
+        words = state_words(state, self._powers.get(name, ""))
+        if self.states.get(name) != words:
+            self.states[name] = words
+            self._relabel(name)
+
+    def refresh_status(self, name: str) -> None:
+        """Take a target's state from the Hub (after a session event)."""
+        status = self.hub.status(name)
+        self.set_state(name, status.state)
+
+    def matches(self, target: Target) -> bool:
+        needle = self.filter_text.lower()
+        if not needle:
+            return True
+        status = self.states.get(target.name, "")
+        haystack = f"{target.name} {target.group} {target.source} {target.console} {status}"
+        return all(word in haystack.lower() for word in needle.split())
+
+    def label(self, target: Target) -> Text:
+        backing = target.console.split(":", 1)[0]
+        text = Text(target.name, style="bold")
+        text.append(f"  {backing}  ", style="dim")
+        text.append(
+            self.states.get(target.name, ""),
+            style=_STATE_STYLES.get(self.states.get(target.name, ""), ""),
+        )
+        return text
+
+    def rebuild(self) -> None:
+        """Lay the tree out again: source, then group, then targets that match the filter."""
+        tree = self.tree
+        cursor = tree.cursor_node.data if tree.cursor_node is not None else None
+        tree.clear()
+        targets = [t for t in self.hub.targets() if self.matches(t)]
+        sources = sorted({t.source for t in targets})
+        for source in sources:
+            parent = tree.root
+            if len(sources) > 1:
+                parent = tree.root.add(Text(f"{source}", style="italic"), expand=True)
+            groups = sorted({t.group for t in targets if t.source == source})
+            for group in groups:
+                node = parent.add(Text(group, style="bold"), expand=True)
+                for target in targets:
+                    if target.source == source and target.group == group:
+                        leaf = node.add_leaf(self.label(target), data=target.name)
+                        if target.name == cursor:
+                            tree.move_cursor(leaf)
+        if not targets:
+            tree.root.add_leaf(
+                Text("no targets match" if self.hub.targets() else "no targets in the config")
+            )
+
+    def _relabel(self, name: str) -> None:
+        tree = self.tree
+        for node in _walk(tree.root):
+            if node.data == name:
+                node.set_label(self.label(self.hub.target(name)))
+
+    def select_first(self) -> None:
+        for node in _walk(self.tree.root):
+            if node.data is not None:
+                self.tree.move_cursor(node)
+                return
+
+    @on(Input.Changed, "#filter")
+    def _filter(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value
+        self.rebuild()
+        self.call_after_refresh(self.select_first)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.select_first()
+        self.tree.focus()
+
+    @on(Tree.NodeSelected)
+    def _selected(self, event: Tree.NodeSelected[str]) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(OpenTarget(event.node.data))
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    @property
+    def highlighted(self) -> str | None:
+        node = self.tree.cursor_node
+        return node.data if node is not None else None
+
+
+_STATE_STYLES = {"connected": "bold", "unreachable": "reverse", "powered off": "dim italic"}
+
+
+def _walk(node: Any) -> Any:
+    for child in node.children:
+        yield child
+        yield from _walk(child)
