@@ -146,17 +146,20 @@ def test_sysrq_table_covers_the_kernel_keys() -> None:
 
 
 def test_sysrq_single_key_is_break_then_key() -> None:
-    assert sysrq_plan("h") == [Step("break"), Step("send", b"h")]
+    settle = Step("sleep", seconds=keys.BREAK_SETTLE_SECONDS)
+    assert sysrq_plan("h") == [Step("break"), settle, Step("send", b"h")]
 
 
 def test_reisub_breaks_before_every_key_and_pauses_longer_after_sync_and_unmount() -> None:
     plan = sysrq_plan("REISUB", pause=2.0)
     assert [step.kind for step in plan].count("break") == 6
     assert [step.data for step in plan if step.kind == "send"] == [bytes([c]) for c in b"reisub"]
-    assert [step.seconds for step in plan if step.kind == "sleep"] == [2.0, 2.0, 2.0, 4.0, 4.0]
+    settle = keys.BREAK_SETTLE_SECONDS
+    pauses = [step.seconds for step in plan if step.kind == "sleep" and step.seconds != settle]
+    assert pauses == [2.0, 2.0, 2.0, 4.0, 4.0]
     for index, step in enumerate(plan):
         if step.kind == "send":
-            assert plan[index - 1].kind == "break"
+            assert plan[index - 2].kind == "break" and plan[index - 1].seconds == settle
     assert plan[-1] == Step("send", b"b")
 
 

@@ -212,6 +212,10 @@ SYSRQ_NOTE = (
     "the console cannot see it. Send BREAK, then the key within 5 s."
 )
 
+BREAK_SETTLE_SECONDS = 0.2
+"""Between BREAK and its key: a UART that flags BREAK for a whole FIFO read (QEMU's 8250 does)
+would otherwise swallow a key that arrives in the same read."""
+
 SYSRQ_SLOW_KEYS = "su"
 """Sync and remount read-only need time: the pause after them is doubled."""
 
@@ -234,7 +238,11 @@ def sysrq_plan(keys: str, pause: float = 2.0) -> list[Step]:
             raise ValueError(f"unknown SysRq key {key!r}. Known: {_sysrq_key_list()}")
     plan: list[Step] = []
     for index, key in enumerate(wanted):
-        plan += [Step("break"), Step("send", key.encode())]
+        plan += [
+            Step("break"),
+            Step("sleep", seconds=BREAK_SETTLE_SECONDS),
+            Step("send", key.encode()),
+        ]
         if index < len(wanted) - 1:
             plan.append(Step("sleep", seconds=pause * 2 if key in SYSRQ_SLOW_KEYS else pause))
     return plan
