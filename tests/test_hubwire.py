@@ -1,0 +1,214 @@
+"""The Hub over its unix socket: a RemoteHub in this process against a HubService and a real
+unix-socket console (tests/peers.py's TelnetPeer, which records raw bytes)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from console_tui.core import config
+from console_tui.core.errors import NotPermittedError
+from console_tui.core.hub import Hub
+from console_tui.core.hubwire import HubService, Principal, RemoteHub, RemoteViewer
+from tests.peers import TelnetPeer
+
+CONFIG = """
+[[target]]
+name = "web"
+group = "prod"
+console = "unix://{path}"
+
+[[target]]
+name = "lab"
+group = "test"
+console = "unix://{path}-lab"
+
+[[user]]
+name = "alice"
+role = "operator"
+
+[[user]]
+name = "bob"
+role = "operator"
+
+[[user]]
+name = "vic"
+role = "viewer"
+groups = ["prod"]
+
+[[user]]
+name = "root"
+role = "admin"
+"""
+
+
+class Wire:
+    """A Hub, its service, and a way to dial it as a configured user."""
+
+    def __init__(self, hub: Hub, service: HubService) -> None:
+        self.hub = hub
+        self.service = service
+        self.remotes: list[RemoteHub] = []
+
+    def user(self, name: str) -> Principal:
+        return Principal(next(u for u in self.hub.config.users if u.name == name), "192.0.2.7")
+
+    async def dial(self, name: str) -> RemoteHub:
+        remote = await RemoteHub.connect(
+            self.service.path, self.service.issue_token(self.user(name))
+        )
+        self.remotes.append(remote)
+        return remote
+
+
+@pytest.fixture
+async def peer(tmp_path: Path) -> AsyncIterator[TelnetPeer]:
+    console = TelnetPeer()
+    await console.start_unix(str(tmp_path / "console.sock"))
+    yield console
+    await console.close()
+
+
+@pytest.fixture
+async def wire(tmp_path: Path, peer: TelnetPeer) -> AsyncIterator[Wire]:
+    hub = Hub(config.parse(CONFIG.format(path=tmp_path / "console.sock")))
+    service = HubService(hub, tmp_path / "run" / "hub.sock")
+    await service.start()
+    wire = Wire(hub, service)
+    yield wire
+    for remote in wire.remotes:
+        await remote.close()
+    await service.close()
+    await hub.close()
+
+
+async def output_until(viewer: RemoteViewer, needle: bytes, timeout: float = 5.0) -> bytes:
+    seen = bytearray()
+    async with asyncio.timeout(timeout):
+        async for event in viewer.events():
+            if event.kind in ("output", "snapshot"):
+                seen.extend(event.data)
+            if needle in seen:
+                return bytes(seen)
+    raise AssertionError(f"{needle!r} never came; saw {bytes(seen)!r}")
+
+
+async def notice_until(viewer: RemoteViewer, needle: str, timeout: float = 5.0) -> str:
+    async with asyncio.timeout(timeout):
+        async for event in viewer.events():
+            if needle in event.text:
+                return event.text
+    raise AssertionError(f"no event with {needle!r}")
+
+
+async def test_socket_is_private_and_tokens_are_single_use(wire: Wire) -> None:
+    assert stat.S_IMODE(os.stat(wire.service.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(wire.service.path.parent).st_mode) == 0o700
+    token = wire.service.issue_token(wire.user("alice"))
+    remote = await RemoteHub.connect(wire.service.path, token)
+    assert remote.who == "alice"
+    await remote.close()
+    with pytest.raises(NotPermittedError, match="token"):
+        await RemoteHub.connect(wire.service.path, token)
+    with pytest.raises(NotPermittedError, match="token"):
+        await RemoteHub.connect(wire.service.path, "made-up")
+
+
+async def test_identity_comes_from_the_token_not_the_request(wire: Wire) -> None:
+    remote = await wire.dial("vic")
+    viewer = await remote.attach("web", who="root", role="admin", source="local", wait=5)
+    assert (viewer.who, viewer.role, viewer.source) == ("vic", "viewer", "192.0.2.7")
+    with pytest.raises(NotPermittedError, match="viewer cannot type"):
+        await remote.write(viewer, b"reboot\r")
+    with pytest.raises(NotPermittedError, match="viewer cannot send SysRq"):
+        await remote.sysrq(viewer, "b")
+    with pytest.raises(NotPermittedError, match="viewer cannot"):
+        await remote.send_break(viewer)
+
+
+async def test_groups_limit_what_a_user_sees_and_opens(wire: Wire) -> None:
+    vic = await wire.dial("vic")
+    assert [t.name for t in vic.targets()] == ["web"]
+    with pytest.raises(NotPermittedError, match="no target named 'lab'"):
+        await vic._call("attach", name="lab", role="viewer")
+    alice = await wire.dial("alice")
+    assert [t.name for t in alice.targets()] == ["web", "lab"]
+
+
+async def test_two_operators_share_output_over_one_console_connection(
+    wire: Wire, peer: TelnetPeer
+) -> None:
+    alice, bob = await wire.dial("alice"), await wire.dial("bob")
+    a = await alice.attach("web", wait=5)
+    b = await bob.attach("web", wait=5)
+    await peer.send(b"login: ")
+    await output_until(a, b"login: ")
+    await output_until(b, b"login: ")
+    session = wire.hub.session("web")
+    assert session is not None and len(session.viewers) == 2
+    await alice.refresh()
+    assert alice.session("web").lock_holder is a  # type: ignore[union-attr]
+    await bob.refresh()
+    holder = bob.session("web").lock_holder  # type: ignore[union-attr]
+    assert holder is not None and holder.label == "alice@192.0.2.7"
+
+
+async def test_only_the_lock_holder_types_and_the_lock_moves_on_request(
+    wire: Wire, peer: TelnetPeer
+) -> None:
+    alice, bob = await wire.dial("alice"), await wire.dial("bob")
+    a = await alice.attach("web", wait=5)
+    b = await bob.attach("web", wait=5)
+    for n in range(50):
+        await alice.write(a, f"{n},".encode())
+    expected = "".join(f"{n}," for n in range(50)).encode()
+    assert await peer.wait_for(lambda got: expected in got) == expected, "in order, nothing else"
+    with pytest.raises(NotPermittedError, match=r"alice@192\.0\.2\.7 holds the write lock"):
+        await bob.write(b, b"x")
+    assert not await bob.request_lock(b)
+    await notice_until(a, "bob@192.0.2.7 asks for the write lock")
+    given = await alice.hand_over(a)
+    assert given is not None and given.id == b.id
+    await notice_until(b, "handed you the write lock")
+    await bob.write(b, b"!")
+    await peer.wait_for(lambda got: got.endswith(b"!"))
+
+
+async def test_closing_the_connection_detaches_its_viewers(wire: Wire) -> None:
+    alice = await wire.dial("alice")
+    await alice.attach("web", wait=5)
+    session = wire.hub.session("web")
+    assert session is not None and len(session.viewers) == 1
+    await alice.close()
+    async with asyncio.timeout(5):
+        while session.viewers:
+            await asyncio.sleep(0.02)
+    assert session.lock_holder is None
+
+
+async def test_idle_operators_are_detached_and_told(wire: Wire) -> None:
+    alice = await wire.dial("alice")
+    viewer = await alice.attach("web", wait=5)
+    server_side = wire.hub.session("web").viewers[viewer.id]  # type: ignore[union-attr]
+    server_side.last_input -= 120
+    assert await wire.hub.detach_idle(60) == [server_side]
+    assert "idle timeout" in await notice_until(viewer, "idle")
+
+
+async def test_an_app_that_falls_behind_gets_a_fresh_snapshot(wire: Wire, peer: TelnetPeer) -> None:
+    alice = await wire.dial("alice")
+    viewer = await alice.attach("web", wait=5)
+    async with asyncio.timeout(10):
+        n = 0
+        while not viewer.dropped:
+            n += 1
+            await peer.send(f"line {n:05d}\r\n".encode())
+            await asyncio.sleep(0.001)
+    seen = await output_until(viewer, f"line {n:05d}".encode())
+    assert b"line 00001" not in seen, "what was dropped is not replayed; the screen is"
+    assert viewer.queue.empty()

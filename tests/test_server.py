@@ -1,0 +1,500 @@
+"""`console-tui serve` with the real OpenSSH client.
+
+The server runs as its own process on 127.0.0.1 port 0 (the port is read back from its first line);
+`ssh -tt` is driven with pexpect, with throwaway keys from ssh-keygen. The console is a real
+unix-socket peer in a thread of this process that echoes what it receives, or the demo guest.
+The app-process tests run a small probe in place of the full-screen app: it reaches the Hub with
+the one-time token exactly as the app does and reports its pty's size and controlling terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from console_tui.core.audit import audit_path
+from tests.conftest import need_command
+
+pytestmark = pytest.mark.debian
+
+TIMEOUT = 10
+
+PROBE = r'''
+"""Stands in for the app: token from its pipe, the Hub over its socket, the pty's size."""
+import asyncio, fcntl, os, signal, struct, sys, termios, tty
+from console_tui.core.errors import ConsoleError
+from console_tui.core.hubwire import RemoteHub
+
+target = sys.argv[1]
+socket_path = sys.argv[sys.argv.index("--hub-socket") + 1]
+fd = int(sys.argv[sys.argv.index("--hub-token-fd") + 1])
+token = os.read(fd, 4096).decode()
+os.close(fd)
+hub = RemoteHub.dial(socket_path, token)
+out = sys.stdout.buffer
+
+
+def say(text):
+    out.write(f"\r\n[probe] {text}\r\n".encode())
+    out.flush()
+
+
+def size():
+    rows, cols = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, bytes(8)))[:2]
+    return f"{cols}x{rows}"
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    ctty = os.getsid(0) == os.getpid() and os.tcgetpgrp(0) == os.getpgrp()
+    hup = "default" if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL else "ignored"
+    say(f"pid={os.getpid()} who={hub.who} role={hub.role} ctty={'yes' if ctty else 'no'} hup={hup}")
+    say(f"size={size()}")
+    loop.add_signal_handler(signal.SIGWINCH, lambda: say(f"size={size()}"))
+    tty.setraw(0)
+    viewer = await hub.attach(target, wait=5)
+    inbox = asyncio.Queue()
+    loop.add_reader(0, lambda: inbox.put_nowait(os.read(0, 4096)))
+
+    async def pump():
+        async for event in viewer.events():
+            if event.kind in ("output", "snapshot"):
+                out.write(event.data)
+                out.flush()
+
+    task = loop.create_task(pump())
+    while data := await inbox.get():
+        try:
+            await hub.write(viewer, data)
+        except ConsoleError as exc:
+            say(str(exc))
+    task.cancel()
+
+
+asyncio.run(main())
+'''
+
+
+class EchoConsole:
+    """A console: socat joins a unix socket to a pty whose line discipline echoes what it
+    receives, as a guest's tty with echo on would; the test holds the pty's far end to see what
+    reached the console and to speak as the guest. (No threads: pexpect forks.)"""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "console.sock"
+        tty_link = folder / "console.tty"
+        self.received = bytearray()
+        self.process = subprocess.Popen(
+            ["socat", "-d", "-d", f"PTY,link={tty_link},rawer,echo=1", f"UNIX-LISTEN:{self.path}"],
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.path.exists, "socat to listen")
+        self.fd = os.open(tty_link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+
+    def say(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def got(self) -> bytes:
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.fd, 65536):
+                self.received += chunk
+        return bytes(self.received)
+
+    def wait_received(self, needle: bytes, timeout: float = TIMEOUT) -> None:
+        wait_for(lambda: needle in self.got(), f"the console to receive {needle!r}", timeout)
+
+    def close(self) -> None:
+        os.close(self.fd)
+        self.process.terminate()
+        self.process.wait()
+
+
+class Keys:
+    """Throwaway ed25519 keys made with ssh-keygen."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def make(self, name: str) -> tuple[Path, str]:
+        path = self.folder / name
+        if not path.exists():
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+                check=True,
+            )
+        return path, (self.folder / f"{name}.pub").read_text().strip()
+
+
+class Server:
+    """A `console-tui serve` process and ssh clients for it."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], port: int, banner: str, keys: Keys
+    ) -> None:
+        self.process = process
+        self.port = port
+        self.banner = banner
+        self.keys = keys
+
+    def ssh_args(self, user: str, *command: str, login: str = "console") -> list[str]:
+        key, _ = self.keys.make(user)
+        return [
+            "-F", "/dev/null", "-p", str(self.port), "-i", str(key),
+            "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            "-o", "ConnectTimeout=5", f"{login}@127.0.0.1", *command,
+        ]  # fmt: skip
+
+    def run(
+        self, user: str, *command: str, login: str = "console"
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ssh", *self.ssh_args(user, *command, login=login)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+
+    def spawn(self, user: str, *command: str, rows: int = 24, columns: int = 80) -> pexpect.spawn:
+        child = pexpect.spawn(
+            "ssh",
+            ["-tt", *self.ssh_args(user, *command)],
+            dimensions=(rows, columns),
+            timeout=TIMEOUT,
+        )
+        return child
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _users(keys: Keys, roles: dict[str, str], groups: dict[str, list[str]]) -> str:
+    text = ""
+    for name, role in roles.items():
+        _, public = keys.make(name)
+        text += f'[[user]]\nname = "{name}"\nrole = "{role}"\nkeys = [{json.dumps(public)}]\n'
+        if name in groups:
+            text += f"groups = {json.dumps(groups[name])}\n"
+    return text
+
+
+def start_server(
+    folder: Path, config_text: str, keys: Keys, *, app_command: list[str] | None = None
+) -> Server:
+    config_path = folder / "config.toml"
+    config_path.write_text(config_text)
+    if app_command is None:
+        argv = [sys.executable, "-m", "console_tui", "--config", str(config_path), "serve",
+                "--listen", "127.0.0.1:0"]  # fmt: skip
+    else:
+        code = (
+            "import asyncio, sys; from console_tui.core import config; "
+            "from console_tui.server import run; "
+            "asyncio.run(run(config.load(sys.argv[1]), '127.0.0.1', 0, app_command=sys.argv[2:]))"
+        )
+        argv = [sys.executable, "-c", code, str(config_path), *app_command]
+    process = subprocess.Popen(
+        argv,
+        bufsize=0,
+        stdout=subprocess.PIPE,
+        stderr=(folder / "server.log").open("wb"),
+        # As under nohup: the app processes must not inherit an ignored SIGHUP.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    assert process.stdout is not None
+    banner = b""
+    deadline = time.monotonic() + TIMEOUT
+    while b"connect:" not in banner:
+        ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = process.stdout.readline() if ready else b""
+        if not line:
+            process.kill()
+            log = (folder / "server.log").read_text(errors="replace")
+            raise AssertionError(f"server did not start: {banner!r}\n{log}")
+        banner += line
+    match = re.search(rb"SSH server on 127\.0\.0\.1:(\d+)", banner)
+    assert match, banner
+    return Server(process, int(match.group(1)), banner.decode(), keys)
+
+
+def audit_events(event: str) -> list[dict[str, object]]:
+    path = audit_path()
+    if not path.exists():
+        return []
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    return [e for e in entries if e["event"] == event]
+
+
+def wait_for(check: object, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+ROLES = {"alice": "operator", "bob": "operator", "vic": "viewer"}
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    need_command("ssh", "ssh-keygen")
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    return Keys(folder)
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[EchoConsole]:
+    need_command("socat")
+    peer = EchoConsole(tmp_path)
+    yield peer
+    peer.close()
+
+
+def _targets(console: EchoConsole) -> str:
+    return (
+        f'[[target]]\nname = "web"\ngroup = "prod"\nconsole = "unix://{console.path}"\n'
+        f'[[target]]\nname = "db"\ngroup = "data"\nconsole = "unix://{console.path}-none"\n'
+    )
+
+
+@pytest.fixture
+def server(tmp_path: Path, keys: Keys, console: EchoConsole) -> Iterator[Server]:
+    text = _targets(console) + _users(keys, ROLES, {"vic": ["prod"]})
+    running = start_server(tmp_path, text, keys)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def probe_server(tmp_path: Path, keys: Keys, console: EchoConsole) -> Iterator[Server]:
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE)
+    text = _targets(console) + _users(keys, ROLES, {"vic": ["prod"]})
+    # The server appends --hub-socket PATH --hub-token-fd N to this command.
+    command = [sys.executable, str(probe), "web"]
+    running = start_server(tmp_path, text, keys, app_command=command)
+    yield running
+    running.stop()
+
+
+# -- login --------------------------------------------------------------------------------
+
+
+def test_host_key_is_made_once_private_and_reused(
+    tmp_path: Path, keys: Keys, console: EchoConsole
+) -> None:
+    from console_tui.server.auth import host_key_path
+
+    text = _targets(console) + _users(keys, {"alice": "operator"}, {})
+    first = start_server(tmp_path, text, keys)
+    first.stop()
+    assert oct(host_key_path().stat().st_mode & 0o777) == "0o600"
+    second = start_server(tmp_path, text, keys)
+    second.stop()
+    fingerprint = re.search(r"host key (SHA256:\S+)", first.banner)
+    assert fingerprint and fingerprint.group(1) in second.banner
+
+
+def test_unknown_key_is_refused_and_audited(server: Server) -> None:
+    result = server.run("mallory", "list")
+    assert result.returncode == 255
+    assert "Permission denied (publickey)" in result.stderr
+    failed = audit_events("auth-failed")
+    assert failed and failed[0]["source"] == "127.0.0.1" and failed[0]["who"] == "console"
+    assert str(failed[0]["key"]).startswith("SHA256:")
+    assert not audit_events("login")
+
+
+def test_own_login_name_works_and_another_users_name_does_not(server: Server) -> None:
+    assert server.run("alice", "list", login="alice").returncode == 0
+    assert server.run("alice", "list", login="bob").returncode == 255
+    logins = audit_events("login")
+    assert [(e["who"], e["source"]) for e in logins] == [("alice", "127.0.0.1")]
+
+
+def test_failed_logins_are_rate_limited_per_address(server: Server) -> None:
+    for _ in range(10):
+        server.run("mallory", "list")
+    # Over the limit, even a good key is turned away for a while.
+    result = server.run("alice", "list")
+    assert result.returncode == 255
+    assert any(e.get("reason") == "too many failed logins" for e in audit_events("auth-failed"))
+
+
+def test_list_shows_only_the_targets_a_user_may_see(server: Server) -> None:
+    alice = server.run("alice", "list")
+    assert alice.returncode == 0, alice.stderr
+    names = [line.split()[0] for line in alice.stdout.splitlines()[1:]]
+    assert names == ["web", "db"]
+    vic = server.run("vic", "list", "--json")
+    assert [t["name"] for t in json.loads(vic.stdout)] == ["web"]
+    refused = server.run("vic", "db")
+    assert refused.returncode == 4 and "no target named 'db'" in refused.stderr
+
+
+# -- passthrough ----------------------------------------------------------------------------
+
+
+def test_two_operators_share_output_and_only_the_lock_holder_types(
+    server: Server, console: EchoConsole
+) -> None:
+    alice = server.spawn("alice", "web")
+    alice.expect_exact("attached to web as alice (operator)")
+    bob = server.spawn("bob", "web")
+    bob.expect_exact("attached to web as bob (operator)")
+    alice.send("echo one\r")
+    console.wait_received(b"echo one\r")
+    alice.expect_exact("echo one")
+    bob.expect_exact("echo one")
+    bob.send("rm -rf /\r")
+    bob.expect_exact("alice@127.0.0.1 holds the write lock")
+    console.say(b"from the guest\r\n")
+    alice.expect_exact("from the guest")
+    bob.expect_exact("from the guest")
+    assert b"rm -rf" not in console.got()
+    # bob asks for the lock (~w, typed as ~~w through ssh), alice hands it over with ~w.
+    bob.send("\r~~w")
+    alice.expect_exact("bob@127.0.0.1 asks for the write lock")
+    alice.send("\r~~w")
+    bob.expect_exact("handed you the write lock")
+    bob.send("date\r")
+    console.wait_received(b"date\r")
+    # One console connection (socat accepts only one), two viewers, bob writes.
+    listing = server.run("alice", "list").stdout.splitlines()[1].split()
+    assert listing[3:] == ["connected", "bob@127.0.0.1", "2"]
+    assert [e["action"] for e in audit_events("lock")][:1] == ["took"]
+    assert any(e["action"] == "handed to bob" for e in audit_events("lock"))
+    for child in (alice, bob):
+        child.sendcontrol("c")
+        child.send("\r~~.")
+        child.expect(pexpect.EOF)
+
+
+def test_a_viewer_cannot_type_or_send_sysrq_and_is_told_why(
+    server: Server, console: EchoConsole
+) -> None:
+    vic = server.spawn("vic", "web")
+    vic.expect_exact("you watch only")
+    vic.send("reboot\r")
+    vic.expect_exact("a viewer cannot type on the console")
+    vic.send("~~s")
+    vic.expect_exact("SysRq key?")
+    vic.send("b")
+    vic.expect_exact("a viewer cannot send SysRq")
+    vic.send("\r~B")
+    vic.expect_exact("a viewer cannot send BREAK")
+    vic.send("\r~~.")
+    vic.expect(pexpect.EOF)
+    assert b"reboot" not in console.got() and b"b" not in console.got()
+    denied = audit_events("denied")
+    assert {e["action"] for e in denied} >= {"send SysRq", "send BREAK"}
+    assert all(e["who"] == "vic" and e["source"] == "127.0.0.1" for e in denied)
+    attach = audit_events("attach")
+    assert attach and attach[0]["role"] == "viewer" and attach[0]["source"] == "127.0.0.1"
+
+
+@pytest.mark.guest
+def test_ssh_break_then_h_is_sysrq_help_on_the_guest(
+    tmp_path: Path, keys: Keys, guest: object
+) -> None:
+    text = (
+        f'[[target]]\nname = "demo"\nconsole = {json.dumps(guest.console_uri)}\n'  # type: ignore[attr-defined]
+        + _users(keys, {"alice": "operator"}, {})
+    )
+    server = start_server(tmp_path, text, keys)
+    try:
+        alice = server.spawn("alice", "demo")
+        alice.expect_exact("attached to demo")
+        alice.send("\recho sync-$((6*7))\r")
+        alice.expect_exact("sync-42")
+        alice.send("\r~B")
+        alice.expect_exact("sent BREAK")
+        alice.send("h")
+        alice.expect_exact("sysrq: HELP")
+        alice.send("\r~~.")
+        alice.expect(pexpect.EOF)
+    finally:
+        server.stop()
+    assert [e["who"] for e in audit_events("break")] == ["alice"]
+
+
+# -- the app process ------------------------------------------------------------------------
+
+
+def probe_line(child: pexpect.spawn, field: str) -> str:
+    child.expect(rf"\[probe\] [^\r]*{field}=(\S+)")
+    return child.match.group(1).decode()
+
+
+def test_app_process_owns_its_pty_and_acts_as_the_ssh_user(
+    probe_server: Server, console: EchoConsole
+) -> None:
+    vic = probe_server.spawn("vic")
+    vic.expect(r"\[probe\] pid=(\d+) who=(\w+) role=(\w+) ctty=(\w+) hup=(\w+)")
+    assert vic.match.groups()[1:] == (b"vic", b"viewer", b"yes", b"default")
+    vic.send("halt\r")
+    vic.expect_exact("a viewer cannot type on the console")
+    alice = probe_server.spawn("alice")
+    alice.expect_exact("who=alice role=operator")
+    alice.send("uptime\r")
+    console.wait_received(b"uptime\r")
+    vic.expect_exact("uptime")
+    assert b"halt" not in console.got()
+    for child in (vic, alice):
+        child.close(force=True)
+
+
+def test_a_resize_reaches_the_app_process(probe_server: Server) -> None:
+    child = probe_server.spawn("alice", rows=30, columns=100)
+    assert probe_line(child, "size") == "100x30"
+    child.setwinsize(40, 132)
+    assert probe_line(child, "size") == "132x40"
+    child.close(force=True)
+
+
+def test_killing_the_client_ends_its_app_process(probe_server: Server) -> None:
+    child = probe_server.spawn("alice")
+    child.expect(r"\[probe\] pid=(\d+)")
+    pid = int(child.match.group(1))
+    os.kill(child.pid, signal.SIGKILL)
+    child.close(force=True)
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(gone, f"app process {pid} to end")
+    wait_for(lambda: audit_events("detach"), "its viewer to be detached")
+    assert [e["who"] for e in audit_events("detach")] == ["alice"]
+
+
+def test_the_app_needs_a_terminal(probe_server: Server) -> None:
+    result = subprocess.run(
+        ["ssh", "-T", *probe_server.ssh_args("alice")],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 2 and "needs a terminal" in result.stderr
