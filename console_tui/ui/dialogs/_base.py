@@ -25,6 +25,7 @@ class Dialog(ModalScreen[T]):
             background: $surface;
             border: thick $primary;
         }
+        Label { width: 100%; }
         .title { text-style: bold; margin-bottom: 1; }
         .note { color: $foreground; margin-top: 1; }
         .reason { color: $error; text-style: bold; margin-top: 1; }
