@@ -221,3 +221,47 @@ async def _wait_state(viewer: object, state: str, timeout: float = 15) -> None:
             event = await viewer.queue.get()  # type: ignore[attr-defined]
             if event.kind == "state" and event.text == state:
                 return
+
+
+@pytest.mark.guest
+def test_numbered_menu_drives_sysrq_h(guest: lab.LabInfo) -> None:
+    """The plain path for screen readers: ~? lists every action; a number and Enter runs it."""
+    import re
+
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "console_tui", "--config", str(guest.config_path), "attach", "demo"],
+        env=dict(os.environ),
+        timeout=20,
+        dimensions=(60, 120),
+    )
+    try:
+        child.expect_exact("attached to demo")
+        child.send("\r~?")
+        child.expect_exact("number> ")
+        menu = child.before.decode(errors="replace")
+        numbers = dict(
+            (label.strip(), int(number))
+            for number, label in re.findall(r"^\s*(\d+)  (.+?)\r?$", menu, re.M)
+        )
+        assert "Send NMI" in numbers and "Function key F12" in numbers and "Detach" in numbers
+        child.send(f"{numbers['SysRq h: help: list the keys']}\r")
+        child.expect_exact("sent BREAK then SysRq h (help: list the keys)")
+        child.expect_exact("sysrq: HELP")
+        child.send("\r~?")
+        child.expect_exact("number> ")
+        child.send("999\r")
+        child.expect_exact("no action 999")
+        child.send("\r~?")
+        child.expect_exact("number> ")
+        child.send(f"{numbers['Send NMI']}\r")
+        child.expect_exact("send NMI to demo? (y/n)")
+        child.send("n")
+        child.expect_exact("not sent")
+        child.send(f"\r~?{numbers['Detach']}\r")
+        child.expect_exact("detached")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0

@@ -6,6 +6,9 @@ terminal bytes out, every action through the Hub. The escapes:
     ~.  detach            ~b  BREAK             ~s KEY  SysRq KEY
     ~n  NMI (asks y/n)    ~r  reset (asks y/n)  ~f N    function key N (1-12, then Enter)
     ~w  write lock        ~?  help and menu     ~~      a literal ~
+
+`~?` also prints a numbered menu of every action, answered by typing its number and Enter: the
+plain path for screen-reader and braille users, where each action confirms in words what was sent.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from console_tui.core import keys
 from console_tui.core.errors import ConsoleError
@@ -36,6 +40,16 @@ console-tui escapes (type them after Enter):
 """
 
 
+@dataclass(frozen=True)
+class MenuItem:
+    """One numbered action: what it does, and why it cannot be done here (empty when it can)."""
+
+    label: str
+    action: Callable[[], Awaitable[str]] | None = None
+    confirm: str = ""
+    reason: str = ""
+
+
 class Passthrough:
     """Feeds keystrokes to the Hub, console output to the terminal, and acts on escapes."""
 
@@ -47,6 +61,8 @@ class Passthrough:
         self._line_start = True
         self._mode = "normal"  # normal | tilde | sysrq | fkey | confirm-nmi | confirm-reset
         self._digits = ""
+        self._menu: list[MenuItem] = []
+        self._confirming: MenuItem | None = None
         self._pending: list[asyncio.Task[None]] = []
 
     def say(self, text: str) -> None:
@@ -120,6 +136,15 @@ class Passthrough:
             else:
                 self.say("function key cancelled: type ~f, a number from 1 to 12, then Enter")
             self._line_start = True
+        elif mode == "menu":
+            await self._menu_byte(char, byte)
+        elif mode == "confirm-menu":
+            item, self._confirming = self._confirming, None
+            self._line_start = True
+            if char.lower() == "y" and item is not None and item.action is not None:
+                await self._run_item(item)
+            else:
+                self.say("not sent")
         elif mode in ("confirm-nmi", "confirm-reset"):
             action = mode.removeprefix("confirm-")
             if char.lower() == "y":
@@ -155,12 +180,141 @@ class Passthrough:
         elif char == "w":
             await self._lock()
         elif char == "?":
-            self.say(HELP + self._who())
-            self._line_start = True
+            self._menu = self.menu()
+            lines = [
+                HELP.rstrip(),
+                self._who(),
+                "",
+                "Actions: type a number and Enter (Enter alone closes):",
+            ]
+            for number, item in enumerate(self._menu, start=1):
+                note = f"  (unavailable: {item.reason})" if item.reason else ""
+                lines.append(f"{number:3d}  {item.label}{note}")
+            self.say("\n".join(lines))
+            self.write_out(b"number> ")
+            self._mode = "menu"
+            self._digits = ""
         else:
             # Not an escape: send the ~ and the key as typed, as OpenSSH does.
             await self._act(self.hub.write(self.viewer, b"~" + bytes([byte])))
             self._line_start = byte in (0x0D, 0x0A)
+
+    async def _menu_byte(self, char: str, byte: int) -> None:
+        if char.isdigit() and len(self._digits) < 3:
+            self._digits += char
+            self._mode = "menu"
+            self.write_out(char.encode())
+            return
+        if byte in (0x7F, 0x08) and self._digits:
+            self._digits = self._digits[:-1]
+            self._mode = "menu"
+            self.write_out(b"\b \b")
+            return
+        number, self._digits = self._digits, ""
+        self._line_start = True
+        if char not in "\r\n" or not number:
+            self.say("menu closed")
+            return
+        index = int(number) - 1
+        if not 0 <= index < len(self._menu):
+            self.say(f"no action {number}: the menu has 1 to {len(self._menu)}; ~? shows it again")
+            return
+        item = self._menu[index]
+        if item.reason or item.action is None:
+            self.say(f"{item.label}: unavailable: {item.reason}")
+        elif item.confirm:
+            self._confirming = item
+            self._mode = "confirm-menu"
+            self.say(f"{item.confirm} (y/n)")
+        else:
+            await self._run_item(item)
+
+    async def _run_item(self, item: MenuItem) -> None:
+        assert item.action is not None
+        try:
+            said = await item.action()
+        except ConsoleError as exc:
+            self.say(str(exc))
+            return
+        if said:
+            self.say(said)
+
+    def menu(self) -> list[MenuItem]:
+        """Every action the full-screen app offers for this target, numbered in this order."""
+        hub, viewer = self.hub, self.viewer
+        target = hub.target(viewer.target)
+        brk = hub.can_break(viewer.target)
+        control = hub.can_control(viewer.target)
+
+        async def brk_action() -> str:
+            await hub.send_break(viewer)
+            return "sent BREAK"
+
+        items = [MenuItem("Send BREAK", brk_action, reason=brk.reason)]
+
+        def sysrq(key: str, meaning: str) -> Callable[[], Awaitable[str]]:
+            async def run() -> str:
+                await hub.sysrq(viewer, key)
+                return f"sent BREAK then SysRq {key} ({meaning})"
+
+            return run
+
+        for key, meaning in keys.SYSRQ_KEYS.items():
+            items.append(
+                MenuItem(f"SysRq {key}: {meaning}", sysrq(key, meaning), reason=brk.reason)
+            )
+
+        async def nmi() -> str:
+            await hub.nmi(viewer)
+            return f"sent NMI to {viewer.target}"
+
+        async def reset() -> str:
+            await hub.reset(viewer)
+            return f"reset {viewer.target}"
+
+        items.append(MenuItem("Send NMI", nmi, f"send NMI to {viewer.target}?", control.reason))
+        items.append(
+            MenuItem("Reset the machine", reset, f"reset {viewer.target}?", control.reason)
+        )
+
+        def send(names: list[str], label: str) -> Callable[[], Awaitable[str]]:
+            async def run() -> str:
+                await hub.send_keys(viewer, names)
+                return f"sent {label}"
+
+            return run
+
+        for number in range(1, 13):
+            items.append(MenuItem(f"Function key F{number}", send([f"f{number}"], f"F{number}")))
+        items.append(MenuItem("Esc key", send(["esc"], "Esc")))
+        if target.os == "windows":
+            for action in keys.SAC_ACTIONS:
+                items.append(
+                    MenuItem(
+                        f"SAC: {action.description}",
+                        self._typer(action.data, f"SAC: {action.description}"),
+                    )
+                )
+        items.append(MenuItem("Take, ask for, or hand over the write lock", self._lock_item))
+        items.append(MenuItem("Detach", self._detach_item))
+        return items
+
+    def _typer(self, data: bytes, said: str) -> Callable[[], Awaitable[str]]:
+        async def run() -> str:
+            await self.hub.write(self.viewer, data)
+            return f"sent {said}"
+
+        return run
+
+    async def _lock_item(self) -> str:
+        await self._lock()
+        return ""
+
+    async def _detach_item(self) -> str:
+        self.say("detached")
+        await self.hub.detach(self.viewer)
+        self.done.set()
+        return ""
 
     async def _lock(self) -> None:
         session = self.hub.session(self.viewer.target)
