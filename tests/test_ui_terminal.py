@@ -59,7 +59,8 @@ async def test_random_bytes_and_truncated_escapes_never_crash() -> None:
             view.render_line(y)
         await pilot.resize_terminal(60, 20)
         await pilot.pause()
-        view.feed(b"\x1bc\x1b[0mstill alive\r\n")
+        # End any string the fuzz left open (BEL, ST, CAN), reset, and draw again.
+        view.feed(b"\x07\x1b\\\x18\x1bc\x1b[0mstill alive\r\n")
         view.sync_now()
         assert "still alive" in view.screen_text()
 
