@@ -300,3 +300,23 @@ async def test_audit_records_attach_lock_and_detach(peer: ConsolePeer) -> None:
     events = [json.loads(line)["event"] for line in text.splitlines()]
     assert events[:3] == ["connect", "attach", "lock"] and "detach" in events
     assert "secret-password" not in text, "keystrokes are never recorded"
+
+
+async def test_reconnect_on_request_drops_the_line_and_comes_back(peer: ConsolePeer) -> None:
+    hub = make_hub(peer)
+    try:
+        me = await hub.attach("vm", who="op", role="operator", wait=5)
+        watcher = await hub.attach("vm", who="w", role="viewer")
+        with pytest.raises(NotPermittedError):
+            await hub.reconnect(watcher)
+        await hub.reconnect(me)
+        async with asyncio.timeout(5):
+            while (await next_of(watcher, "state")).text != "reconnecting":
+                pass
+            while (await next_of(watcher, "state")).text != "connected":
+                pass
+        assert peer.connections == 2
+        await peer.send(b"back\r\n")
+        await output_until(me, b"back")
+    finally:
+        await hub.close()

@@ -204,6 +204,19 @@ class Hub:
             viewer.deliver(Event("detached", text=why))
         return idle
 
+    async def reconnect(self, viewer: Viewer) -> None:
+        """Drop the console line and connect again now (every viewer of it sees the state change)."""
+        session = self._session_of(viewer)
+        self._require(viewer, "operator", "reconnect the console")
+        self.audit.record(
+            "connect",
+            who=viewer.who,
+            target=viewer.target,
+            source=viewer.source,
+            action="reconnect",
+        )
+        await session.reconnect()
+
     async def close(self) -> None:
         for session in list(self.sessions.values()):
             await session.close()

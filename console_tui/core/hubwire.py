@@ -430,6 +430,9 @@ class _Client:
     async def op_take_lock(self, args: dict[str, Any]) -> None:
         await self.hub.take_lock(self._viewer(args))
 
+    async def op_reconnect(self, args: dict[str, Any]) -> None:
+        await self.hub.reconnect(self._viewer(args))
+
     async def op_resize(self, args: dict[str, Any]) -> None:
         await self.hub.resize(self._viewer(args), int(args["columns"]), int(args["rows"]))
 
@@ -773,6 +776,9 @@ class RemoteHub:
 
     async def take_lock(self, viewer: RemoteViewer) -> None:
         await self._call("take_lock", viewer=viewer.id)
+
+    async def reconnect(self, viewer: RemoteViewer) -> None:
+        await self._call("reconnect", viewer=viewer.id)
 
     async def resize(self, viewer: RemoteViewer, columns: int, rows: int) -> None:
         await self._call("resize", viewer=viewer.id, columns=columns, rows=rows)

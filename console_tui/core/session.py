@@ -164,6 +164,23 @@ class Session:
         self.viewers.clear()
         self.transcript.close()
 
+    async def reconnect(self) -> None:
+        """Drop the line and connect again now, without waiting out the backoff."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.backing is not None:
+            with contextlib.suppress(Exception):
+                await self.backing.close()
+        self.transcript.mark("reconnecting on request")
+        self._connected.clear()
+        self._attempted.clear()
+        self._set_state(SessionState.RECONNECTING)
+        self.backing = make_backing(self.target.console, baud=self.target.baud)
+        self.start()
+
     async def _run(self) -> None:
         backoff = BACKOFF_FIRST
         while True:
