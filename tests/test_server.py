@@ -498,3 +498,16 @@ def test_the_app_needs_a_terminal(probe_server: Server) -> None:
         timeout=TIMEOUT,
     )
     assert result.returncode == 2 and "needs a terminal" in result.stderr
+
+
+def test_the_full_screen_app_opens_over_ssh(server: Server) -> None:
+    """The real app process (python -m console_tui --hub-socket ...) draws the targets vic may
+    see, from the server's Hub: `db` is not in vic's groups."""
+    vic = server.spawn("vic", rows=30, columns=100)
+    vic.expect_exact("web", timeout=30)
+    vic.expect(pexpect.TIMEOUT, timeout=1)
+    assert b"db" not in vic.before
+    vic.close(force=True)
+    alice = server.spawn("alice", rows=30, columns=100)
+    alice.expect_exact("db", timeout=30)
+    alice.close(force=True)

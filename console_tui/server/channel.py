@@ -286,7 +286,6 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SSH_", "CONSOLE_TUI_"))}
         env["TERM"] = self.term or "xterm-256color"
         env.setdefault("LANG", "C.UTF-8")
-        env["CONSOLE_TUI_USER"] = self.user.name
         env["PYTHONUNBUFFERED"] = "1"
         if self.chan is not None:
             for key, value in self.chan.get_environment().items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
@@ -39,7 +40,7 @@ class ConsoleServer:
         self.keys = KeyRing(config.users)
         self.limiter = limiter or FailureLimiter()
         self.host_key = load_host_key()
-        self.service = HubService(self.hub, paths.runtime_dir() / f"hub-{id(self):x}.sock")
+        self.service = HubService(self.hub, paths.runtime_dir() / f"hub-{os.getpid()}.sock")
         self._app_command = list(app_command) if app_command else None
         self.apps: dict[int, AppProcess] = {}
         self._server: asyncssh.SSHAcceptor | None = None
