@@ -413,25 +413,36 @@ def test_a_viewer_cannot_type_or_send_sysrq_and_is_told_why(
 
 
 @pytest.mark.guest
-def test_ssh_break_then_h_is_sysrq_help_on_the_guest(
+def test_operators_share_the_guest_and_ssh_break_then_h_is_sysrq_help(
     tmp_path: Path, keys: Keys, guest: object
 ) -> None:
     text = (
         f'[[target]]\nname = "demo"\nconsole = {json.dumps(guest.console_uri)}\n'  # type: ignore[attr-defined]
-        + _users(keys, {"alice": "operator"}, {})
+        + _users(keys, {"alice": "operator", "bob": "operator"}, {})
     )
     server = start_server(tmp_path, text, keys)
     try:
         alice = server.spawn("alice", "demo")
         alice.expect_exact("attached to demo")
+        bob = server.spawn("bob", "demo")
+        bob.expect_exact("attached to demo")
         alice.send("\recho sync-$((6*7))\r")
         alice.expect_exact("sync-42")
+        bob.expect_exact("sync-42")
+        bob.send("echo bob-$((2*3))\r")
+        bob.expect_exact("alice@127.0.0.1 holds the write lock")
         alice.send("\r~B")
         alice.expect_exact("sent BREAK")
         alice.send("h")
         alice.expect_exact("sysrq: HELP")
-        alice.send("\r~~.")
-        alice.expect(pexpect.EOF)
+        bob.expect_exact("sysrq: HELP")
+        alice.send("\recho done-$((3*3))\r")
+        alice.expect_exact("done-9")
+        log = guest.serial_log.read_bytes()  # type: ignore[attr-defined]
+        assert b"done-9" in log and b"bob-" not in log, "bob's keys never reached the guest"
+        for child in (alice, bob):
+            child.send("\r~~.")
+            child.expect(pexpect.EOF)
     finally:
         server.stop()
     assert [e["who"] for e in audit_events("break")] == ["alice"]
