@@ -522,3 +522,24 @@ def test_the_full_screen_app_opens_over_ssh(server: Server) -> None:
     alice = server.spawn("alice", rows=30, columns=100)
     alice.expect_exact("db", timeout=30)
     alice.close(force=True)
+
+
+def test_an_idle_operator_is_detached_told_why_and_the_guest_logged_out(
+    tmp_path: Path, keys: Keys, console: EchoConsole
+) -> None:
+    text = (
+        "[settings]\nidle_timeout = 1\n"
+        f'[[target]]\nname = "web"\nconsole = "unix://{console.path}"\non_detach = "exit\\r"\n'
+        + _users(keys, {"alice": "operator"}, {})
+    )
+    server = start_server(tmp_path, text, keys)
+    try:
+        alice = server.spawn("alice", "web")
+        alice.expect_exact("attached to web")
+        alice.send("ls\r")
+        console.wait_received(b"ls\r")
+        alice.expect_exact("no input for 1 s (idle timeout)")
+        alice.expect(pexpect.EOF)
+        console.wait_received(b"ls\rexit\r")
+    finally:
+        server.stop()

@@ -14,6 +14,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import asyncssh
@@ -129,10 +130,12 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
 
     # -- the run ---------------------------------------------------------------------------
 
-    def _spawn(self, coro: object) -> None:
+    def _spawn(self, coro: Awaitable[object]) -> None:
+        """Run a Hub call from a callback; the server owns (and at the end cancels) the task."""
+
         async def guarded() -> None:
             with contextlib.suppress(ConsoleError, OSError):
-                await coro  # type: ignore[misc]
+                await coro
 
         self.server.spawn(guarded())
 
@@ -279,7 +282,7 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         )
         await app.start(self._token)
         self.app = app
-        self.server.app_started(self, app)
+        self.server.app_started(app)
         return await app.wait()
 
     def _app_env(self) -> dict[str, str]:

@@ -88,7 +88,7 @@ class ConsoleServer:
             await asyncio.sleep(min(max(timeout / 4, 0.5), 10.0))
             await self.hub.detach_idle(timeout)
 
-    def app_started(self, channel: ConsoleChannel, app: AppProcess) -> None:
+    def app_started(self, app: AppProcess) -> None:
         self.apps[app.pid] = app
 
     def app_stopped(self, app: AppProcess) -> None:
