@@ -11,24 +11,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import fcntl
+import hashlib
 import itertools
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from console_tui.core.backings import Backing, BackingClosed, make_backing
+from console_tui.core.backings import Backing, BackingClosed, make_backing, parse_console_uri
 from console_tui.core.config import Settings, Target
 from console_tui.core.errors import ConsoleError, UnreachableError
 from console_tui.core.keys import Step
+from console_tui.core.paths import private_dir, runtime_dir
 from console_tui.core.screen import Screen, make_screen
 from console_tui.core.transcript import Transcript, transcript_path
 
 VIEWER_QUEUE = 512
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 5.0
+CLAIM_POLL = 0.5
+ONE_CLIENT_SCHEMES = ("unix", "serial", "pty")
+"""Lines that serve one client: a second one sits unaccepted in QEMU's backlog or splits the bytes."""
 
 
 class SessionState(enum.StrEnum):
     CONNECTING = "connecting"
+    WAITING = "waiting"
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     UNREACHABLE = "unreachable"
@@ -94,6 +102,44 @@ class Viewer:
                 return
 
 
+class LineClaim:
+    """A claim on a one-client console line, seen by every console-tui this user runs here.
+
+    A QEMU socket keeps a second client unaccepted in its backlog, looking connected, and hands it
+    the line (with whatever it typed meanwhile) when the first leaves; a serial port opened twice
+    splits the guest's bytes. So a second Hub waits, saying who holds the line, and never opens it.
+    """
+
+    def __init__(self, target: Target) -> None:
+        uri = parse_console_uri(target.console)
+        self.needed = uri.scheme in ONE_CLIENT_SCHEMES
+        key = hashlib.sha256(os.path.realpath(uri.path).encode()).hexdigest()[:24]
+        self.path = runtime_dir() / "lines" / f"{key}.lock"
+        self._fd: int | None = None
+
+    def take(self) -> str:
+        """Hold the line; return an empty string, or who holds it when another process does."""
+        if not self.needed or self._fd is not None:
+            return ""
+        private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            os.close(fd)
+            return holder or "another console-tui"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"console-tui pid {os.getpid()}".encode(), 0)
+        self._fd = fd
+        return ""
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Session:
     """One target's live console, shared by every viewer attached to it."""
 
@@ -117,6 +163,7 @@ class Session:
             max_bytes=self.settings.transcript_max_bytes,
             files=self.settings.transcript_files,
         )
+        self._claim = LineClaim(target)
         self._line = asyncio.Lock()
         self._connected = asyncio.Event()
         self._attempted = asyncio.Event()
@@ -158,6 +205,7 @@ class Session:
             task.cancel()
         if self.backing is not None:
             await self.backing.close()
+        self._claim.release()
         self._set_state(SessionState.CLOSED)
         for viewer in list(self.viewers.values()):
             viewer.deliver(Event("detached", text="the session was closed"))
@@ -183,6 +231,13 @@ class Session:
 
     async def _run(self) -> None:
         backoff = BACKOFF_FIRST
+        while holder := self._claim.take():
+            self.last_error = f"in use by {holder} on this machine; waiting for it to let go"
+            if self.state is not SessionState.WAITING:
+                self._set_state(SessionState.WAITING)
+                self.broadcast(Event("notice", text=self.last_error))
+            self._attempted.set()
+            await asyncio.sleep(CLAIM_POLL)
         while True:
             assert self.backing is not None
             try:
