@@ -65,6 +65,7 @@ async def main():
     loop.add_signal_handler(signal.SIGWINCH, lambda: say(f"size={size()}"))
     tty.setraw(0)
     viewer = await hub.attach(target, wait=5)
+    say("attached")
     inbox = asyncio.Queue()
     loop.add_reader(0, lambda: inbox.put_nowait(os.read(0, 4096)))
 
@@ -486,6 +487,7 @@ def test_killing_the_client_ends_its_app_process(probe_server: Server) -> None:
     child = probe_server.spawn("alice")
     child.expect(r"\[probe\] pid=(\d+)")
     pid = int(child.match.group(1))
+    child.expect_exact("[probe] attached")
     os.kill(child.pid, signal.SIGKILL)
     child.close(force=True)
 
