@@ -183,9 +183,11 @@ async def test_a_viewer_never_writes_breaks_or_resets(peer: ConsolePeer) -> None
             with pytest.raises(NotPermittedError) as info:
                 await call
             assert "a viewer cannot" in str(info.value)
+        with pytest.raises(NotPermittedError):
+            await hub.write(watcher, b"typing on")
         assert peer.received == b""
         denied = [json.loads(x) for x in audit_path().read_text().splitlines() if '"denied"' in x]
-        assert len(denied) == 5 and denied[0]["who"] == "eve"
+        assert len(denied) == 5 and denied[0]["who"] == "eve", "one record per action, not per key"
     finally:
         await hub.close()
 

@@ -22,6 +22,7 @@ from console_tui.core.errors import ConsoleError, NotPermittedError, Unreachable
 from console_tui.core.session import ROLE_RANK, Event, Session, SessionState, Viewer
 
 PROBE_TIMEOUT = 3.0
+DENIED_QUIET = 60.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Hub:
         self.audit = audit or AuditLog()
         self.sessions: dict[str, Session] = {}
         self._lock_requests: dict[str, Viewer] = {}
+        self._denied: dict[tuple[int, str], float] = {}
 
     # -- targets ----------------------------------------------------------------------------
 
@@ -367,9 +369,18 @@ class Hub:
 
     def _require(self, viewer: Viewer, role: str, words: str) -> None:
         if ROLE_RANK.get(viewer.role, -1) < ROLE_RANK[role]:
-            self.audit.record(
-                "denied", who=viewer.who, target=viewer.target, source=viewer.source, action=words
-            )
+            # One record per viewer and action a minute: a viewer typing is not a flood of lines.
+            key = (viewer.id, words)
+            now = time.monotonic()
+            if now - self._denied.get(key, -DENIED_QUIET) >= DENIED_QUIET:
+                self._denied[key] = now
+                self.audit.record(
+                    "denied",
+                    who=viewer.who,
+                    target=viewer.target,
+                    source=viewer.source,
+                    action=words,
+                )
             raise NotPermittedError(
                 f"a {viewer.role} cannot {words}",
                 where=viewer.target,
@@ -384,8 +395,9 @@ class Hub:
         if holder is None:
             self._set_lock(session, viewer, "took")
         elif holder is not viewer:
+            yours = " (your other session)" if holder.who == viewer.who else ""
             raise NotPermittedError(
-                f"{holder.label} holds the write lock",
+                f"{holder.label}{yours} holds the write lock",
                 where=viewer.target,
                 fix="ask for it (~w in attach, or 'Request write lock' in the app)",
             )

@@ -25,6 +25,8 @@ from console_tui.core.hub import Hub
 from console_tui.core.session import Event, Viewer
 
 ESCAPE = ord("~")
+REFUSAL_QUIET = 10.0
+"""Seconds before the same refusal is said again while the operator keeps typing."""
 
 # The operator's own terminal answers the guest's questions too (cursor position, device
 # attributes); the session's screen model already answered them, so those replies are dropped.
@@ -63,6 +65,8 @@ class Passthrough:
         self._digits = ""
         self._menu: list[MenuItem] = []
         self._confirming: MenuItem | None = None
+        self._last_refusal = ""
+        self._last_refusal_at = 0.0
         self._pending: list[asyncio.Task[None]] = []
 
     def say(self, text: str) -> None:
@@ -334,12 +338,17 @@ class Passthrough:
         return f"attached: {session.viewer_summary()}"
 
     async def _act(self, call: object) -> bool:
-        """Run a Hub call; on failure, say why in one line and keep going."""
+        """Run a Hub call; on failure, say why in one line (once, not per keystroke) and go on."""
         try:
             await call  # type: ignore[misc]
         except ConsoleError as exc:
-            self.say(str(exc))
+            text = str(exc)
+            now = asyncio.get_running_loop().time()
+            if text != self._last_refusal or now - self._last_refusal_at > REFUSAL_QUIET:
+                self.say(text)
+            self._last_refusal, self._last_refusal_at = text, now
             return False
+        self._last_refusal = ""
         return True
 
     async def close(self) -> None:
