@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -112,9 +113,7 @@ class Hub:
             except (ConsoleError, TimeoutError) as exc:
                 power = "unknown"
                 detail = detail or f"control: {exc}"
-        return TargetStatus(
-            **{**status.as_dict(), "state": state, "detail": detail, "power": power}
-        )
+        return dataclasses.replace(status, state=state, detail=detail, power=power)
 
     async def _probe_console(self, target: Target) -> tuple[str, str]:
         uri = parse_console_uri(target.console)
