@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from console_tui import __version__
 from console_tui.core import config as config_mod
@@ -130,7 +131,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return serve(config, listen=args.listen)
     from console_tui.ui import run_app
 
-    return run_app(config, theme=args.theme, screen_reader=args.screen_reader)
+    hub = _join_running_server(config, [t.name for t in config.targets])
+    return run_app(config, theme=args.theme, screen_reader=args.screen_reader, hub=hub)
 
 
 def _served_app(args: argparse.Namespace) -> int:
@@ -146,14 +148,42 @@ def _served_app(args: argparse.Namespace) -> int:
     return run_app(hub.config, theme=args.theme, screen_reader=args.screen_reader, hub=hub)
 
 
+def _join_running_server(config: config_mod.Config, names: Sequence[str]) -> object | None:
+    """The Hub of a `console-tui serve` of this user that serves these targets, else None.
+
+    A console line serves one client, so while a server holds it the way in is through the server.
+    """
+    from console_tui.core import paths
+    from console_tui.core.hubwire import RemoteHub, running_hubs
+
+    for path in running_hubs(paths.runtime_dir()):
+        try:
+            remote = RemoteHub.dial(path, "", timeout=3)
+        except ConsoleError:
+            continue
+        if all(name in {t.name for t in remote.targets()} for name in names):
+            print(f"console-tui: through the running server ({path.stem})", file=sys.stderr)
+            return remote
+        remote.close_now()
+    return None
+
+
+async def _hub(config: config_mod.Config, names: Sequence[str]) -> Any:
+    from console_tui.core.hub import Hub
+
+    remote = await asyncio.to_thread(_join_running_server, config, names)
+    return remote if remote is not None else Hub(config)
+
+
 # -- list -----------------------------------------------------------------------------------
 
 
 async def _list(config: config_mod.Config, *, as_json: bool) -> int:
-    from console_tui.core.hub import Hub
-
-    hub = Hub(config)
-    statuses = await asyncio.gather(*(hub.probe(t.name) for t in config.targets))
+    hub = await _hub(config, [t.name for t in config.targets])
+    try:
+        statuses = await asyncio.gather(*(hub.probe(t.name) for t in config.targets))
+    finally:
+        await hub.close()
     if as_json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2))
         return EXIT_OK
@@ -178,11 +208,10 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
 
 
 async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> int:
-    from console_tui.core.hub import Hub
     from console_tui.core.passthrough import Passthrough
 
     config.target(name)
-    hub = Hub(config)
+    hub = await _hub(config, [name])
     loop = asyncio.get_running_loop()
     stdin = sys.stdin.fileno()
     stdout = sys.stdout.buffer
@@ -270,16 +299,17 @@ def _local_user() -> str:
 
 
 async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
-    from console_tui.core.hub import Hub
-
     config.target(args.name)
     if (args.nmi or args.reset) and not args.yes and not _confirm(args):
         print("not sent", file=sys.stderr)
         return EXIT_OK
-    hub = Hub(config)
+    hub = await _hub(config, [args.name])
     try:
+        from console_tui.core.hub import Hub
+
         needs_line = not (args.nmi or args.reset)
-        if needs_line:
+        if needs_line and isinstance(hub, Hub):
+            # Refuse before opening the line; a server's Hub refuses the same way itself.
             _check_break(hub, args)
         viewer = await hub.attach(
             args.name, who=_local_user(), source="cli", wait=8 if needs_line else 0

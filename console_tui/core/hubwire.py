@@ -6,6 +6,11 @@ the token names the SSH user it acts for, so the identity, role, target groups a
 every call are the server's, whatever the app process asks for. `RemoteHub` is the client: the same
 async API as `Hub`, with Viewer-like objects whose `events()` yield `Event`s.
 
+A process of the server's own Unix user (`console-tui attach`, `send`, `list` or the app run on the
+server machine) may connect without a token: the kernel vouches for its uid (SO_PEERCRED), and it
+acts as the local admin, as it could by opening the consoles itself. So a console line is opened
+once, by the server, however it is reached.
+
 The wire is JSON lines. Requests `{"id", "op", "args"}` are answered by `{"id", "result"}` or
 `{"id", "error"}`; the server also pushes `{"event": viewer_id, ...}` and `{"status": [...]}`.
 Keystrokes and other line actions of one connection are run in the order they were sent.
@@ -16,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import getpass
 import json
 import os
 import secrets
 import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
@@ -163,6 +170,9 @@ class HubService:
             return
         token = hello.get("token", "") if isinstance(hello, dict) else ""
         entry = self._tokens.pop(token, None) if isinstance(token, str) else None
+        if entry is None and isinstance(hello, dict) and hello.get("local") is True:
+            local = _local_principal(writer)
+            entry = (local, time.monotonic() + TOKEN_LIFETIME) if local else None
         if entry is None or entry[1] < time.monotonic():
             writer.write(
                 _encode({"error": _error_dict(NotPermittedError("unknown or used hub token"))})
@@ -177,6 +187,39 @@ class HubService:
             await client.run()
         finally:
             self._clients.discard(client)
+
+
+def _local_principal(writer: asyncio.StreamWriter) -> Principal | None:
+    """The local admin, if the peer process runs as this server's own Unix user."""
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    if uid != os.getuid():
+        return None
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = f"uid{uid}"
+    return Principal(User(name=name, role="admin", groups=("*",)), source="local")
+
+
+def running_hubs(folder: Path) -> list[Path]:
+    """The hub sockets of live `console-tui serve` processes of this user, newest first."""
+    found = []
+    for path in folder.glob("hub-*.sock"):
+        pid = path.stem.removeprefix("hub-")
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        found.append(path)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 class _Client:
@@ -529,12 +572,17 @@ class RemoteHub:
     def dial(
         cls, path: str | os.PathLike[str], token: str, *, timeout: float = HANDSHAKE_TIMEOUT
     ) -> RemoteHub:
-        """Connect and prove who we are, before any event loop runs (the app starts its own)."""
+        """Connect and prove who we are, before any event loop runs (the app starts its own).
+
+        With no token, ask to be the local admin (granted only to the server's own Unix user)."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
+        hello: dict[str, Any] = (
+            {"op": "hello", "token": token} if token else {"op": "hello", "local": True}
+        )
         try:
             sock.connect(os.fspath(path))
-            sock.sendall(_encode({"op": "hello", "token": token}))
+            sock.sendall(_encode(hello))
             buffer = b""
             while not buffer.endswith(b"\n"):
                 chunk = sock.recv(65536)
@@ -746,6 +794,13 @@ class RemoteHub:
     async def detach(self, viewer: RemoteViewer) -> None:
         if viewer.id in self._viewers and not self.closed:
             await self._call("detach", viewer=viewer.id)
+
+    def close_now(self) -> None:
+        """Close a hub that was dialled but never used by an event loop."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self.closed = True
 
     async def close(self) -> None:
         if self._writer is not None:
