@@ -14,6 +14,7 @@ from typing import Any
 
 from console_tui import __version__
 from console_tui.core import config as config_mod
+from console_tui.core import paths
 from console_tui.core.errors import EXIT_OK, ConsoleError, UsageError
 
 EPILOG = "Exit codes: 0 ok, 2 usage or config error, 3 target unreachable, 4 not permitted."
@@ -153,7 +154,6 @@ def _join_running_server(config: config_mod.Config, names: Sequence[str]) -> obj
 
     A console line serves one client, so while a server holds it the way in is through the server.
     """
-    from console_tui.core import paths
     from console_tui.core.hubwire import RemoteHub, running_hubs
 
     for path in running_hubs(paths.runtime_dir()):
@@ -223,7 +223,7 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
     try:
         viewer = await hub.attach(
             name,
-            who=_local_user(),
+            who=paths.local_user(),
             role="viewer" if read_only else "admin",
             write=not read_only,
             wait=8,
@@ -286,15 +286,6 @@ def _raw_terminal(fd: int):
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _local_user() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
-
-
 # -- send -----------------------------------------------------------------------------------
 
 
@@ -312,7 +303,7 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
             # Refuse before opening the line; a server's Hub refuses the same way itself.
             _check_break(hub, args)
         viewer = await hub.attach(
-            args.name, who=_local_user(), source="cli", wait=8 if needs_line else 0
+            args.name, who=paths.local_user(), source="cli", wait=8 if needs_line else 0
         )
         pump = asyncio.get_running_loop().create_task(_print_output(viewer))
         try:

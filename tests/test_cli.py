@@ -9,9 +9,9 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import need_command
 
 from console_tui.core import config, lab
 from console_tui.core.hub import Hub
@@ -108,6 +108,18 @@ def test_log_refuses_path_tricks() -> None:
 # -- against the demo guest -----------------------------------------------------------------
 
 
+def spawn_attach(guest: lab.LabInfo, rows: int = 30) -> Any:
+    """`console-tui attach demo` in a real pty, as an operator's terminal runs it."""
+    pexpect = pytest.importorskip("pexpect")
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "console_tui", "--config", str(guest.config_path), "attach", "demo"],
+        env=dict(os.environ),
+        timeout=20,
+        dimensions=(rows, 120),
+    )
+
+
 @pytest.mark.guest
 def test_list_shows_the_guest_reachable_and_running(guest: lab.LabInfo) -> None:
     result = cli("--config", str(guest.config_path), "list", "--json")
@@ -143,15 +155,8 @@ def test_send_sysrq_h_and_the_transcript_keeps_it(guest: lab.LabInfo) -> None:
 
 @pytest.mark.guest
 def test_attach_runs_a_command_and_detaches(guest: lab.LabInfo) -> None:
-    need_command("socat")
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "console_tui", "--config", str(guest.config_path), "attach", "demo"],
-        env=dict(os.environ),
-        timeout=20,
-        dimensions=(30, 100),
-    )
+    child = spawn_attach(guest, rows=30)
     try:
         child.expect_exact("attached to demo")
         child.send("\r")
@@ -229,13 +234,7 @@ def test_numbered_menu_drives_sysrq_h(guest: lab.LabInfo) -> None:
     import re
 
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "console_tui", "--config", str(guest.config_path), "attach", "demo"],
-        env=dict(os.environ),
-        timeout=20,
-        dimensions=(60, 120),
-    )
+    child = spawn_attach(guest, rows=60)
     try:
         child.expect_exact("attached to demo")
         child.send("\r~?")

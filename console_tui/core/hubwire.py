@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import getpass
 import json
 import os
 import secrets
@@ -37,6 +36,7 @@ from console_tui.core import errors
 from console_tui.core.config import Config, Settings, Target, User
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.hub import Capability, Hub, TargetStatus
+from console_tui.core.paths import local_user
 from console_tui.core.session import ROLE_RANK, Event, Viewer
 
 TOKEN_LIFETIME = 60.0
@@ -198,11 +198,7 @@ def _local_principal(writer: asyncio.StreamWriter) -> Principal | None:
     _pid, uid, _gid = struct.unpack("3i", creds)
     if uid != os.getuid():
         return None
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):
-        name = f"uid{uid}"
-    return Principal(User(name=name, role="admin", groups=("*",)), source="local")
+    return Principal(User(name=local_user(), role="admin", groups=("*",)), source="local")
 
 
 def running_hubs(folder: Path) -> list[Path]:

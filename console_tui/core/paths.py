@@ -32,6 +32,16 @@ def runtime_dir() -> Path:
     return state_dir() / "run"
 
 
+def local_user() -> str:
+    """The name of the Unix account running this process, for audit records and lock labels."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
 def private_dir(path: Path) -> Path:
     """Create `path` (and parents) readable by the user only, and return it."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
