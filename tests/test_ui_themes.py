@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.color import Color
 
 from console_tui.core import config as config_mod
 from console_tui.ui.app import ConsoleApp
@@ -38,6 +39,21 @@ def test_high_contrast_reaches_7_to_1() -> None:
     ]
     for fg, bg in pairs:
         assert contrast_ratio(variables[fg], variables[bg]) >= 7.0, (fg, bg)
+    # A text field's selected text is its foreground over the selection colour.
+    selection = Color.parse(theme.background).blend(
+        Color.parse(variables["input-selection-background"]).with_alpha(1.0),
+        Color.parse(variables["input-selection-background"]).a,
+    )
+    assert contrast_ratio(theme.foreground, selection.hex) >= 7.0, selection.hex
+    # Every theme colour and variable is either checked above or is not text on a background.
+    checked = {"foreground", "primary", "secondary", "accent", "warning", "error", "success"}
+    checked |= {"background", "surface", "panel"}
+    for name in variables:
+        assert name in {fg for pair in pairs for fg in pair} | {
+            "input-selection-background",
+            "border",
+            "border-blurred",
+        }, f"{name}: add it to the contrast check"
 
 
 def test_contrast_ratio_extremes() -> None:

@@ -6,13 +6,16 @@ import getpass
 import os
 from typing import Any
 
-from textual import events
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
-from textual.widgets import Input
+from textual.geometry import Region
+from textual.notifications import SeverityLevel
+from textual.widgets import Input, OptionList, Tabs, Tree
 
 from console_tui.core.config import Config
 from console_tui.ui.commands import ConsoleCommands
+from console_tui.ui.cursor import SHOW_CURSOR, focus_offset
 from console_tui.ui.screens.main import MainScreen
 from console_tui.ui.themes import DEFAULT_THEME, load_themes
 
@@ -72,8 +75,36 @@ class ConsoleApp(App[int], inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.hub, who=self.who, screen_reader=self.screen_reader))
+        if self.screen_reader:
+            self._show_cursor()
+            self.app_resume_signal.subscribe(self, self._show_cursor)
+        self.call_after_refresh(self._report_theme_problems)
+
+    def _report_theme_problems(self) -> None:
         for problem in self._theme_problems:
             self.notify(problem, title="Theme", severity="warning", timeout=10)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A notice; in screen-reader mode it goes to the announcement line instead of a toast."""
+        main = self._main_screen()
+        if self.screen_reader and main is not None and main.is_mounted:
+            main.announce(
+                f"{title}: {message}" if title else message, bell=severity != "information"
+            )
+            return
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _main_screen(self) -> MainScreen | None:
+        found = [screen for screen in self.screen_stack if isinstance(screen, MainScreen)]
+        return found[0] if found else None
 
     async def on_unmount(self) -> None:
         if self._own_hub:
@@ -83,6 +114,33 @@ class ConsoleApp(App[int], inherit_bindings=False):
         """No blinking cursors in screen-reader mode (and in screenshots)."""
         if not self.blink and isinstance(event.widget, Input):
             event.widget.cursor_blink = False
+        self.follow_focus()
+
+    @on(Tree.NodeHighlighted)
+    @on(OptionList.OptionHighlighted)
+    @on(Tabs.TabActivated)
+    def follow_focus(self) -> None:
+        """After the focus or the highlighted item moved, move the real cursor there too."""
+        if self.screen_reader:
+            self.call_after_refresh(self._place_cursor)
+
+    def _show_cursor(self) -> None:
+        """Show the terminal's real cursor, which Textual hides, so a screen reader can follow it."""
+        if self._driver is not None:
+            self._driver.write(SHOW_CURSOR)
+            self._driver.flush()
+
+    def _place_cursor(self) -> None:
+        """Rest the real cursor on the focused control's current item."""
+        widget = self.focused
+        if widget is None:
+            return
+        offset = focus_offset(widget)
+        if offset is None or offset == self.cursor_position:
+            return
+        self.cursor_position = offset
+        x, y = offset - widget.region.offset
+        widget.refresh(Region(x, y, 1, 1))
 
 
 def _local_user() -> str:

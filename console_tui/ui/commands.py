@@ -86,11 +86,16 @@ def console_commands(screen: object) -> Iterator[Command]:
             sac,
         )
     yield Command("Sync size", screen.action_sync_size, "types stty rows R cols C")
-    yield Command("Reconnect", screen.action_reconnect, f"attach to {name} again")
+    yield Command("Reconnect", screen.action_reconnect, f"drop {name}'s line and connect again now")
     yield Command("Open transcript", screen.action_open_transcript, "what the console sent")
     yield Command("Copy", screen.action_copy, "the selection, or the screen (OSC 52)")
     yield Command("Paste", screen.action_paste, "what Copy took; paced; long pastes ask")
     yield Command("Search scrollback", screen.action_search, "find text above")
+    yield Command(
+        "Reading view: show or hide",
+        screen.action_reading_view,
+        "console output as plain lines, only ever appended (for screen readers)",
+    )
     yield Command("Request write lock", screen.request_lock, "ask the holder for it")
     yield Command(
         "Take write lock", partial(screen.request_lock, take=True), "admins; the holder is told"

@@ -48,6 +48,7 @@ NEEDS_PANE = {
     "open_transcript",
     "copy",
     "paste",
+    "reading_view",
 }
 
 
@@ -65,6 +66,7 @@ class MainScreen(Screen[None]):
         Binding("f8", "nmi", "NMI", id="main.nmi"),
         Binding("f9", "reset", "Reset", id="main.reset"),
         Binding("f10", "sync_size", "Sync size", id="main.sync_size"),
+        Binding("f12", "reading_view", "Reading view", id="main.reading_view"),
         Binding("ctrl+f6", "enter_console", "Console", id="main.enter_console"),
         Binding("ctrl+w", "close_tab", "Close tab", id="main.close_tab"),
         Binding("ctrl+l", "inventory", "Targets", id="main.inventory", show=False),
@@ -91,6 +93,12 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#tabs").display = False
         self.query_one(Inventory).tree.focus()
+
+    def on_screen_resume(self) -> None:
+        """Back from a dialog: the real cursor goes back to the control that has focus again."""
+        follow_focus = getattr(self.app, "follow_focus", None)
+        if follow_focus is not None:
+            follow_focus()
 
     # -- tabs -------------------------------------------------------------------------------
 
@@ -222,8 +230,11 @@ class MainScreen(Screen[None]):
         return True
 
     def refuse(self, what: str, reason: str) -> None:
+        """Say why an action cannot be done: on the announcement line, and as a notice unless the
+        screen reader already reads that line."""
         self.announce(f"{what} unavailable: {reason}", bell=True)
-        self.notify(reason, title=f"{what} unavailable", severity="warning")
+        if not self.screen_reader:
+            self.notify(reason, title=f"{what} unavailable", severity="warning")
 
     def _pane_for(self, what: str, action: str) -> ConsolePane | None:
         reason = self.unavailable(action)
@@ -349,7 +360,17 @@ class MainScreen(Screen[None]):
         pane = self._pane_for("Reconnect", "close_tab")
         if pane is not None:
             await pane.reconnect()
-            self.announce(f"{pane.target.name}: reattaching")
+
+    def action_reading_view(self) -> None:
+        """Show or hide the reading view: console output as plain lines, only ever appended."""
+        pane = self._pane_for("Reading view", "reading_view")
+        if pane is not None:
+            shown = pane.toggle_reading_view()
+            if shown:
+                pane.reading_view.focus()
+                self.announce(f"{pane.target.name}: reading view; Ctrl+F6 goes to the console")
+            else:
+                self.announce(f"{pane.target.name}: reading view hidden")
 
     def action_open_transcript(self) -> None:
         pane = self._pane_for("Transcript", "open_transcript")

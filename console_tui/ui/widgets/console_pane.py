@@ -91,15 +91,22 @@ class ConsolePane(Vertical):
             watch_sac=self.target.os == "windows",
             id="terminal",
         )
-        if self.screen_reader:
-            yield ReadingView(id="reading")
+        reading = ReadingView(id="reading")
+        reading.border_title = "reading view: new lines appended"
+        reading.display = self.screen_reader
+        yield reading
         yield StatusLine(self.facts, id="status")
 
     @property
     def terminal(self) -> TerminalView:
         return self.query_one(TerminalView)
 
+    @property
+    def reading_view(self) -> ReadingView:
+        return self.query_one(ReadingView)
+
     def on_mount(self) -> None:
+        self.terminal.border_title = f"{self.target.name} console"
         self._reader = self._read_session()
         self._write_outbox()
 
@@ -166,10 +173,14 @@ class ConsolePane(Vertical):
         kind = event.kind
         if kind == "output":
             self.terminal.feed(event.data)
-            if self.screen_reader:
-                self.query_one(ReadingView).feed(event.data)
+            reading = self.reading_view
+            if reading.display:
+                reading.feed(event.data)
         elif kind == "snapshot":
             self.terminal.reset(event.data)
+            reading = self.reading_view
+            if reading.display and not reading.line_count:
+                reading.seed(*self.terminal.reading_lines())
         elif kind == "state":
             if event.text != self.facts.state:
                 self._show(state=event.text)
@@ -258,10 +269,22 @@ class ConsolePane(Vertical):
         else:
             self.post_message(Announce(f"{self.target.name}: {words} sent"))
 
+    def toggle_reading_view(self) -> bool:
+        """Show the reading view (from the console's text so far) or hide it; True when shown."""
+        reading = self.reading_view
+        reading.display = not reading.display
+        if reading.display:
+            reading.seed(*self.terminal.reading_lines())
+        return bool(reading.display)
+
     async def reconnect(self) -> None:
-        """Detach and attach again (the session itself reconnects with backoff)."""
+        """Drop the console line and connect again now; where the hub cannot, attach again."""
+        if self.viewer is not None and hasattr(self.hub, "reconnect"):
+            self.act("reconnect", self.hub.reconnect)
+            return
         await self._stop_reader()
         self._reader = self._read_session()
+        self.post_message(Announce(f"{self.target.name}: attaching again"))
 
     async def close(self) -> None:
         """Cancel the workers and detach; the session lives on for other viewers."""

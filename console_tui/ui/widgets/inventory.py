@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Tree
+from textual.widgets import Input, Label, Tree
 
 from console_tui.core.config import Target
 from console_tui.ui.messages import OpenTarget
@@ -34,7 +34,8 @@ class Inventory(Vertical):
     Inventory {
         width: 38;
         border-right: vkey $panel;
-        Input { margin: 0 0 1 0; }
+        Input { margin: 0; }
+        #targets-label { padding: 0 1; text-style: bold; }
         Tree { height: 1fr; background: $surface; }
     }
     """
@@ -61,7 +62,10 @@ class Inventory(Vertical):
         self._powers: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Filter targets", id="filter")
+        field = Input(placeholder="Filter targets", id="filter")
+        field.border_title = "Filter (/)"
+        yield field
+        yield Label("Targets (Enter opens)", id="targets-label")
         tree: Tree[str] = Tree("targets", id="targets")
         tree.show_root = False
         tree.guide_depth = 2

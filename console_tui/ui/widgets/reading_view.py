@@ -32,6 +32,14 @@ class ReadingView(Log):
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._partial = ""
 
+    def seed(self, lines: list[str], partial: str) -> None:
+        """Start from the console's text so far: complete lines, and the line being typed."""
+        self.clear()
+        cleaned = [plain_line(line) for line in lines]
+        if cleaned:
+            self.write_lines(cleaned)
+        self._partial = partial
+
     def feed(self, data: bytes) -> None:
         text = self._partial + self._decoder.decode(data)
         *lines, self._partial = text.split("\n")

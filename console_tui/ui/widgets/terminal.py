@@ -98,6 +98,8 @@ class TerminalView(ScrollView, can_focus=True):
     """A live console screen. Every key goes to the console except Ctrl+F6 and the palette key."""
 
     ALLOW_SELECT = False
+    places_cursor = True
+    """It puts the terminal's real cursor on the console cursor itself."""
     DEFAULT_CSS = """
     TerminalView {
         background: $background;
@@ -278,6 +280,13 @@ class TerminalView(ScrollView, can_focus=True):
         self.sync_now()
         history = self.screen_model.history()
         return "\n".join(row.text.rstrip() for row in (*history, *self._rows))
+
+    def reading_lines(self) -> tuple[list[str], str]:
+        """Scrollback and screen as lines up to the cursor's row, and that row up to the cursor."""
+        self.sync_now()
+        history = self.screen_model.history()
+        rows = self._rows[: self._cursor[1]] if self._cursor is not None else self._rows
+        return [row.text.rstrip() for row in (*history, *rows)], self.cursor_row_text
 
     @property
     def cursor_row_text(self) -> str:
