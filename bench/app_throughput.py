@@ -1,10 +1,12 @@
 """What the whole app sustains: console output it takes in while keystrokes still echo, and frames.
 
 The app runs headless (`App.run_test`, so frames are composed but not written to a terminal) with
-one console of 200x50 cells. A peer in its own process floods that console at full speed with
-coloured dmesg lines for FLOOD_SECONDS, scrolling in rows 2-50, while a typist presses one key every
-100 ms; the peer answers each key in the fixed row 1, behind whatever output it is still sending.
-Echo latency runs from the key event to the echo being fed to the widget's screen model.
+one console of 200x50 cells. A peer in its own process floods that console with coloured dmesg
+lines for FLOOD_SECONDS, scrolling in rows 2-50, at each of RATES (0 = as fast as the app takes it),
+while a typist presses one key every 100 ms; the peer answers each key in the fixed row 1, behind
+whatever output it is still sending. Echo latency runs from the key event to the echo being fed to
+the widget's screen model. An echo is in-band, so it can only come as fast as the output before it:
+the figure that matters is the highest rate at which echo stays prompt.
 
 Then it times frames: a full-screen change of 200x50 coloured cells, first the widget's own work
 (screen model to cached strips), then the whole app's frame (compositor, and the bytes a terminal
@@ -33,8 +35,10 @@ from bench.screen_throughput import WORDS, dmesg
 from console_tui.core import config as config_mod
 from console_tui.ui.app import ConsoleApp
 from console_tui.ui.screens.main import MainScreen
+from console_tui.ui.widgets.terminal import TerminalView
 
-FLOOD_SECONDS = 8.0
+FLOOD_SECONDS = 5.0
+RATES = (0.25e6, 1e6, 2e6, 0.0)
 KEY_EVERY = 0.1
 COLUMNS, ROWS = 200, 50
 FRAMES = 60
@@ -74,8 +78,8 @@ def echo_bytes(count: int) -> bytes:
     return f"\x1b7\x1b[1;1H\x1b[7m keys: {count:05d} \x1b[0m\x1b8".encode()
 
 
-def flood_peer(path: str, seconds: float, ready: object, sent: object) -> None:
-    """The far end, in its own process: flood, and echo every key between two sends."""
+def flood_peer(path: str, seconds: float, rate: float, ready: object, sent: object) -> None:
+    """The far end, in its own process: flood at `rate` bytes/s (0: no limit), echo every key."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(1)
@@ -97,7 +101,8 @@ def flood_peer(path: str, seconds: float, ready: object, sent: object) -> None:
     echoer = threading.Thread(target=echo, daemon=True)
     echoer.start()
     pieces = whole_lines(coloured_dmesg(4 * 1024 * 1024), SEND_SIZE)
-    deadline = time.monotonic() + seconds
+    begun = time.monotonic()
+    deadline = begun + seconds
     total = 0
     try:
         for piece in itertools.cycle(pieces):
@@ -106,6 +111,8 @@ def flood_peer(path: str, seconds: float, ready: object, sent: object) -> None:
             with line:
                 conn.sendall(piece)
             total += len(piece)
+            if rate:
+                time.sleep(max(0.0, begun + total / rate - time.monotonic()))
         sent.value = total  # type: ignore[attr-defined]
         with line:
             conn.sendall(b"\r\nflood over\r\n")
@@ -141,14 +148,14 @@ def full_screen(frame: int) -> bytes:
     return "".join(rows).encode()
 
 
-async def run(folder: Path) -> dict[str, float]:
+async def run(folder: Path, rate: float, frames: bool) -> dict[str, float]:
     sock = folder / "flood.sock"
     config_path = folder / "config.toml"
     config_path.write_text(f'[[target]]\nname = "flood"\nconsole = "unix://{sock}"\n')
     config = config_mod.load(config_path)
     spawn = multiprocessing.get_context("spawn")
     ready, sent = spawn.Event(), spawn.Value("q", 0)
-    peer = spawn.Process(target=flood_peer, args=(str(sock), FLOOD_SECONDS, ready, sent))
+    peer = spawn.Process(target=flood_peer, args=(str(sock), FLOOD_SECONDS, rate, ready, sent))
     peer.start()
     if not ready.wait(30):
         raise RuntimeError("the flood peer did not start")
@@ -200,44 +207,55 @@ async def run(folder: Path) -> dict[str, float]:
         assert session is not None and terminal.screen_model.size == (COLUMNS, ROWS), (
             f"the console is {terminal.screen_model.size}, not {COLUMNS}x{ROWS}"
         )
-
-        widget_ms, frame_ms = [], []
-        compositor = screen._compositor
-        gc.collect()
-        for frame in range(FRAMES):
-            terminal.screen_model.feed(full_screen(frame))
-            begin = time.perf_counter()
-            terminal.sync_now()
-            for y in range(terminal.size.height):
-                terminal.render_line(y)
-            middle = time.perf_counter()
-            compositor.render_update(full=True).render_segments(app.console)
-            end = time.perf_counter()
-            widget_ms.append((middle - begin) * 1000)
-            frame_ms.append((end - begin) * 1000)
-        figures.update(
-            widget_p50=statistics.median(widget_ms),
-            widget_p90=percentile(widget_ms, 0.9),
-            frame_p50=statistics.median(frame_ms),
-            frame_p90=percentile(frame_ms, 0.9),
-        )
+        if frames:
+            figures.update(time_frames(app, screen, terminal))
     peer.join(10)
     if peer.is_alive():
         peer.kill()
     return figures
 
 
+def time_frames(app: ConsoleApp, screen: MainScreen, terminal: TerminalView) -> dict[str, float]:
+    """Full-screen changes of 200x50 coloured cells: the widget's work, then the whole frame."""
+    widget_ms, frame_ms = [], []
+    compositor = screen._compositor
+    gc.collect()
+    for frame in range(FRAMES):
+        terminal.screen_model.feed(full_screen(frame))
+        begin = time.perf_counter()
+        terminal.sync_now()
+        for y in range(terminal.size.height):
+            terminal.render_line(y)
+        middle = time.perf_counter()
+        compositor.render_update(full=True).render_segments(app.console)
+        end = time.perf_counter()
+        widget_ms.append((middle - begin) * 1000)
+        frame_ms.append((end - begin) * 1000)
+    return {
+        "widget_p50": statistics.median(widget_ms),
+        "widget_p90": percentile(widget_ms, 0.9),
+        "frame_p50": statistics.median(frame_ms),
+        "frame_p90": percentile(frame_ms, 0.9),
+    }
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="ctui-bench-", dir="/tmp") as folder:
-        figures = asyncio.run(run(Path(folder)))
-    print(f"{'flood, 200x50 console':<34} {FLOOD_SECONDS:.0f} s, one key every {KEY_EVERY:g} s")
-    print(f"  {'peer sent':<32} {figures['sent_mbs']:8.2f} MB/s")
-    print(f"  {'fed to the widget':<32} {figures['fed_mbs']:8.2f} MB/s")
-    print(f"  {'viewer events dropped':<32} {figures['dropped']:8.0f}")
-    print(f"  {'keys echoed':<32} {figures['echoed']:5.0f}/{figures['keys']:.0f}")
-    print(f"  {'echo latency p50':<32} {figures['p50']:8.1f} ms")
-    print(f"  {'echo latency p99':<32} {figures['p99']:8.1f} ms")
-    print(f"  {'echo latency worst':<32} {figures['worst']:8.1f} ms")
+    results = []
+    for index, rate in enumerate(RATES):
+        with tempfile.TemporaryDirectory(prefix="ctui-bench-", dir="/tmp") as folder:
+            results.append(asyncio.run(run(Path(folder), rate, frames=index == len(RATES) - 1)))
+    print(f"flood of a 200x50 console, {FLOOD_SECONDS:.0f} s a rate, one key every {KEY_EVERY:g} s")
+    print(
+        f"  {'peer rate':<12} {'fed MB/s':>9} {'echoed':>8} {'p50 ms':>8} {'p99 ms':>8} {'dropped':>8}"
+    )
+    for rate, figures in zip(RATES, results, strict=True):
+        asked = f"{rate / 1e6:g} MB/s" if rate else "unlimited"
+        print(
+            f"  {asked:<12} {figures['fed_mbs']:9.2f} "
+            f"{figures['echoed']:4.0f}/{figures['keys']:<3.0f} "
+            f"{figures['p50']:8.1f} {figures['p99']:8.1f} {figures['dropped']:8.0f}"
+        )
+    figures = results[-1]
     print(f"{'full-screen change, 200x50':<34} {FRAMES} frames   median      p90")
     print(
         f"  {'widget (model to strips)':<32} {figures['widget_p50']:8.2f} ms "

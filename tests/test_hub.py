@@ -328,3 +328,24 @@ async def test_reconnect_on_request_drops_the_line_and_comes_back(peer: ConsoleP
         await output_until(me, b"back")
     finally:
         await hub.close()
+
+
+async def test_a_batch_joins_output_keeps_order_and_stops_at_detach() -> None:
+    viewer = Viewer(target="vm", who="me")
+    for event in (
+        Event("output", b"a"),
+        Event("output", b"b"),
+        Event("state", text="reconnecting"),
+        Event("output", b"c"),
+        Event("detached", text="bye"),
+        Event("output", b"after"),
+    ):
+        viewer.deliver(event)
+    batch = await viewer.batch()
+    assert [(e.kind, e.data, e.text) for e in batch] == [
+        ("output", b"ab", ""),
+        ("state", b"", "reconnecting"),
+        ("output", b"c", ""),
+        ("detached", b"", "bye"),
+    ]
+    assert viewer.queue.qsize() == 1

@@ -94,6 +94,20 @@ class Viewer:
             if event.kind != "output":
                 self.queue.put_nowait(event)
 
+    async def batch(self, limit: int = 1 << 20) -> list[Event]:
+        """Wait for an event, then take every event already queued (up to `limit` output bytes),
+        joining runs of output into one: a viewer draws once per batch, not once per read."""
+        events = [await self.queue.get()]
+        size = len(events[0].data)
+        while size < limit and not self.queue.empty() and events[-1].kind != "detached":
+            event = self.queue.get_nowait()
+            size += len(event.data)
+            if event.kind == "output" and events[-1].kind == "output":
+                events[-1] = Event("output", events[-1].data + event.data)
+            else:
+                events.append(event)
+        return events
+
     async def events(self) -> AsyncIterator[Event]:
         while True:
             event = await self.queue.get()

@@ -74,6 +74,7 @@ class ConsolePane(Vertical):
         self._outbox: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
         self._reader: Worker[None] | None = None
         self._ready = asyncio.Event()
+        self._drawn = asyncio.Event()
         status = hub.status(target.name)
         line = f"{target.baud} 8N1" if status.backing in LINE_BACKINGS else ""
         self.facts = SessionFacts(
@@ -123,8 +124,17 @@ class ConsolePane(Vertical):
             return
         self.post_message(self.Attached(viewer))
         try:
-            async for event in viewer.events():
-                self.post_message(self.SessionEvent(event))
+            while True:
+                # One message per batch, and the next only once this one is drawn: while the
+                # app is busy, output waits in the viewer's bounded queue, which falls back to a
+                # fresh snapshot when full, so typed keys never queue behind a flood.
+                events = await viewer.batch()
+                self._drawn.clear()
+                for event in events:
+                    self.post_message(self.SessionEvent(event))
+                if events[-1].kind == "detached":
+                    return
+                await self._drawn.wait()
         finally:
             await asyncio.shield(self.hub.detach(viewer))
 
@@ -169,7 +179,10 @@ class ConsolePane(Vertical):
 
     @on(SessionEvent)
     def _session_event(self, message: SessionEvent) -> None:
-        event = message.event
+        self._handle(message.event)
+        self._drawn.set()
+
+    def _handle(self, event: Event) -> None:
         kind = event.kind
         if kind == "output":
             self.terminal.feed(event.data)
