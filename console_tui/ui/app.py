@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from typing import Any
 
 from textual import events, on
@@ -13,6 +11,7 @@ from textual.geometry import Region
 from textual.notifications import SeverityLevel
 from textual.widgets import Input, OptionList, Tabs, Tree
 
+from console_tui.core import paths
 from console_tui.core.config import Config
 from console_tui.ui.commands import ConsoleCommands
 from console_tui.ui.cursor import SHOW_CURSOR, focus_offset
@@ -48,7 +47,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
         self.screen_reader = screen_reader or config.settings.screen_reader
         self.blink = blink and not self.screen_reader
         self.probe = probe
-        self.who = who or _local_user()
+        self.who = who or paths.local_user()
         self._own_hub = hub is None
         if hub is None:
             from console_tui.core.hub import Hub
@@ -141,10 +140,3 @@ class ConsoleApp(App[int], inherit_bindings=False):
         self.cursor_position = offset
         x, y = offset - widget.region.offset
         widget.refresh(Region(x, y, 1, 1))
-
-
-def _local_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid{os.getuid()}"
