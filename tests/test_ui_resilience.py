@@ -108,7 +108,11 @@ async def test_a_dropped_target_says_so_and_comes_back_by_itself(sock_dir: Path)
             assert f"state: {pane.facts.state}" in str(status.render())
             await until(pilot, lambda: pane.facts.state == "unreachable", "unreachable")
             await until(pilot, lambda: "state: unreachable" in str(status.render()), "in words")
-            assert "unreachable" in str(inventory.tree.root.children[0].children[0].label)
+            await until(
+                pilot,
+                lambda: "unreachable" in str(inventory.tree.root.children[0].children[0].label),
+                "the inventory to say unreachable",
+            )
 
             await console.start()
             await until(pilot, lambda: pane.facts.state == "connected", "back by itself")
