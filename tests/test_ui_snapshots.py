@@ -79,8 +79,14 @@ async def open_with(pilot: Pilot, name: str, output: bytes) -> None:
     assert isinstance(screen, MainScreen)
     pane = await screen.open_target(name)
     deadline = asyncio.get_running_loop().time() + 5
-    while pane.facts.state != "unreachable" and asyncio.get_running_loop().time() < deadline:
+
+    def settled() -> bool:
+        # Both first events of an attach (the line's state, our write lock) have been shown.
+        return pane.facts.state == "unreachable" and bool(pane.facts.writer)
+
+    while not settled() and asyncio.get_running_loop().time() < deadline:
         await pilot.pause(0.02)
+    await pilot.pause(0.3)  # the announcements those events posted are shown before ours
     pane.terminal.feed(output)
     pane.terminal.sync_now()
     screen.announce(f"{name}: unreachable")
