@@ -299,6 +299,7 @@ async def test_audit_records_attach_lock_and_detach(peer: ConsolePeer) -> None:
     try:
         me = await hub.attach("vm", who="alice", source="192.0.2.1", wait=5)
         await hub.write(me, b"secret-password\r")
+        await hub.write(me, b"pasted-secret\r", paced=True)
         await hub.detach(me)
     finally:
         await hub.close()
@@ -306,6 +307,9 @@ async def test_audit_records_attach_lock_and_detach(peer: ConsolePeer) -> None:
     events = [json.loads(line)["event"] for line in text.splitlines()]
     assert events[:3] == ["connect", "attach", "lock"] and "detach" in events
     assert "secret-password" not in text, "keystrokes are never recorded"
+    assert "pasted-secret" not in text
+    (paste,) = [json.loads(line) for line in text.splitlines() if '"paste"' in line]
+    assert paste["size"] == len(b"pasted-secret\r") and paste["who"] == "alice"
 
 
 async def test_reconnect_on_request_drops_the_line_and_comes_back(peer: ConsolePeer) -> None:

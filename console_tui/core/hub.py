@@ -285,9 +285,14 @@ class Hub:
     # -- actions ----------------------------------------------------------------------------
 
     async def write(self, viewer: Viewer, data: bytes, *, paced: bool = False) -> None:
-        """Keystrokes or a paste. Never recorded: passwords are typed here."""
+        """Keystrokes or a paste (paced). Their bytes are never recorded: passwords are typed
+        here; a paste is audited by its size only."""
         session = self._writer_session(viewer, "type on the console")
         viewer.last_input = time.monotonic()
+        if paced:
+            self.audit.record(
+                "paste", who=viewer.who, target=viewer.target, source=viewer.source, size=len(data)
+            )
         await session.write(data, pace_baud=session.target.baud if paced else 0)
 
     async def send_keys(self, viewer: Viewer, names: list[str]) -> bytes:
