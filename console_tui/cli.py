@@ -261,12 +261,17 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
                     await passthrough.feed(data)
             finally:
                 loop.remove_reader(stdin)
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pump
+                await _cancelled(pump)
     finally:
         await hub.close()
     return EXIT_OK
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel a task we own and wait until it has finished."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @contextlib.contextmanager
@@ -311,9 +316,7 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
             print(f"console-tui: {said} to {args.name}", file=sys.stderr)
             await asyncio.sleep(args.wait)
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            await _cancelled(pump)
     finally:
         await hub.close()
     return EXIT_OK
