@@ -430,3 +430,17 @@ async def test_two_apps_share_a_session(sock_dir: Path) -> None:
                 await app.hub.write(other, b"rm -rf /\r")
             assert b"rm -rf" not in console.received
             await app.hub.detach(other)
+
+
+def test_status_line_shows_the_transcript_under_home_as_tilde(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from console_tui.ui.widgets.status_line import SessionFacts
+
+    monkeypatch.setenv("HOME", "/home/op")
+    facts = SessionFacts(
+        target="vm", transcript="/home/op/.local/state/console-tui/transcripts/vm.log"
+    )
+    assert str(facts.text()).endswith("transcript: ~/.local/state/console-tui/transcripts/vm.log")
+    elsewhere = SessionFacts(target="vm", transcript="/var/lib/ct/vm.log")
+    assert str(elsewhere.text()).endswith("transcript: /var/lib/ct/vm.log")

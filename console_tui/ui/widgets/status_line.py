@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 from rich.text import Text
@@ -43,13 +44,21 @@ class SessionFacts:
         ]
         if self.sac_prompt:
             parts.append(("SAC> prompt: arrow keys off", "bold"))
-        parts.append((f"transcript: {self.transcript or '-'}", "dim"))
+        parts.append((f"transcript: {_short_path(self.transcript) or '-'}", "dim"))
         text = Text(no_wrap=True, overflow="ellipsis")
         for index, (words, style) in enumerate(parts):
             if index:
                 text.append(" · ", "dim")
             text.append(words, style)
         return text
+
+
+def _short_path(path: str) -> str:
+    """A path under the home folder as `~/...`, so it fits the line more often."""
+    home = os.path.expanduser("~")
+    if path and home not in ("", "/") and path.startswith(home + os.sep):
+        return "~" + path[len(home) :]
+    return path
 
 
 _STATE_STYLES = {
