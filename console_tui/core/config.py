@@ -35,8 +35,6 @@ class Settings:
     transcript_max_bytes: int = 8 * 1024 * 1024
     transcript_files: int = 5
     keymap: dict[str, str] = field(default_factory=dict)
-    discover_serial: bool = False
-    qemu_socket_dir: str = ""
 
 
 @dataclass(frozen=True)
