@@ -353,3 +353,25 @@ async def test_a_batch_joins_output_keeps_order_and_stops_at_detach() -> None:
         ("detached", b"", "bye"),
     ]
     assert viewer.queue.qsize() == 1
+
+
+async def test_probe_says_in_use_and_does_not_touch_a_line_another_hub_holds(
+    peer: ConsolePeer,
+) -> None:
+    """A second Hub stands for a second console-tui process (the claim is a per-user file lock)."""
+    first = make_hub(peer)
+    second = make_hub(peer)
+    try:
+        await first.open("vm", wait=5)
+        async with asyncio.timeout(5):
+            while peer.connections < 1:
+                await asyncio.sleep(0.01)
+        status = await second.probe("vm")
+        assert status.state == "in use" and "console-tui pid" in status.detail
+        await asyncio.sleep(0.1)
+        assert peer.connections == 1, "the probe never connected"
+        await first.close()
+        assert (await second.probe("vm")).state == "reachable"
+    finally:
+        await first.close()
+        await second.close()

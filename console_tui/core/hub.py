@@ -20,7 +20,7 @@ from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
-from console_tui.core.session import ROLE_RANK, Event, Session, SessionState, Viewer
+from console_tui.core.session import ROLE_RANK, Event, LineClaim, Session, SessionState, Viewer
 
 PROBE_TIMEOUT = 3.0
 DENIED_QUIET = 60.0
@@ -124,6 +124,12 @@ class Hub:
             if not os.access(uri.path, os.R_OK | os.W_OK):
                 return "unreachable", f"{uri.path}: permission denied"
             return "reachable", ""
+        # A one-client line held by another console-tui here must not be touched: a connection
+        # would sit in QEMU's backlog and look like a free, reachable line.
+        claim = LineClaim(target)
+        holder = claim.take()
+        if holder:
+            return "in use", f"in use by {holder} on this machine"
         backing = make_backing(uri, baud=target.baud)
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
@@ -135,6 +141,7 @@ class Hub:
         finally:
             with contextlib.suppress(Exception):
                 await backing.close()
+            claim.release()
         return "reachable", ""
 
     # -- sessions and viewers ---------------------------------------------------------------

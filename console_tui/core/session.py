@@ -167,7 +167,7 @@ class Session:
         self.connects = 0
         self.viewers: dict[int, Viewer] = {}
         self.lock_holder: Viewer | None = None
-        self.backing: Backing | None = make_backing(target.console, baud=target.baud)
+        self.backing: Backing | None = self._new_backing()
         self.screen: Screen = make_screen(
             columns, rows, scrollback_lines=self.settings.scrollback_lines, on_reply=self._reply
         )
@@ -181,7 +181,6 @@ class Session:
         self._line = asyncio.Lock()
         self._connected = asyncio.Event()
         self._attempted = asyncio.Event()
-        self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._reply_tasks: set[asyncio.Task[None]] = set()
 
@@ -209,12 +208,18 @@ class Session:
                 fix="check that the VM or console server is up and listening",
             )
 
-    async def close(self) -> None:
+    def _new_backing(self) -> Backing:
+        return make_backing(self.target.console, baud=self.target.baud)
+
+    async def _stop_reading(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def close(self) -> None:
+        await self._stop_reading()
         for task in list(self._reply_tasks):
             task.cancel()
         if self.backing is not None:
@@ -228,11 +233,7 @@ class Session:
 
     async def reconnect(self) -> None:
         """Drop the line and connect again now, without waiting out the backoff."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._stop_reading()
         if self.backing is not None:
             with contextlib.suppress(Exception):
                 await self.backing.close()
@@ -240,7 +241,7 @@ class Session:
         self._connected.clear()
         self._attempted.clear()
         self._set_state(SessionState.RECONNECTING)
-        self.backing = make_backing(self.target.console, baud=self.target.baud)
+        self.backing = self._new_backing()
         self.start()
 
     async def _run(self) -> None:
@@ -262,7 +263,7 @@ class Session:
                 self._attempted.set()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
-                self.backing = make_backing(self.target.console, baud=self.target.baud)
+                self.backing = self._new_backing()
                 continue
             backoff = BACKOFF_FIRST
             self.connects += 1
@@ -283,7 +284,7 @@ class Session:
             self.transcript.mark(f"disconnected: {self.last_error}")
             self._set_state(SessionState.RECONNECTING)
             await asyncio.sleep(BACKOFF_FIRST)
-            self.backing = make_backing(self.target.console, baud=self.target.baud)
+            self.backing = self._new_backing()
 
     # -- console output ---------------------------------------------------------------------
 
