@@ -191,13 +191,9 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
         where = config.path or config_mod.locate(None)[0]
         print(f"no targets: add [[target]] entries to {where} (see README: Config)")
         return EXIT_OK
-    rows = [("NAME", "GROUP", "BACKING", "CONTROL", "STATE", "POWER")]
-    for s in statuses:
-        control = s.control.split(":", 1)[0] if s.control else "-"
-        rows.append((s.name, s.group, s.backing, control, s.state, s.power or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    from console_tui.core.hub import status_table
+
+    print(status_table(list(statuses)))
     for s in statuses:
         if s.detail:
             print(f"{s.name}: {s.detail}", file=sys.stderr)

@@ -26,6 +26,13 @@ def need_command(*commands: str) -> None:
         pytest.skip(message)
 
 
+def table_rows(text: str) -> dict[str, dict[str, str]]:
+    """The `list` table as {target: {column: value}} (values hold no spaces in these tests)."""
+    header, *rows = text.splitlines()
+    names = header.split()
+    return {row.split()[0]: dict(zip(names, row.split(), strict=True)) for row in rows}
+
+
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point platformdirs (XDG) at a fresh folder so tests never touch the user's files."""

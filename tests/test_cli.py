@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import table_rows
 
 from console_tui.core import config, lab
 from console_tui.core.hub import Hub
@@ -131,8 +132,17 @@ def test_list_shows_the_guest_reachable_and_running(guest: lab.LabInfo) -> None:
         "reachable",
         "running",
     )
-    table = cli("--config", str(guest.config_path), "list").stdout
-    assert table.splitlines()[1].split() == ["demo", "lab", "unix", "qmp", "reachable", "running"]
+    table = table_rows(cli("--config", str(guest.config_path), "list").stdout)
+    assert table["demo"] == {
+        "NAME": "demo",
+        "GROUP": "lab",
+        "BACKING": "unix",
+        "CONTROL": "qmp",
+        "STATE": "reachable",
+        "POWER": "running",
+        "WRITER": "-",
+        "VIEWERS": "0",
+    }
 
 
 @pytest.mark.guest

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from peers import TelnetPeer
 
 from console_tui.core import config
 from console_tui.core.errors import NotPermittedError
 from console_tui.core.hub import Hub
 from console_tui.core.hubwire import HubService, Principal, RemoteHub, RemoteViewer
-from tests.peers import TelnetPeer
 
 CONFIG = """
 [[target]]

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from conftest import table_rows
 
 from console_tui.core import config, paths
 from console_tui.core.errors import NotPermittedError
@@ -78,7 +79,7 @@ async def test_send_and_list_go_through_the_running_server(
     assert b"hello\r" in console.received
     assert "hello" in out, "the console's echo comes back through the server"
     code, out, err = await run_cli("--config", cfg, "list")
-    assert code == 0 and out.splitlines()[1].split()[-2] == "connected"
+    assert code == 0 and table_rows(out)["vm"]["STATE"] == "connected"
     assert console.connections == 1, "the line was opened once, by the server"
 
 

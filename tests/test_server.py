@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from conftest import need_command, table_rows
 
 from console_tui.core.audit import audit_path
-from tests.conftest import need_command
 
 pytestmark = pytest.mark.debian
 
@@ -380,8 +380,12 @@ def test_two_operators_share_output_and_only_the_lock_holder_types(
     bob.send("date\r")
     console.wait_received(b"date\r")
     # One console connection (socat accepts only one), two viewers, bob writes.
-    listing = server.run("alice", "list").stdout.splitlines()[1].split()
-    assert listing[3:] == ["connected", "bob@127.0.0.1", "2"]
+    listing = table_rows(server.run("alice", "list").stdout)["web"]
+    assert (listing["STATE"], listing["WRITER"], listing["VIEWERS"]) == (
+        "connected",
+        "bob@127.0.0.1",
+        "2",
+    )
     assert [e["action"] for e in audit_events("lock")][:1] == ["took"]
     assert any(e["action"] == "handed to bob" for e in audit_events("lock"))
     for child in (alice, bob):

@@ -46,6 +46,30 @@ class TargetStatus:
         return dict(self.__dict__)
 
 
+def status_table(statuses: list[TargetStatus]) -> str:
+    """The `list` table, one target a row, the same locally and over SSH (`--json` for scripts)."""
+    rows = [("NAME", "GROUP", "BACKING", "CONTROL", "STATE", "POWER", "WRITER", "VIEWERS")]
+    for s in statuses:
+        control = s.control.split(":", 1)[0] if s.control else "-"
+        rows.append(
+            (
+                s.name,
+                s.group,
+                s.backing,
+                control,
+                s.state,
+                s.power or "-",
+                s.writer or "-",
+                str(s.viewers),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
 @dataclass(frozen=True)
 class Capability:
     """Whether an action can be done on a target, and if not, why (shown, never hidden)."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import asyncssh
 
 from console_tui.core.errors import EXIT_NOT_PERMITTED, EXIT_OK, EXIT_USAGE, ConsoleError
+from console_tui.core.hub import status_table
 from console_tui.core.hubwire import Principal
 from console_tui.core.passthrough import Passthrough
 from console_tui.core.session import ROLE_RANK
@@ -197,14 +198,7 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
                 f"no targets for {self.user.name}; an admin can add your groups to the config\n"
             )
             return EXIT_OK
-        rows = [("NAME", "GROUP", "BACKING", "STATE", "WRITER", "VIEWERS")]
-        for s in statuses:
-            rows.append((s.name, s.group, s.backing, s.state, s.writer or "-", str(s.viewers)))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-        ]
-        self._text("\n".join(lines) + "\n")
+        self._text(status_table(list(statuses)) + "\n")
         return EXIT_OK
 
     # -- passthrough -----------------------------------------------------------------------
