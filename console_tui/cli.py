@@ -9,13 +9,17 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from console_tui import __version__
 from console_tui.core import config as config_mod
 from console_tui.core import paths
 from console_tui.core.errors import EXIT_OK, ConsoleError, UsageError
+
+if TYPE_CHECKING:
+    from console_tui.core.api import HubAPI, Viewer
+    from console_tui.core.hubwire import RemoteHub
 
 EPILOG = "Exit codes: 0 ok, 2 usage or config error, 3 target unreachable, 4 not permitted."
 
@@ -149,7 +153,7 @@ def _served_app(args: argparse.Namespace) -> int:
     return run_app(hub.config, theme=args.theme, screen_reader=args.screen_reader, hub=hub)
 
 
-def _join_running_server(config: config_mod.Config, names: Sequence[str]) -> object | None:
+def _join_running_server(config: config_mod.Config, names: Sequence[str]) -> RemoteHub | None:
     """The Hub of a `console-tui serve` of this user that serves these targets, else None.
 
     A console line serves one client, so while a server holds it the way in is through the server.
@@ -168,7 +172,8 @@ def _join_running_server(config: config_mod.Config, names: Sequence[str]) -> obj
     return None
 
 
-async def _hub(config: config_mod.Config, names: Sequence[str]) -> Any:
+async def _hub(config: config_mod.Config, names: Sequence[str]) -> HubAPI:
+    """A running server's Hub when one serves these targets, else a Hub of our own."""
     from console_tui.core.hub import Hub
 
     remote = await asyncio.to_thread(_join_running_server, config, names)
@@ -191,7 +196,7 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
         where = config.path or config_mod.locate(None)[0]
         print(f"no targets: add [[target]] entries to {where} (see README: Config)")
         return EXIT_OK
-    from console_tui.core.hub import status_table
+    from console_tui.core.api import status_table
 
     print(status_table(list(statuses)))
     for s in statuses:
@@ -204,6 +209,7 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
 
 
 async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> int:
+    from console_tui.core.config import Role
     from console_tui.core.passthrough import Passthrough
 
     config.target(name)
@@ -220,7 +226,7 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
         viewer = await hub.attach(
             name,
             who=paths.local_user(),
-            role="viewer" if read_only else "admin",
+            role=Role.VIEWER if read_only else Role.ADMIN,
             write=not read_only,
             wait=8,
         )
@@ -271,7 +277,7 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
 
 
 @contextlib.contextmanager
-def _raw_terminal(fd: int):
+def _raw_terminal(fd: int) -> Iterator[None]:
     """Raw mode for the operator's terminal, restored on every way out."""
     if not os.isatty(fd):
         yield
@@ -297,11 +303,8 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
         return EXIT_OK
     hub = await _hub(config, [args.name])
     try:
-        from console_tui.core.hub import Hub
-
         needs_line = not (args.nmi or args.reset)
-        if needs_line and isinstance(hub, Hub):
-            # Refuse before opening the line; a server's Hub refuses the same way itself.
+        if needs_line:
             _check_break(hub, args)
         viewer = await hub.attach(
             args.name, who=paths.local_user(), source="cli", wait=8 if needs_line else 0
@@ -318,10 +321,10 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_break(hub: object, args: argparse.Namespace) -> None:
+def _check_break(hub: HubAPI, args: argparse.Namespace) -> None:
     """Refuse BREAK and SysRq before connecting when the backing cannot carry them."""
     if args.brk or args.sysrq:
-        capability = hub.can_break(args.name)  # type: ignore[attr-defined]
+        capability = hub.can_break(args.name)
         if not capability.ok:
             from console_tui.core.errors import NotPermittedError
 
@@ -329,7 +332,7 @@ def _check_break(hub: object, args: argparse.Namespace) -> None:
             raise NotPermittedError(f"cannot send {what}: {capability.reason}", where=args.name)
 
 
-async def _do_send(hub: object, viewer: object, args: argparse.Namespace) -> str:
+async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str:
     from console_tui.core import keys
 
     if args.sysrq:
@@ -339,27 +342,27 @@ async def _do_send(hub: object, viewer: object, args: argparse.Namespace) -> str
                 where="--sysrq",
                 fix=f"use keys from: {''.join(sorted(keys.SYSRQ_KEYS))} (h shows the guest's help)",
             )
-        await hub.sysrq(viewer, args.sysrq)  # type: ignore[attr-defined]
+        await hub.sysrq(viewer, args.sysrq)
         return f"sent SysRq {args.sysrq}"
     if args.nmi:
-        await hub.nmi(viewer)  # type: ignore[attr-defined]
+        await hub.nmi(viewer)
         return "sent NMI"
     if args.reset:
-        await hub.reset(viewer)  # type: ignore[attr-defined]
+        await hub.reset(viewer)
         return "sent reset"
     if args.brk:
-        await hub.send_break(viewer)  # type: ignore[attr-defined]
+        await hub.send_break(viewer)
         return "sent BREAK"
     if args.key:
         try:
-            await hub.send_keys(viewer, args.key)  # type: ignore[attr-defined]
+            await hub.send_keys(viewer, args.key)
         except ValueError as exc:
             raise UsageError(
                 str(exc), where="--key", fix=f"key names: {' '.join(keys.KEY_NAMES)}"
             ) from None
         return f"sent {' '.join(args.key)}"
     text = args.text.encode().decode("unicode_escape").encode("utf-8", "surrogateescape")
-    await hub.write(viewer, text)  # type: ignore[attr-defined]
+    await hub.write(viewer, text)
     return f"typed {len(text)} bytes"
 
 
@@ -375,9 +378,9 @@ def _confirm(args: argparse.Namespace) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-async def _print_output(viewer: object) -> None:
+async def _print_output(viewer: Viewer) -> None:
     out = sys.stdout.buffer
-    async for event in viewer.events():  # type: ignore[attr-defined]
+    async for event in viewer.events():
         if event.kind == "output":
             out.write(event.data)
             out.flush()

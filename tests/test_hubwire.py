@@ -13,6 +13,7 @@ import pytest
 from peers import TelnetPeer
 
 from console_tui.core import config
+from console_tui.core.config import Role
 from console_tui.core.errors import NotPermittedError
 from console_tui.core.hub import Hub
 from console_tui.core.hubwire import HubService, Principal, RemoteHub, RemoteViewer
@@ -135,7 +136,7 @@ async def test_groups_limit_what_a_user_sees_and_opens(wire: Wire) -> None:
     vic = await wire.dial("vic")
     assert [t.name for t in vic.targets()] == ["web"]
     with pytest.raises(NotPermittedError, match="no target named 'lab'"):
-        await vic._call("attach", name="lab", role="viewer")
+        await vic.attach("lab", who="vic", role=Role.VIEWER)
     alice = await wire.dial("alice")
     assert [t.name for t in alice.targets()] == ["web", "lab"]
 
@@ -152,10 +153,11 @@ async def test_two_operators_share_output_over_one_console_connection(
     session = wire.hub.session("web")
     assert session is not None and len(session.viewers) == 2
     await alice.refresh()
-    assert alice.session("web").lock_holder is a  # type: ignore[union-attr]
+    assert alice.status("web").writer_id == a.id
     await bob.refresh()
-    holder = bob.session("web").lock_holder  # type: ignore[union-attr]
-    assert holder is not None and holder.label == "alice@192.0.2.7"
+    status = bob.status("web")
+    assert status.writer_id == a.id and status.writer == "alice@192.0.2.7"
+    assert "bob@192.0.2.7 (operator)" in status.attached
 
 
 async def test_only_the_lock_holder_types_and_the_lock_moves_on_request(

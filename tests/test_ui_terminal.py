@@ -7,8 +7,9 @@ import random
 import pytest
 from textual.app import App, ComposeResult
 
+from console_tui.core.keys import encode_key_event
 from console_tui.ui.widgets.reading_view import ReadingView, plain_line
-from console_tui.ui.widgets.terminal import TerminalView, encode_key_event
+from console_tui.ui.widgets.terminal import TerminalView
 
 
 class TerminalApp(App[None]):

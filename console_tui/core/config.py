@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import enum
 import os
 import re
 import sys
@@ -21,7 +22,29 @@ from console_tui.core.errors import ConfigError
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 OS_KINDS = ("linux", "windows")
 KEY_STYLES = ("xterm", "vt220", "vt100+")
-ROLES = ("viewer", "operator", "admin")
+
+
+class Role(enum.StrEnum):
+    """What a user may do: viewers watch; operators also type and act; admins also manage others."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_ORDER.index(self)
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+    def at_most(self, other: Role) -> Role:
+        """This role, or `other` when this one is higher (a role can only be lowered)."""
+        return self if self.rank <= other.rank else other
+
+
+_ROLE_ORDER = (Role.VIEWER, Role.OPERATOR, Role.ADMIN)
+ROLES = tuple(role.value for role in Role)
 
 
 @dataclass(frozen=True)
@@ -55,7 +78,7 @@ class Target:
 @dataclass(frozen=True)
 class User:
     name: str
-    role: str = "viewer"
+    role: Role = Role.VIEWER
     keys: tuple[str, ...] = ()
     keys_file: str = ""
     groups: tuple[str, ...] = ("*",)
@@ -259,6 +282,8 @@ def _users(raw: Any, where: Any) -> tuple[User, ...]:
             )
         seen.add(values["name"])
         _choice(values, "role", ROLES, where("user", index, "role"))
+        if "role" in values:
+            values["role"] = Role(values["role"])
         users.append(User(**values, where=here))
     return tuple(users)
 

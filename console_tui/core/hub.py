@@ -1,8 +1,8 @@
-"""The Hub owns every Session. The UI, `attach`, `send` and the SSH server use only this API.
+"""The Hub owns every Session, and is the in-process implementation of `HubAPI` (core/api.py).
 
 Each call takes the Viewer acting (who, role, from where) so that permissions, the write lock and the
 audit log are enforced in one place. The API passes only plain data, so it can be served over a local
-socket to app processes of the SSH server.
+socket to app processes of the SSH server (core/hubwire/).
 """
 
 from __future__ import annotations
@@ -12,70 +12,27 @@ import contextlib
 import dataclasses
 import os
 import time
-from dataclasses import dataclass
 
 from console_tui.core import keys
+from console_tui.core.api import (
+    Capability,
+    Event,
+    EventKind,
+    LockHolder,
+    Role,
+    TargetStatus,
+    Viewer,
+)
 from console_tui.core.audit import AuditLog
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
-from console_tui.core.session import ROLE_RANK, Event, LineClaim, Session, SessionState, Viewer
+from console_tui.core.paths import local_user
+from console_tui.core.session import LineClaim, Session, SessionState
 
 PROBE_TIMEOUT = 3.0
 DENIED_QUIET = 60.0
-
-
-@dataclass(frozen=True)
-class TargetStatus:
-    """What `list` and the inventory show for a target."""
-
-    name: str
-    group: str
-    backing: str
-    console: str
-    control: str
-    state: str
-    detail: str = ""
-    power: str = ""
-    writer: str = ""
-    viewers: int = 0
-    transcript: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
-
-
-def status_table(statuses: list[TargetStatus]) -> str:
-    """The `list` table, one target a row, the same locally and over SSH (`--json` for scripts)."""
-    rows = [("NAME", "GROUP", "BACKING", "CONTROL", "STATE", "POWER", "WRITER", "VIEWERS")]
-    for s in statuses:
-        control = s.control.split(":", 1)[0] if s.control else "-"
-        rows.append(
-            (
-                s.name,
-                s.group,
-                s.backing,
-                control,
-                s.state,
-                s.power or "-",
-                s.writer or "-",
-                str(s.viewers),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
-@dataclass(frozen=True)
-class Capability:
-    """Whether an action can be done on a target, and if not, why (shown, never hidden)."""
-
-    ok: bool
-    reason: str = ""
 
 
 class Hub:
@@ -109,6 +66,7 @@ class Hub:
     def status(self, name: str) -> TargetStatus:
         target = self.target(name)
         session = self.sessions.get(name)
+        holder = session.lock_holder if session else None
         return TargetStatus(
             name=target.name,
             group=target.group,
@@ -117,9 +75,13 @@ class Hub:
             control=target.control,
             state=session.state.value if session else "closed",
             detail=session.last_error if session else "",
-            writer=session.lock_holder.label if session and session.lock_holder else "",
+            writer=holder.label if holder else "",
+            writer_id=holder.id if holder else 0,
             viewers=len(session.viewers) if session else 0,
+            attached=session.viewer_summary() if session else "",
             transcript=str(session.transcript_path) if session else "",
+            can_break=self.can_break(name),
+            can_control=self.can_control(name),
         )
 
     async def probe(self, name: str) -> TargetStatus:
@@ -187,18 +149,19 @@ class Hub:
         self,
         name: str,
         *,
-        who: str,
-        role: str = "admin",
+        who: str = "",
+        role: Role = Role.ADMIN,
         source: str = "local",
         write: bool = True,
         wait: float = 0.0,
     ) -> Viewer:
         """Attach a viewer; with write, it takes the write lock if nobody holds it."""
         session = await self.open(name, wait=wait)
+        who = who or local_user()
         viewer = Viewer(target=name, who=who, role=role, source=source, last_input=time.monotonic())
         session.add_viewer(viewer)
         self.audit.record("attach", who=who, target=name, source=source, role=role)
-        if write and ROLE_RANK[role] >= ROLE_RANK["operator"] and session.lock_holder is None:
+        if write and viewer.may_write and session.lock_holder is None:
             self._set_lock(session, viewer, "took")
         return viewer
 
@@ -211,12 +174,14 @@ class Hub:
         self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
         if was_writer:
             self.audit.record("lock", who=viewer.who, target=viewer.target, action="released")
-        writers_left = any(
-            ROLE_RANK[v.role] >= ROLE_RANK["operator"] for v in session.viewers.values()
-        )
+        writers_left = any(v.may_write for v in session.viewers.values())
         text = session.target.on_detach
-        could_write = ROLE_RANK[viewer.role] >= ROLE_RANK["operator"]
-        if text and could_write and not writers_left and session.state is SessionState.CONNECTED:
+        if (
+            text
+            and viewer.may_write
+            and not writers_left
+            and session.state is SessionState.CONNECTED
+        ):
             with contextlib.suppress(ConsoleError, OSError):
                 await session.write(_unescape(text).encode())
 
@@ -227,19 +192,23 @@ class Hub:
             viewer
             for session in self.sessions.values()
             for viewer in session.viewers.values()
-            if ROLE_RANK.get(viewer.role, 0) >= ROLE_RANK["operator"]
-            and now - viewer.last_input >= timeout
+            if viewer.may_write and now - viewer.last_input >= timeout
         ]
         for viewer in idle:
             await self.detach(viewer)
             why = f"detached: no input for {timeout:.0f} s (idle timeout)"
-            viewer.deliver(Event("detached", text=why))
+            viewer.deliver(Event(EventKind.DETACHED, text=why))
         return idle
+
+    async def snapshot(self, viewer: Viewer) -> None:
+        """Send the viewer a fresh snapshot of the screen (it fell behind)."""
+        session = self._session_of(viewer)
+        viewer.deliver(Event(EventKind.SNAPSHOT, session.screen.snapshot()))
 
     async def reconnect(self, viewer: Viewer) -> None:
         """Drop the console line and connect again now (every viewer of it sees the state change)."""
         session = self._session_of(viewer)
-        self._require(viewer, "operator", "reconnect the console")
+        self._require(viewer, Role.OPERATOR, "reconnect the console")
         self.audit.record(
             "connect",
             who=viewer.who,
@@ -265,41 +234,48 @@ class Hub:
     async def request_lock(self, viewer: Viewer) -> bool:
         """Take the lock when free; otherwise ask its holder. True when the viewer now writes."""
         session = self._session_of(viewer)
-        self._require(viewer, "operator", "write to the console")
+        self._require(viewer, Role.OPERATOR, "write to the console")
         holder = session.lock_holder
         if holder is None or holder is viewer:
             self._set_lock(session, viewer, "took")
             return True
         self._lock_requests[session.target.name] = viewer
         holder.deliver(
-            Event("notice", text=f"{viewer.label} asks for the write lock (hand it over: ~w)")
+            Event(
+                EventKind.NOTICE, text=f"{viewer.label} asks for the write lock (hand it over: ~w)"
+            )
         )
-        viewer.deliver(Event("notice", text=f"asked {holder.label} for the write lock"))
+        viewer.deliver(Event(EventKind.NOTICE, text=f"asked {holder.label} for the write lock"))
         self.audit.record("lock", who=viewer.who, target=viewer.target, action="requested")
         return False
 
-    async def hand_over(self, viewer: Viewer, to: Viewer | None = None) -> Viewer | None:
-        """The holder gives the lock to `to`, or to whoever asked last."""
+    async def hand_over(self, viewer: Viewer, to: int = 0) -> LockHolder | None:
+        """The holder gives the lock to viewer id `to`, or to whoever asked last."""
         session = self._session_of(viewer)
         if session.lock_holder is not viewer:
             raise NotPermittedError("you do not hold the write lock", where=viewer.target)
-        to = to or self._lock_requests.pop(viewer.target, None)
-        if to is None or to.id not in session.viewers:
+        asked = self._lock_requests.pop(viewer.target, None) if not to else None
+        receiver = session.viewers.get(to) if to else asked
+        if to and receiver is None:
+            raise UnreachableError("that viewer is no longer attached", where=viewer.target)
+        if receiver is None or receiver.id not in session.viewers:
             self._set_lock(session, None, "released")
             return None
-        self._set_lock(session, to, f"handed to {to.who}")
-        to.deliver(Event("notice", text=f"{viewer.label} handed you the write lock"))
-        return to
+        self._set_lock(session, receiver, f"handed to {receiver.who}")
+        receiver.deliver(Event(EventKind.NOTICE, text=f"{viewer.label} handed you the write lock"))
+        return LockHolder(receiver.id, receiver.label)
 
     async def take_lock(self, viewer: Viewer) -> None:
         """An admin takes the lock; the previous holder is told."""
         session = self._session_of(viewer)
         holder = session.lock_holder
         if holder is not None and holder is not viewer:
-            self._require(viewer, "admin", "take the write lock from another operator")
-            holder.deliver(Event("notice", text=f"{viewer.label} (admin) took the write lock"))
+            self._require(viewer, Role.ADMIN, "take the write lock from another operator")
+            holder.deliver(
+                Event(EventKind.NOTICE, text=f"{viewer.label} (admin) took the write lock")
+            )
         else:
-            self._require(viewer, "operator", "write to the console")
+            self._require(viewer, Role.OPERATOR, "write to the console")
         self._set_lock(session, viewer, "taken" if holder else "took")
 
     async def resize(self, viewer: Viewer, columns: int, rows: int) -> None:
@@ -324,19 +300,36 @@ class Hub:
             self.audit.record(
                 "paste", who=viewer.who, target=viewer.target, source=viewer.source, size=len(data)
             )
-        await session.write(data, pace_baud=session.target.baud if paced else 0)
+        data, refusal = self._console_rules(session, data)
+        if data:
+            await session.write(data, pace_baud=session.target.baud if paced else 0)
+        if refusal:
+            raise NotPermittedError(refusal, where=viewer.target)
 
     async def send_keys(self, viewer: Viewer, names: list[str]) -> bytes:
         session = self._writer_session(viewer, "send keys")
-        data = b"".join(
+        encoded = b"".join(
             keys.encode_key(n, session.target.keys, app_cursor=session.screen.app_cursor_keys)
             for n in names
         )
-        await session.write(data)
+        data, refusal = self._console_rules(session, encoded)
+        if data:
+            await session.write(data)
         self.audit.record(
             "key", who=viewer.who, target=viewer.target, source=viewer.source, keys=names
         )
+        if refusal:
+            raise NotPermittedError(refusal, where=viewer.target)
         return data
+
+    @staticmethod
+    def _console_rules(session: Session, data: bytes) -> tuple[bytes, str]:
+        """What the console accepts of `data` now, and why not the rest: one rule for every way in.
+
+        A Windows target at its SAC> prompt takes no VT100 sequences (arrows, editing keys)."""
+        if session.target.os == "windows" and keys.at_sac_prompt(session.screen.cursor_row_text()):
+            return keys.sac_prompt_filter(data)
+        return data, ""
 
     def can_break(self, name: str) -> Capability:
         session = self.sessions.get(name)
@@ -381,7 +374,7 @@ class Hub:
         return await make_control(self.target(name).control).power_state()
 
     async def _control(self, viewer: Viewer, action: str, words: str) -> None:
-        self._require(viewer, "operator", words)
+        self._require(viewer, Role.OPERATOR, words)
         capability = self.can_control(viewer.target)
         if not capability.ok:
             raise NotPermittedError(f"cannot {words}: {capability.reason}", where=viewer.target)
@@ -390,7 +383,7 @@ class Hub:
         await getattr(control, action)()
         session = self.sessions.get(viewer.target)
         if session:
-            session.broadcast(Event("notice", text=f"{viewer.label} sent {action.upper()}"))
+            session.broadcast(Event(EventKind.NOTICE, text=f"{viewer.label} sent {action.upper()}"))
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -402,8 +395,8 @@ class Hub:
             )
         return session
 
-    def _require(self, viewer: Viewer, role: str, words: str) -> None:
-        if ROLE_RANK.get(viewer.role, -1) < ROLE_RANK[role]:
+    def _require(self, viewer: Viewer, role: Role, words: str) -> None:
+        if not viewer.role.at_least(role):
             # One record per viewer and action a minute: a viewer typing is not a flood of lines.
             key = (viewer.id, words)
             now = time.monotonic()
@@ -425,7 +418,7 @@ class Hub:
     def _writer_session(self, viewer: Viewer, words: str) -> Session:
         """The session, if this viewer may write to its line now (taking a free write lock)."""
         session = self._session_of(viewer)
-        self._require(viewer, "operator", words)
+        self._require(viewer, Role.OPERATOR, words)
         holder = session.lock_holder
         if holder is None:
             self._set_lock(session, viewer, "took")

@@ -21,6 +21,7 @@ ESC [ A otherwise.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import NamedTuple
 
 KEY_STYLES = ("xterm", "vt220", "vt100+")
@@ -130,6 +131,41 @@ def encode_key(name: str, style: str = "xterm", *, app_cursor: bool = False) -> 
     if key.startswith("ctrl+") and len(key) == 6 and key[5] in _CTRL_CHARS:
         return bytes([_CTRL_CHARS.index(key[5])])
     raise ValueError(_unknown("key", name, KEY_NAMES, shown=KEY_NAMES[: -len(_CTRL_CHARS)]))
+
+
+_TERMINAL_KEY_NAMES = {
+    "ctrl+backslash": "ctrl+\\",
+    "ctrl+circumflex_accent": "ctrl+^",
+    "ctrl+underscore": "ctrl+_",
+    "ctrl+left_square_bracket": "ctrl+[",
+    "ctrl+right_square_bracket": "ctrl+]",
+    "ctrl+at": "ctrl+@",
+    "ctrl+space": "ctrl+@",
+}
+_EVENT_KEY_NAMES = {*KEY_NAMES, "escape", "pageup", "pagedown", "shift+tab", "delete", "insert"}
+
+
+def encode_key_event(
+    key: str, character: str | None, style: str, *, app_cursor: bool
+) -> bytes | None:
+    """The bytes a key press sends to a console of key `style`, or None for keys that send nothing.
+
+    `key` is the terminal's name for the key (`up`, `ctrl+c`, `alt+x`, `ctrl+backslash`) and
+    `character` what it types, as a full-screen app reads them from the operator's terminal."""
+    name = _TERMINAL_KEY_NAMES.get(key, key)
+    if name in _EVENT_KEY_NAMES:
+        return encode_key(name, style, app_cursor=app_cursor)
+    if name.startswith("alt+"):
+        rest = encode_key_event(name[4:], character, style, app_cursor=app_cursor)
+        return None if rest is None else ESC + rest
+    for prefix in ("shift+", "ctrl+shift+", "ctrl+"):
+        if name.startswith(prefix) and name[len(prefix) :] in _EVENT_KEY_NAMES:
+            return encode_key(name[len(prefix) :], style, app_cursor=app_cursor)
+    if character and (character.isprintable() or character in "\r\t\x1b"):
+        return character.encode("utf-8", "surrogateescape")
+    if character and len(character) == 1 and ord(character) < 0x20:
+        return character.encode()
+    return None
 
 
 def function_key(number: int, style: str = "xterm") -> bytes:
@@ -272,6 +308,40 @@ SAC_ACTIONS: list[SacAction] = [
     SacAction("next", "next channel (Esc Tab)", b"\x1b\t"),
     SacAction("sac", "back to SAC (Esc Tab 0)", b"\x1b\t0"),
 ]
+
+
+_VT_SEQUENCE = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1bO.", re.DOTALL)
+
+
+def at_sac_prompt(cursor_row_text: str) -> bool:
+    """Whether the text before the cursor is Windows SAC's own prompt."""
+    return cursor_row_text.lstrip().startswith(SAC_PROMPT.decode())
+
+
+def sac_prompt_filter(data: bytes) -> tuple[bytes, str]:
+    """What of `data` may go to the SAC> prompt, and why the rest may not (empty when all may).
+
+    SAC's prompt understands no VT100 sequences: an arrow there is garbage on its command line.
+    Every way in (the app, `attach`, `ssh console@host NAME`) goes through this one rule."""
+    refused = [match.group() for match in _VT_SEQUENCE.finditer(data)]
+    if not refused:
+        return data, ""
+    names = " ".join(dict.fromkeys(_sequence_name(sequence) for sequence in refused))
+    return _VT_SEQUENCE.sub(b"", data), f"{names} not sent: {SAC_PROMPT_REFUSAL}"
+
+
+SAC_PROMPT_REFUSAL = "the SAC> prompt understands no VT100 keys"
+
+
+def _sequence_name(sequence: bytes) -> str:
+    for name in KEY_NAMES:
+        for app_cursor in (False, True):
+            if any(
+                encode_key(name, style, app_cursor=app_cursor) == sequence
+                for style in ("xterm", "vt220")
+            ):
+                return name
+    return "a VT100 sequence"
 
 
 def sac_switch(number: int) -> bytes:

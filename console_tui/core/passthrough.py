@@ -20,9 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from console_tui.core import keys
+from console_tui.core.api import Event, EventKind, HubAPI, Viewer
 from console_tui.core.errors import ConsoleError
-from console_tui.core.hub import Hub
-from console_tui.core.session import Event, Viewer
 
 ESCAPE = ord("~")
 REFUSAL_QUIET = 10.0
@@ -55,7 +54,7 @@ class MenuItem:
 class Passthrough:
     """Feeds keystrokes to the Hub, console output to the terminal, and acts on escapes."""
 
-    def __init__(self, hub: Hub, viewer: Viewer, write_out: Callable[[bytes], None]) -> None:
+    def __init__(self, hub: HubAPI, viewer: Viewer, write_out: Callable[[bytes], None]) -> None:
         self.hub = hub
         self.viewer = viewer
         self.write_out = write_out
@@ -81,13 +80,13 @@ class Passthrough:
         self.done.set()
 
     def _show(self, event: Event) -> None:
-        if event.kind in ("output", "snapshot"):
+        if event.kind in (EventKind.OUTPUT, EventKind.SNAPSHOT):
             self.write_out(event.data)
-        elif event.kind == "state":
+        elif event.kind == EventKind.STATE:
             self.say(f"console {event.text}")
-        elif event.kind == "lock":
+        elif event.kind == EventKind.LOCK:
             self.say(f"write lock: {event.text or 'free'}")
-        elif event.kind in ("notice", "detached"):
+        elif event.kind in (EventKind.NOTICE, EventKind.DETACHED):
             self.say(event.text)
 
     async def feed(self, data: bytes) -> None:
@@ -321,9 +320,8 @@ class Passthrough:
         return ""
 
     async def _lock(self) -> None:
-        session = self.hub.session(self.viewer.target)
         try:
-            if session is not None and session.lock_holder is self.viewer:
+            if self.hub.status(self.viewer.target).writer_id == self.viewer.id:
                 await self.hub.hand_over(self.viewer)
                 self.say("write lock handed over")
             elif await self.hub.request_lock(self.viewer):
@@ -332,15 +330,13 @@ class Passthrough:
             self.say(str(exc))
 
     def _who(self) -> str:
-        session = self.hub.session(self.viewer.target)
-        if session is None:
-            return ""
-        return f"attached: {session.viewer_summary()}"
+        attached = self.hub.status(self.viewer.target).attached
+        return f"attached: {attached}" if attached else ""
 
-    async def _act(self, call: object) -> bool:
+    async def _act(self, call: Awaitable[object]) -> bool:
         """Run a Hub call; on failure, say why in one line (once, not per keystroke) and go on."""
         try:
-            await call  # type: ignore[misc]
+            await call
         except ConsoleError as exc:
             text = str(exc)
             now = asyncio.get_running_loop().time()

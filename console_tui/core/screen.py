@@ -217,6 +217,15 @@ class Screen(ABC):
         """The plain text of each row, padded with spaces to the screen's width."""
         return [row.text for row in self.rows()]
 
+    def cursor_row_text(self) -> str:
+        """The text of the cursor's row before the cursor (empty while the cursor is hidden)."""
+        cursor = self.cursor
+        if cursor is None:
+            return ""
+        x, y = cursor
+        rows = self.rows()
+        return rows[y].text[:x] if y < len(rows) else ""
+
     def snapshot(self) -> bytes:
         """VT bytes that redraw the visible screen on a fresh terminal of the same size."""
         parts: list[str] = []

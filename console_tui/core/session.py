@@ -13,11 +13,9 @@ import contextlib
 import enum
 import fcntl
 import hashlib
-import itertools
 import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
+from console_tui.core.api import Event, EventKind, Viewer
 from console_tui.core.backings import Backing, BackingClosed, make_backing, parse_console_uri
 from console_tui.core.config import Settings, Target
 from console_tui.core.errors import ConsoleError, UnreachableError
@@ -26,7 +24,6 @@ from console_tui.core.paths import private_dir, runtime_dir
 from console_tui.core.screen import Screen, make_screen
 from console_tui.core.transcript import Transcript, transcript_path
 
-VIEWER_QUEUE = 512
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 5.0
 CLAIM_POLL = 0.5
@@ -41,79 +38,6 @@ class SessionState(enum.StrEnum):
     RECONNECTING = "reconnecting"
     UNREACHABLE = "unreachable"
     CLOSED = "closed"
-
-
-ROLE_RANK = {"viewer": 0, "operator": 1, "admin": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """What a viewer receives.
-
-    kinds: `output` (console bytes), `snapshot` (VT bytes that redraw the whole screen: sent first on
-    attach and after a viewer fell behind), `state` (text: the SessionState), `lock` (text: who holds
-    the write lock, empty when free), `viewers` (text: who is attached), `notice` (text for the
-    operator), `detached` (text: why this viewer was detached).
-    """
-
-    kind: str
-    data: bytes = b""
-    text: str = ""
-
-
-_viewer_ids = itertools.count(1)
-
-
-@dataclass(eq=False)
-class Viewer:
-    """One operator's attachment to one session."""
-
-    target: str
-    who: str
-    role: str = "admin"
-    source: str = "local"
-    id: int = field(default_factory=lambda: next(_viewer_ids))
-    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(VIEWER_QUEUE))
-    dropped: int = 0
-    last_input: float = 0.0
-
-    @property
-    def label(self) -> str:
-        return f"{self.who}@{self.source}" if self.source not in ("", "local") else self.who
-
-    def deliver(self, event: Event, snapshot: bytes | None = None) -> None:
-        """Queue an event; when the queue is full, drop what is queued and start over from a snapshot."""
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped += self.queue.qsize()
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            if snapshot is not None:
-                self.queue.put_nowait(Event("snapshot", snapshot))
-            if event.kind != "output":
-                self.queue.put_nowait(event)
-
-    async def batch(self, limit: int = 1 << 20) -> list[Event]:
-        """Wait for an event, then take every event already queued (up to `limit` output bytes),
-        joining runs of output into one: a viewer draws once per batch, not once per read."""
-        events = [await self.queue.get()]
-        size = len(events[0].data)
-        while size < limit and not self.queue.empty() and events[-1].kind != "detached":
-            event = self.queue.get_nowait()
-            size += len(event.data)
-            if event.kind == "output" and events[-1].kind == "output":
-                events[-1] = Event("output", events[-1].data + event.data)
-            else:
-                events.append(event)
-        return events
-
-    async def events(self) -> AsyncIterator[Event]:
-        while True:
-            event = await self.queue.get()
-            yield event
-            if event.kind == "detached":
-                return
 
 
 class LineClaim:
@@ -227,7 +151,7 @@ class Session:
         self._claim.release()
         self._set_state(SessionState.CLOSED)
         for viewer in list(self.viewers.values()):
-            viewer.deliver(Event("detached", text="the session was closed"))
+            viewer.deliver(Event(EventKind.DETACHED, text="the session was closed"))
         self.viewers.clear()
         self.transcript.close()
 
@@ -250,7 +174,7 @@ class Session:
             self.last_error = f"in use by {holder} on this machine; waiting for it to let go"
             if self.state is not SessionState.WAITING:
                 self._set_state(SessionState.WAITING)
-                self.broadcast(Event("notice", text=self.last_error))
+                self.broadcast(Event(EventKind.NOTICE, text=self.last_error))
             self._attempted.set()
             await asyncio.sleep(CLAIM_POLL)
         while True:
@@ -291,7 +215,7 @@ class Session:
     def _output(self, data: bytes) -> None:
         self.transcript.write(data)
         self.screen.feed(data)
-        event = Event("output", data)
+        event = Event(EventKind.OUTPUT, data)
         snapshot: bytes | None = None
         for viewer in self.viewers.values():
             if viewer.queue.full() and snapshot is None:
@@ -311,7 +235,7 @@ class Session:
     def _set_state(self, state: SessionState) -> None:
         if state is not self.state:
             self.state = state
-            self.broadcast(Event("state", text=state.value))
+            self.broadcast(Event(EventKind.STATE, text=state.value))
 
     def broadcast(self, event: Event) -> None:
         for viewer in self.viewers.values():
@@ -321,20 +245,22 @@ class Session:
 
     def add_viewer(self, viewer: Viewer) -> None:
         self.viewers[viewer.id] = viewer
-        viewer.deliver(Event("snapshot", self.screen.snapshot()))
-        viewer.deliver(Event("state", text=self.state.value))
-        viewer.deliver(Event("lock", text=self.lock_holder.label if self.lock_holder else ""))
-        self.broadcast(Event("viewers", text=self.viewer_summary()))
+        viewer.deliver(Event(EventKind.SNAPSHOT, self.screen.snapshot()))
+        viewer.deliver(Event(EventKind.STATE, text=self.state.value))
+        viewer.deliver(
+            Event(EventKind.LOCK, text=self.lock_holder.label if self.lock_holder else "")
+        )
+        self.broadcast(Event(EventKind.VIEWERS, text=self.viewer_summary()))
 
     def remove_viewer(self, viewer: Viewer) -> None:
         self.viewers.pop(viewer.id, None)
         if self.lock_holder is viewer:
             self.set_lock(None)
-        self.broadcast(Event("viewers", text=self.viewer_summary()))
+        self.broadcast(Event(EventKind.VIEWERS, text=self.viewer_summary()))
 
     def set_lock(self, viewer: Viewer | None) -> None:
         self.lock_holder = viewer
-        self.broadcast(Event("lock", text=viewer.label if viewer else ""))
+        self.broadcast(Event(EventKind.LOCK, text=viewer.label if viewer else ""))
 
     def viewer_summary(self) -> str:
         return ", ".join(

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import asyncssh
 
 from console_tui.core.errors import EXIT_NOT_PERMITTED, EXIT_OK, EXIT_USAGE, ConsoleError
-from console_tui.core.hub import status_table
+from console_tui.core.api import status_table
 from console_tui.core.hubwire import Principal
 from console_tui.core.passthrough import Passthrough
-from console_tui.core.session import ROLE_RANK
+from console_tui.core.config import Role
 from console_tui.server.appproc import AppProcess
 
 if TYPE_CHECKING:
@@ -211,8 +211,8 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
                 stderr=True,
             )
             return EXIT_NOT_PERMITTED
-        role = "viewer" if read_only else self.user.role
-        writes = not read_only and ROLE_RANK[role] >= ROLE_RANK["operator"]
+        role = Role.VIEWER if read_only else self.user.role
+        writes = not read_only and role.at_least(Role.OPERATOR)
         viewer = await hub.attach(
             name, who=self.user.name, role=role, source=self.principal.source, write=writes, wait=8
         )

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from console_tui.core.config import Config
 
+if TYPE_CHECKING:
+    from console_tui.core.api import HubAPI
+
 
 def run_app(
-    config: Config, *, theme: str | None = None, screen_reader: bool = False, hub: Any = None
+    config: Config,
+    *,
+    theme: str | None = None,
+    screen_reader: bool = False,
+    hub: HubAPI | None = None,
 ) -> int:
     """Run the app until the operator quits; the exit code."""
     from console_tui.ui.app import ConsoleApp

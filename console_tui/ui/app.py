@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual import events, on
 from textual.app import App
 from textual.binding import Binding
@@ -12,6 +10,7 @@ from textual.notifications import SeverityLevel
 from textual.widgets import Input, OptionList, Tabs, Tree
 
 from console_tui.core import paths
+from console_tui.core.api import HubAPI
 from console_tui.core.config import Config
 from console_tui.ui.commands import ConsoleCommands
 from console_tui.ui.cursor import SHOW_CURSOR, focus_offset
@@ -35,7 +34,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
         self,
         config: Config,
         *,
-        hub: Any = None,
+        hub: HubAPI | None = None,
         theme: str | None = None,
         screen_reader: bool = False,
         blink: bool = True,
@@ -53,7 +52,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
             from console_tui.core.hub import Hub
 
             hub = Hub(config)
-        self.hub = hub
+        self.hub: HubAPI = hub
         self._theme_problems: list[str] = []
         themes, problems = load_themes()
         for loaded in themes:
@@ -123,7 +122,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
         if self.screen_reader:
             self.call_after_refresh(self._place_cursor)
 
-    def _show_cursor(self) -> None:
+    def _show_cursor(self, _app: object = None) -> None:
         """Show the terminal's real cursor, which Textual hides, so a screen reader can follow it."""
         if self._driver is not None:
             self._driver.write(SHOW_CURSOR)

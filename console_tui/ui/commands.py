@@ -15,6 +15,7 @@ from console_tui.core import keys
 from console_tui.ui.dialogs.function_keys import NAMED_KEYS, boot_shortcuts, shown_bytes
 from console_tui.ui.dialogs.sac import sac_actions
 from console_tui.ui.dialogs.sysrq import sysrq_label
+from console_tui.ui.screens.main import MainScreen
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,8 @@ class Command:
     unavailable: str = ""
 
 
-def console_commands(screen: object) -> Iterator[Command]:
+def console_commands(screen: MainScreen) -> Iterator[Command]:
     """Every command of the main screen, for the target of the active tab."""
-    from console_tui.ui.screens.main import MainScreen
-
-    assert isinstance(screen, MainScreen)
     for target in screen.hub.targets():
         yield Command(
             f"Open {target.name}", partial(screen.open_target, target.name), "open its console"
@@ -108,14 +106,21 @@ def console_commands(screen: object) -> Iterator[Command]:
 class ConsoleCommands(Provider):
     """Console actions for the target of the active tab."""
 
+    @property
+    def main_screen(self) -> MainScreen | None:
+        """The main screen the palette was opened on (the palette is only bound there)."""
+        screen = self.screen
+        return screen if isinstance(screen, MainScreen) else None
+
     def _commands(self) -> list[Command]:
-        return list(console_commands(self.screen))
+        screen = self.main_screen
+        return list(console_commands(screen)) if screen is not None else []
 
     def _runner(self, command: Command) -> Callable[[], object]:
-        if not command.unavailable:
+        screen = self.main_screen
+        if not command.unavailable or screen is None:
             return command.run
-        screen = self.screen
-        return lambda: screen.refuse(command.name, command.unavailable)  # type: ignore[attr-defined]
+        return lambda: screen.refuse(command.name, command.unavailable)
 
     @staticmethod
     def _help(command: Command) -> str:

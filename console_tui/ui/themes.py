@@ -14,7 +14,7 @@ from console_tui.core import paths
 
 DEFAULT_THEME = "console-dark"
 BUNDLED_THEMES = Path(__file__).resolve().parents[2] / "themes"
-_COLOR_FIELDS = ("primary", "secondary", "warning", "error", "success", "accent")
+_COLOR_FIELDS: tuple[str, ...] = ("primary", "secondary", "warning", "error", "success", "accent")
 _COLOR_FIELDS += ("foreground", "background", "surface", "panel", "boost")
 
 

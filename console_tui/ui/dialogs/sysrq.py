@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, OptionList
@@ -24,7 +24,9 @@ class SysRqDialog(Dialog[str]):
         super().__init__()
         self.target = target
         self.reason = reason
-        self.AUTO_FOCUS = "#cancel" if reason else "#keys"
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel" if self.reason else "#keys").focus()
 
     def compose(self) -> ComposeResult:
         disabled = bool(self.reason)
@@ -48,9 +50,9 @@ class SysRqDialog(Dialog[str]):
                 yield Button("Send", variant="primary", id="send", disabled=disabled)
                 yield Button("Cancel", id="cancel")
 
-    def on_key(self, event: object) -> None:
+    def on_key(self, event: events.Key) -> None:
         """Pressing a SysRq key while the list has focus sends it."""
-        key = getattr(event, "character", None)
+        key = event.character
         if self.focused is self.query_one("#keys") and key and key.lower() in keys.SYSRQ_KEYS:
             event.stop()
             self.dismiss(key.lower())

@@ -1,14 +1,15 @@
 """The main screen: the inventory on the left, one tab per open console on the right.
 
-Every console action lives here once, as a method the bindings, the command palette and the dialogs
-all call; the active tab's pane carries it out for its target.
+Every console action is bound here once, as a method the bindings, the command palette and the
+dialogs all call: it picks the active tab's pane, asks first where an action needs it, and the pane
+carries it out through the Hub.
 """
 
 from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from console_tui.core import keys
+from console_tui.core.api import HubAPI
 from console_tui.ui.dialogs.confirm import ConfirmDialog
 from console_tui.ui.dialogs.function_keys import FunctionKeysDialog
 from console_tui.ui.dialogs.paste import PasteDialog
@@ -29,6 +30,9 @@ from console_tui.ui.messages import Announce, OpenTarget, TargetChanged
 from console_tui.ui.widgets.console_pane import ConsolePane
 from console_tui.ui.widgets.inventory import Inventory
 from console_tui.ui.widgets.terminal import TerminalView
+
+if TYPE_CHECKING:
+    from console_tui.ui.app import ConsoleApp
 
 WELCOME = (
     "Choose a target on the left and press Enter to open its console.\n\n"
@@ -72,7 +76,7 @@ class MainScreen(Screen[None]):
         Binding("ctrl+l", "inventory", "Targets", id="main.inventory", show=False),
     ]
 
-    def __init__(self, hub: Any, *, who: str, screen_reader: bool = False) -> None:
+    def __init__(self, hub: HubAPI, *, who: str, screen_reader: bool = False) -> None:
         super().__init__()
         self.hub = hub
         self.who = who
@@ -83,12 +87,16 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
-            yield Inventory(self.hub, probe=getattr(self.app, "probe", True), id="inventory")
+            yield Inventory(self.hub, probe=self.console_app.probe, id="inventory")
             with Vertical(id="consoles"):
                 yield Static(WELCOME, id="welcome")
                 yield TabbedContent(id="tabs")
         yield Static("", id="announce", markup=False)
         yield Footer()
+
+    @property
+    def console_app(self) -> ConsoleApp:
+        return cast("ConsoleApp", self.app)
 
     def on_mount(self) -> None:
         self.query_one("#tabs").display = False
@@ -112,14 +120,14 @@ class MainScreen(Screen[None]):
         if pane is None:
             return None
         found = pane.query(ConsolePane)
-        return found.first() if found else None
+        return found.first(ConsolePane) if found else None
 
     def pane_of(self, name: str) -> ConsolePane | None:
         pane_id = self._pane_ids.get(name)
         if pane_id is None:
             return None
         found = self.query(f"#{pane_id} ConsolePane")
-        return found.first() if found else None
+        return found.first(ConsolePane) if found else None
 
     @on(OpenTarget)
     async def _open_target(self, message: OpenTarget) -> None:
@@ -135,7 +143,7 @@ class MainScreen(Screen[None]):
             pane = ConsolePane(
                 self.hub,
                 target,
-                self.app.config.settings,
+                self.console_app.config.settings,
                 who=self.who,
                 screen_reader=self.screen_reader,
             )
@@ -198,7 +206,7 @@ class MainScreen(Screen[None]):
     def announce(self, text: str, *, bell: bool = False) -> None:
         """Show one short line in the fixed announcement place (what a screen reader reads)."""
         self.query_one("#announce", Static).update(text)
-        if bell and self.app.config.settings.bell:
+        if bell and self.console_app.config.settings.bell:
             self.app.bell()
 
     @on(TargetChanged)
@@ -213,16 +221,7 @@ class MainScreen(Screen[None]):
         pane = self.active_pane
         if pane is None:
             return "open a target first" if action in NEEDS_PANE else ""
-        name = pane.target.name
-        if action in ("send_break", "sysrq"):
-            capability = self.hub.can_break(name)
-            return "" if capability.ok else capability.reason
-        if action in ("nmi", "reset"):
-            capability = self.hub.can_control(name)
-            return "" if capability.ok else capability.reason
-        if action == "sac" and pane.target.os != "windows":
-            return 'SAC is for Windows targets: set os = "windows" on the target'
-        return ""
+        return pane.unavailable(action)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in NEEDS_PANE and self.is_mounted and self.unavailable(action):
@@ -262,12 +261,12 @@ class MainScreen(Screen[None]):
     def send_sysrq(self, sysrq_keys: str) -> None:
         pane = self._pane_for("SysRq", "sysrq")
         if pane is not None:
-            pane.act(f"SysRq {sysrq_keys}", lambda viewer: self.hub.sysrq(viewer, sysrq_keys))
+            pane.send_sysrq(sysrq_keys)
 
     def action_send_break(self) -> None:
         pane = self._pane_for("BREAK", "send_break")
         if pane is not None:
-            pane.act("BREAK", self.hub.send_break)
+            pane.send_break()
 
     def action_nmi(self) -> None:
         self._confirmed_control(
@@ -287,10 +286,10 @@ class MainScreen(Screen[None]):
         pane = self._pane_for(what, action)
         if pane is None:
             return
-        call = self.hub.nmi if action == "nmi" else self.hub.reset
+        call = pane.nmi if action == "nmi" else pane.reset
         self.app.push_screen(
             ConfirmDialog(question.format(name=pane.target.name), yes=what, detail=detail),
-            lambda yes: pane.act(what, call) if yes else None,
+            lambda yes: call() if yes else None,
         )
 
     def action_function_keys(self) -> None:
@@ -308,16 +307,8 @@ class MainScreen(Screen[None]):
     def send_key(self, key: str) -> None:
         """A named key (`f8`, `esc`) through the Hub, or literal text (`e`) typed."""
         pane = self._pane_for("Key", "function_keys")
-        if pane is None:
-            return
-        if key.lower() in keys.KEY_NAMES or key.lower() in ("delete", "insert", "esc"):
-            if pane.terminal.sac_prompt and key.lower() in ("up", "down", "left", "right"):
-                self.refuse(key, "the SAC> prompt understands no VT100 keys")
-                return
-            pane.act(f"key {key}", lambda viewer: self.hub.send_keys(viewer, [key.lower()]))
-        else:
-            pane.type_bytes(key.encode())
-            self.announce(f"{pane.target.name}: typed {key}")
+        if pane is not None:
+            pane.send_key(key)
 
     def action_sac(self) -> None:
         pane = self._pane_for("SAC", "sac")
@@ -350,11 +341,7 @@ class MainScreen(Screen[None]):
     def action_sync_size(self) -> None:
         pane = self._pane_for("Sync size", "sync_size")
         if pane is not None:
-            columns, rows = pane.terminal.screen_model.size
-            pane.act(
-                f"stty rows {rows} cols {columns}",
-                lambda viewer: self.hub.sync_size(viewer, columns, rows),
-            )
+            pane.sync_size()
 
     async def action_reconnect(self) -> None:
         pane = self._pane_for("Reconnect", "close_tab")
@@ -399,7 +386,7 @@ class MainScreen(Screen[None]):
         pane = self._pane_for("Paste", "paste")
         if pane is None or not text:
             return
-        limit = self.app.config.settings.paste_limit
+        limit = self.console_app.config.settings.paste_limit
         if len(text) <= limit:
             pane.paste(text)
             return
@@ -411,13 +398,12 @@ class MainScreen(Screen[None]):
     def request_lock(self, *, take: bool = False) -> None:
         pane = self._pane_for("Write lock", "close_tab")
         if pane is not None:
-            call = self.hub.take_lock if take else self.hub.request_lock
-            pane.act("take the write lock" if take else "write lock request", call)
+            pane.request_lock(take=take)
 
     def hand_over_lock(self) -> None:
         pane = self._pane_for("Write lock", "close_tab")
         if pane is not None:
-            pane.act("hand over the write lock", self.hub.hand_over)
+            pane.hand_over_lock()
 
     def action_help(self) -> None:
         from console_tui.ui.screens.help import HelpScreen

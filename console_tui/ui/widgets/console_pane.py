@@ -2,7 +2,9 @@
 
 The pane starts the workers that read the session's events and write what the operator types; they
 belong to the pane, so closing its tab cancels them and detaches the viewer (other viewers keep the
-session). Workers only post messages; the handlers here own the state.
+session). Workers only post messages; the handlers here own the state. Every console action (BREAK,
+SysRq, NMI, keys, the write lock) is a method here that goes through the Hub for the pane's viewer
+and announces what was sent or why not; the screen only chooses the pane and asks first.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,9 +19,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from console_tui.core.config import Settings, Target
+from console_tui.core import keys
+from console_tui.core.api import Event, EventKind, HubAPI, Viewer
+from console_tui.core.config import Role, Settings, Target
 from console_tui.core.errors import ConsoleError
-from console_tui.core.session import Event
 from console_tui.ui.messages import Announce, TargetChanged
 from console_tui.ui.widgets.reading_view import ReadingView
 from console_tui.ui.widgets.status_line import SessionFacts, StatusLine
@@ -50,13 +52,13 @@ class ConsolePane(Vertical):
     class Attached(Message):
         """The reader worker attached: `viewer` is ours until the pane closes."""
 
-        def __init__(self, viewer: Any) -> None:
+        def __init__(self, viewer: Viewer) -> None:
             super().__init__()
             self.viewer = viewer
 
     def __init__(
         self,
-        hub: Any,
+        hub: HubAPI,
         target: Target,
         settings: Settings,
         *,
@@ -70,7 +72,7 @@ class ConsolePane(Vertical):
         self.settings = settings
         self.who = who
         self.screen_reader = screen_reader
-        self.viewer: Any = None
+        self.viewer: Viewer | None = None
         self._outbox: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
         self._reader: Worker[None] | None = None
         self._ready = asyncio.Event()
@@ -117,10 +119,10 @@ class ConsolePane(Vertical):
     async def _read_session(self) -> None:
         try:
             viewer = await self.hub.attach(
-                self.target.name, who=self.who, role="admin", source="local", write=True
+                self.target.name, who=self.who, role=Role.ADMIN, source="local", write=True
             )
         except ConsoleError as exc:
-            self.post_message(self.SessionEvent(Event("notice", text=str(exc))))
+            self.post_message(self.SessionEvent(Event(EventKind.NOTICE, text=str(exc))))
             return
         self.post_message(self.Attached(viewer))
         try:
@@ -132,7 +134,7 @@ class ConsolePane(Vertical):
                 self._drawn.clear()
                 for event in events:
                     self.post_message(self.SessionEvent(event))
-                if events[-1].kind == "detached":
+                if events[-1].kind == EventKind.DETACHED:
                     return
                 await self._drawn.wait()
         finally:
@@ -165,17 +167,11 @@ class ConsolePane(Vertical):
 
     @on(Attached)
     def _attached(self, message: Attached) -> None:
-        self.viewer = message.viewer
+        viewer = self.viewer = message.viewer
         self._ready.set()
-        session = getattr(self.hub, "session", lambda _name: None)(self.target.name)
-        transcript = str(getattr(session, "transcript_path", "") or "")
-        self._show(
-            you=getattr(self.viewer, "label", self.who),
-            transcript=transcript or self.hub.status(self.target.name).transcript,
-        )
-        terminal = self.terminal
-        columns, rows = terminal.screen_model.size
-        self.run_worker(self.hub.resize(self.viewer, columns, rows), group="resize", exclusive=True)
+        self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
+        columns, rows = self.terminal.screen_model.size
+        self.run_worker(self.hub.resize(viewer, columns, rows), group="resize", exclusive=True)
 
     @on(SessionEvent)
     def _session_event(self, message: SessionEvent) -> None:
@@ -184,30 +180,30 @@ class ConsolePane(Vertical):
 
     def _handle(self, event: Event) -> None:
         kind = event.kind
-        if kind == "output":
+        if kind == EventKind.OUTPUT:
             self.terminal.feed(event.data)
             reading = self.reading_view
             if reading.display:
                 reading.feed(event.data)
-        elif kind == "snapshot":
+        elif kind == EventKind.SNAPSHOT:
             self.terminal.reset(event.data)
             reading = self.reading_view
             if reading.display and not reading.line_count:
                 reading.seed(*self.terminal.reading_lines())
-        elif kind == "state":
+        elif kind == EventKind.STATE:
             if event.text != self.facts.state:
                 self._show(state=event.text)
                 self.post_message(Announce(f"{self.target.name}: {event.text}"))
                 self.post_message(TargetChanged(self.target.name))
-        elif kind == "lock":
+        elif kind == EventKind.LOCK:
             if event.text != self.facts.writer:
                 self._show(writer=event.text)
                 self.post_message(Announce(f"{self.target.name}: {self.facts.lock_words}"))
-        elif kind == "viewers":
+        elif kind == EventKind.VIEWERS:
             self._show(viewers=event.text)
-        elif kind == "notice":
+        elif kind == EventKind.NOTICE:
             self.post_message(Announce(f"{self.target.name}: {event.text}", bell=True))
-        elif kind == "detached":
+        elif kind == EventKind.DETACHED:
             self.viewer = None
             self._ready.clear()
             self._show(state="detached")
@@ -222,11 +218,6 @@ class ConsolePane(Vertical):
     def _typed(self, message: TerminalView.Typed) -> None:
         message.stop()
         self._outbox.put_nowait((message.data, False))
-
-    @on(TerminalView.Refused)
-    def _refused(self, message: TerminalView.Refused) -> None:
-        message.stop()
-        self.post_message(Announce(f"{self.target.name}: {message.reason}", bell=True))
 
     @on(TerminalView.SacPrompt)
     def _sac_prompt(self, message: TerminalView.SacPrompt) -> None:
@@ -263,12 +254,12 @@ class ConsolePane(Vertical):
         self.type_bytes(self.paste_bytes(text), paced=True)
         self.post_message(Announce(f"{self.target.name}: pasting {len(text)} characters, paced"))
 
-    def act(self, words: str, call: Callable[[Any], Awaitable[object]]) -> None:
+    def act(self, words: str, call: Callable[[Viewer], Awaitable[object]]) -> None:
         """Run one Hub action for our viewer in a worker and announce what was sent (or why not)."""
         self._act(words, call)
 
     @work(group="actions", exit_on_error=False)
-    async def _act(self, words: str, call: Callable[[Any], Awaitable[object]]) -> None:
+    async def _act(self, words: str, call: Callable[[Viewer], Awaitable[object]]) -> None:
         if self.viewer is None:
             self.post_message(
                 Announce(f"{self.target.name}: not attached; {words} not sent", bell=True)
@@ -277,7 +268,7 @@ class ConsolePane(Vertical):
         try:
             await call(self.viewer)
         except (ConsoleError, ValueError) as exc:
-            what = getattr(exc, "what", str(exc))
+            what = exc.what if isinstance(exc, ConsoleError) else str(exc)
             self.post_message(Announce(f"{self.target.name}: {words} failed: {what}", bell=True))
         else:
             self.post_message(Announce(f"{self.target.name}: {words} sent"))
@@ -290,9 +281,60 @@ class ConsolePane(Vertical):
             reading.seed(*self.terminal.reading_lines())
         return bool(reading.display)
 
+    # -- console actions ------------------------------------------------------------------------
+
+    def unavailable(self, action: str) -> str:
+        """Why `action` cannot be done on this console now, or an empty string."""
+        if action in ("send_break", "sysrq"):
+            capability = self.hub.can_break(self.target.name)
+        elif action in ("nmi", "reset"):
+            capability = self.hub.can_control(self.target.name)
+        elif action == "sac" and self.target.os != "windows":
+            return 'SAC is for Windows targets: set os = "windows" on the target'
+        else:
+            return ""
+        return "" if capability.ok else capability.reason
+
+    def send_sysrq(self, sysrq_keys: str) -> None:
+        self.act(f"SysRq {sysrq_keys}", lambda viewer: self.hub.sysrq(viewer, sysrq_keys))
+
+    def send_break(self) -> None:
+        self.act("BREAK", self.hub.send_break)
+
+    def nmi(self) -> None:
+        self.act("NMI", self.hub.nmi)
+
+    def reset(self) -> None:
+        self.act("Reset", self.hub.reset)
+
+    def send_key(self, key: str) -> None:
+        """A named key (`f8`, `esc`, `up`) through the Hub, or literal text (`e`) typed."""
+        if key.lower() in keys.KEY_NAMES or key.lower() in ("delete", "insert", "esc"):
+            self.act(f"key {key}", lambda viewer: self.hub.send_keys(viewer, [key.lower()]))
+        else:
+            self.type_bytes(key.encode())
+            self.post_message(Announce(f"{self.target.name}: typed {key}"))
+
+    def sync_size(self) -> None:
+        """Tell the guest this console's size: `stty rows R cols C`, typed."""
+        columns, rows = self.terminal.screen_model.size
+        self.act(
+            f"stty rows {rows} cols {columns}",
+            lambda viewer: self.hub.sync_size(viewer, columns, rows),
+        )
+
+    def request_lock(self, *, take: bool = False) -> None:
+        if take:
+            self.act("take the write lock", self.hub.take_lock)
+        else:
+            self.act("write lock request", self.hub.request_lock)
+
+    def hand_over_lock(self) -> None:
+        self.act("hand over the write lock", self.hub.hand_over)
+
     async def reconnect(self) -> None:
-        """Drop the console line and connect again now; where the hub cannot, attach again."""
-        if self.viewer is not None and hasattr(self.hub, "reconnect"):
+        """Drop the console line and connect again now; when not attached, attach again."""
+        if self.viewer is not None:
             self.act("reconnect", self.hub.reconnect)
             return
         await self._stop_reader()

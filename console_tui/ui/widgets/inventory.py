@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Tree
 
+from console_tui.core.api import HubAPI
 from console_tui.core.config import Target
 from console_tui.ui.messages import OpenTarget
 
@@ -52,7 +53,7 @@ class Inventory(Vertical):
             self.state = state
             self.power = power
 
-    def __init__(self, hub: Any, *, probe: bool = True, id: str | None = None) -> None:
+    def __init__(self, hub: HubAPI, *, probe: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.hub = hub
         self.probe = probe

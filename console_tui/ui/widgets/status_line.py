@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
@@ -23,8 +24,8 @@ class SessionFacts:
     transcript: str = ""
     sac_prompt: bool = False
 
-    def update(self, **changes: object) -> SessionFacts:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def update(self, **changes: Any) -> SessionFacts:
+        return replace(self, **changes)
 
     @property
     def lock_words(self) -> str:

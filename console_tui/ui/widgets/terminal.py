@@ -30,38 +30,6 @@ FRAME_SECONDS = 1 / 60
 
 STRIP_CACHE_LIMIT = 4096
 
-_TEXTUAL_TO_KEY = {
-    "ctrl+backslash": "ctrl+\\",
-    "ctrl+circumflex_accent": "ctrl+^",
-    "ctrl+underscore": "ctrl+_",
-    "ctrl+left_square_bracket": "ctrl+[",
-    "ctrl+right_square_bracket": "ctrl+]",
-    "ctrl+at": "ctrl+@",
-    "ctrl+space": "ctrl+@",
-}
-_KEY_NAMES = {*keys.KEY_NAMES, "escape", "pageup", "pagedown", "shift+tab", "delete", "insert"}
-_VT_SEQUENCE_STARTS = (b"\x1b[", b"\x1bO")
-
-
-def encode_key_event(
-    key: str, character: str | None, style: str, *, app_cursor: bool
-) -> bytes | None:
-    """The bytes a key press sends to a console of key `style`, or None for keys that send nothing."""
-    name = _TEXTUAL_TO_KEY.get(key, key)
-    if name in _KEY_NAMES:
-        return keys.encode_key(name, style, app_cursor=app_cursor)
-    if name.startswith("alt+"):
-        rest = encode_key_event(name[4:], character, style, app_cursor=app_cursor)
-        return None if rest is None else keys.ESC + rest
-    for prefix in ("shift+", "ctrl+shift+", "ctrl+"):
-        if name.startswith(prefix) and name[len(prefix) :] in _KEY_NAMES:
-            return keys.encode_key(name[len(prefix) :], style, app_cursor=app_cursor)
-    if character and (character.isprintable() or character in "\r\t\x1b"):
-        return character.encode("utf-8", "surrogateescape")
-    if character and len(character) == 1 and ord(character) < 0x20:
-        return character.encode()
-    return None
-
 
 def rich_color(color: Color) -> RichColor | None:
     """A screen-model colour as a Rich colour (palette colours follow the theme's ANSI palette)."""
@@ -143,14 +111,6 @@ class TerminalView(ScrollView, can_focus=True):
             super().__init__()
             self.view = view
             self.text = text
-
-    class Refused(Message):
-        """A key that was not sent, and why."""
-
-        def __init__(self, view: TerminalView, reason: str) -> None:
-            super().__init__()
-            self.view = view
-            self.reason = reason
 
     class Resized(Message):
         """The view's size in cells changed."""
@@ -296,7 +256,7 @@ class TerminalView(ScrollView, can_focus=True):
         return self._rows[y].text[:x] if y < len(self._rows) else ""
 
     def _check_sac_prompt(self) -> None:
-        up = self.cursor_row_text.lstrip().startswith(keys.SAC_PROMPT.decode())
+        up = keys.at_sac_prompt(self.cursor_row_text)
         if up != self.sac_prompt:
             self.sac_prompt = up
             self.post_message(self.SacPrompt(self, up))
@@ -516,7 +476,7 @@ class TerminalView(ScrollView, can_focus=True):
         event.stop()
         event.prevent_default()
         try:
-            data = encode_key_event(
+            data = keys.encode_key_event(
                 event.key,
                 event.character,
                 self.key_style,
@@ -525,13 +485,6 @@ class TerminalView(ScrollView, can_focus=True):
         except ValueError:
             data = None
         if data is None:
-            return
-        if self.sac_prompt and data.startswith(_VT_SEQUENCE_STARTS):
-            self.post_message(
-                self.Refused(
-                    self, f"{event.key} not sent: the SAC> prompt understands no VT100 keys"
-                )
-            )
             return
         self.clear_selection()
         self.leave_scrollback()

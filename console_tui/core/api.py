@@ -1,0 +1,280 @@
+"""The Hub API: every call the app, `attach`, `send`, `list` and the SSH server make, and its values.
+
+`Hub` runs the consoles in this process; `RemoteHub` speaks to the Hub of a running
+`console-tui serve` over its local socket. Both satisfy `HubAPI` (mypy checks it), so every way in
+is written once against this Protocol. Each call that acts on a console takes the `Viewer` acting
+(who, role, from where), so permissions, the write lock and the audit log live in the Hub alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol
+
+from console_tui.core.config import Config, Role, Target
+
+__all__ = [
+    "Capability",
+    "Event",
+    "EventKind",
+    "HubAPI",
+    "LockHolder",
+    "Role",
+    "TargetStatus",
+    "Viewer",
+    "status_table",
+]
+
+VIEWER_QUEUE = 512
+
+
+class EventKind(enum.StrEnum):
+    """What a viewer is told."""
+
+    OUTPUT = "output"
+    """console bytes"""
+    SNAPSHOT = "snapshot"
+    """VT bytes that redraw the whole screen: first on attach, and after a viewer fell behind"""
+    STATE = "state"
+    """text: the session's state (connected, reconnecting, ...)"""
+    LOCK = "lock"
+    """text: who holds the write lock, empty when free"""
+    VIEWERS = "viewers"
+    """text: who is attached"""
+    NOTICE = "notice"
+    """text for the operator"""
+    DETACHED = "detached"
+    """text: why this viewer was detached; the last event it gets"""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    data: bytes = b""
+    text: str = ""
+
+
+_viewer_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Viewer:
+    """One operator's attachment to one target: the handle every console call takes.
+
+    Events arrive in a bounded queue: when a viewer falls behind, what is queued is dropped and it
+    starts over from a snapshot, so a slow viewer never holds up the console or the transcript.
+    """
+
+    target: str
+    who: str
+    role: Role = Role.ADMIN
+    source: str = "local"
+    id: int = field(default_factory=lambda: next(_viewer_ids))
+    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(VIEWER_QUEUE))
+    dropped: int = 0
+    last_input: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.role = Role(self.role)
+
+    @property
+    def label(self) -> str:
+        return f"{self.who}@{self.source}" if self.source not in ("", "local") else self.who
+
+    @property
+    def may_write(self) -> bool:
+        return self.role.at_least(Role.OPERATOR)
+
+    def deliver(self, event: Event, snapshot: bytes | None = None) -> None:
+        """Queue an event; when the queue is full, drop what is queued and start over from a snapshot."""
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += self.queue.qsize()
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            if snapshot is not None:
+                self.queue.put_nowait(Event(EventKind.SNAPSHOT, snapshot))
+            if event.kind != EventKind.OUTPUT:
+                self.queue.put_nowait(event)
+
+    async def batch(self, limit: int = 1 << 20) -> list[Event]:
+        """Wait for an event, then take every event already queued (up to `limit` output bytes),
+        joining runs of output into one: a viewer draws once per batch, not once per read."""
+        events = [await self.queue.get()]
+        size = len(events[0].data)
+        while size < limit and not self.queue.empty() and events[-1].kind != EventKind.DETACHED:
+            event = self.queue.get_nowait()
+            size += len(event.data)
+            if event.kind == EventKind.OUTPUT and events[-1].kind == EventKind.OUTPUT:
+                events[-1] = Event(EventKind.OUTPUT, events[-1].data + event.data)
+            else:
+                events.append(event)
+        return events
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            event = await self.queue.get()
+            yield event
+            if event.kind == EventKind.DETACHED:
+                return
+
+
+@dataclass(frozen=True)
+class Capability:
+    """Whether an action can be done on a target, and if not, why (shown, never hidden)."""
+
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a session's write lock."""
+
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """What `list` and the inventory show for a target, and what an app needs to draw it."""
+
+    name: str
+    group: str
+    backing: str
+    console: str
+    control: str
+    state: str
+    detail: str = ""
+    power: str = ""
+    writer: str = ""
+    writer_id: int = 0
+    viewers: int = 0
+    attached: str = ""
+    """who is attached, in words"""
+    transcript: str = ""
+    can_break: Capability = Capability(False, "not known yet")
+    can_control: Capability = Capability(False, "not known yet")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TargetStatus:
+        """The inverse of `as_dict`; keys it does not know are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in raw.items() if k in known}
+        for key in ("can_break", "can_control"):
+            if isinstance(values.get(key), dict):
+                values[key] = Capability(**values[key])
+        return cls(**values)
+
+
+def status_table(statuses: list[TargetStatus]) -> str:
+    """The `list` table, one target a row, the same locally and over SSH (`--json` for scripts)."""
+    rows = [("NAME", "GROUP", "BACKING", "CONTROL", "STATE", "POWER", "WRITER", "VIEWERS")]
+    for s in statuses:
+        control = s.control.split(":", 1)[0] if s.control else "-"
+        row = (s.name, s.group, s.backing, control, s.state, s.power or "-", s.writer or "-")
+        rows.append((*row, str(s.viewers)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+class HubAPI(Protocol):
+    """The calls every way in uses. A call that is refused raises a ConsoleError that says why."""
+
+    config: Config
+
+    # -- targets ----------------------------------------------------------------------------
+
+    def targets(self) -> tuple[Target, ...]:
+        """The targets this hub serves (to this user)."""
+        ...
+
+    def target(self, name: str) -> Target: ...
+
+    def status(self, name: str) -> TargetStatus:
+        """The last known status, without touching the line."""
+        ...
+
+    def can_break(self, name: str) -> Capability: ...
+
+    def can_control(self, name: str) -> Capability: ...
+
+    async def probe(self, name: str) -> TargetStatus:
+        """Status with live reachability and, where there is a control, the power state."""
+        ...
+
+    async def power_state(self, name: str) -> str: ...
+
+    # -- viewers ----------------------------------------------------------------------------
+
+    async def attach(
+        self,
+        name: str,
+        *,
+        who: str = "",
+        role: Role = Role.ADMIN,
+        source: str = "local",
+        write: bool = True,
+        wait: float = 0.0,
+    ) -> Viewer:
+        """Attach a viewer; with write, it takes the write lock if nobody holds it; with wait,
+        until the line first connects. Its first events redraw the current screen.
+
+        `who` and `source` name the operator in process (default: this Unix user, locally);
+        through a server they are the server's to say, and `role` can only be lowered there."""
+        ...
+
+    async def detach(self, viewer: Viewer) -> None: ...
+
+    async def snapshot(self, viewer: Viewer) -> None:
+        """Send the viewer a fresh snapshot of the screen (it fell behind)."""
+        ...
+
+    async def reconnect(self, viewer: Viewer) -> None:
+        """Drop the console line and connect again now."""
+        ...
+
+    async def resize(self, viewer: Viewer, columns: int, rows: int) -> None: ...
+
+    async def sync_size(self, viewer: Viewer, columns: int, rows: int) -> None: ...
+
+    # -- the write lock ---------------------------------------------------------------------
+
+    async def request_lock(self, viewer: Viewer) -> bool:
+        """Take the lock when free, else ask its holder. True when the viewer now writes."""
+        ...
+
+    async def hand_over(self, viewer: Viewer, to: int = 0) -> LockHolder | None:
+        """The holder gives the lock to viewer id `to`, or to whoever asked last."""
+        ...
+
+    async def take_lock(self, viewer: Viewer) -> None: ...
+
+    # -- actions ----------------------------------------------------------------------------
+
+    async def write(self, viewer: Viewer, data: bytes, *, paced: bool = False) -> None:
+        """Keystrokes, or a paste (paced to the line). Their bytes are never recorded."""
+        ...
+
+    async def send_keys(self, viewer: Viewer, names: list[str]) -> bytes: ...
+
+    async def send_break(self, viewer: Viewer) -> None: ...
+
+    async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> None: ...
+
+    async def nmi(self, viewer: Viewer) -> None: ...
+
+    async def reset(self, viewer: Viewer) -> None: ...
+
+    async def close(self) -> None: ...
