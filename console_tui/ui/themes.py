@@ -1,4 +1,9 @@
-"""Themes: TOML (or JSON) files in `themes/` become Textual themes; a bad file falls back with a notice."""
+"""Themes: TOML (or JSON) files in `themes/` become Textual themes; a bad file falls back with a notice.
+
+The bundled themes are the repo's top-level `themes/`. A wheel carries them inside the package as
+`console_tui/themes`; a source checkout or an editable install reads them where they are, beside
+the package.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,18 @@ from textual.theme import Theme
 from console_tui.core import paths
 
 DEFAULT_THEME = "console-dark"
-BUNDLED_THEMES = Path(__file__).resolve().parents[2] / "themes"
 _COLOR_FIELDS: tuple[str, ...] = ("primary", "secondary", "warning", "error", "success", "accent")
 _COLOR_FIELDS += ("foreground", "background", "surface", "panel", "boost")
+
+
+def _bundled_themes() -> Path:
+    """`themes/` inside the package when installed from a wheel, else the checkout's, beside it."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "themes"
+    return installed if installed.is_dir() else package.parent / "themes"
+
+
+BUNDLED_THEMES = _bundled_themes()
 
 
 @dataclass(frozen=True)
