@@ -14,7 +14,7 @@ from peers import TelnetPeer
 
 from console_tui.core import config
 from console_tui.core.config import Role
-from console_tui.core.errors import NotPermittedError
+from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.hub import Hub
 from console_tui.core.hubwire import HubService, Principal, RemoteHub, RemoteViewer
 
@@ -214,3 +214,34 @@ async def test_an_app_that_falls_behind_gets_a_fresh_snapshot(wire: Wire, peer: 
     seen = await output_until(viewer, f"line {n:05d}".encode())
     assert b"line 00001" not in seen, "what was dropped is not replayed; the screen is"
     assert viewer.queue.empty()
+
+
+def test_every_call_of_the_hub_api_is_carried_by_the_wire() -> None:
+    """Adding a call to HubAPI without declaring it in HubOps fails here (close is local)."""
+    import inspect
+
+    from console_tui.core.api import HubAPI
+    from console_tui.core.hubwire.ops import OPS
+
+    calls = {
+        name
+        for name, member in vars(HubAPI).items()
+        if inspect.iscoroutinefunction(member) and not name.startswith("_")
+    }
+    assert calls - {"close"} == set(OPS)
+
+
+async def test_a_malformed_call_is_answered_with_what_was_wrong(wire: Wire) -> None:
+    alice = await wire.dial("alice")
+    viewer = await alice.attach("web", wait=5)
+    with pytest.raises(ValueError, match="missing argument 'data'"):
+        await alice._request("write", {"viewer": {"id": viewer.id}}, None)
+    with pytest.raises(ValueError, match="expected int"):
+        await alice._request(
+            "resize", {"viewer": {"id": viewer.id}, "columns": [1], "rows": 24}, None
+        )
+    with pytest.raises(ConsoleError, match="unknown hub operation 'format_disk'"):
+        await alice._request("format_disk", {}, None)
+    with pytest.raises(UnreachableError, match="not attached"):
+        await alice._request("send_break", {"viewer": {"id": viewer.id + 1000}}, None)
+    await alice.write(viewer, b"still fine")

@@ -7,10 +7,8 @@ socket to app processes of the SSH server (core/hubwire/).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import os
 import time
 
 from console_tui.core import keys
@@ -29,9 +27,9 @@ from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.paths import local_user
-from console_tui.core.session import LineClaim, Session, SessionState
+from console_tui.core.probe import probe_console, probe_power
+from console_tui.core.session import Session, SessionState
 
-PROBE_TIMEOUT = 3.0
 DENIED_QUIET = 60.0
 
 
@@ -90,45 +88,10 @@ class Hub:
         target = self.target(name)
         state, detail = status.state, status.detail
         if status.state == "closed":
-            state, detail = await self._probe_console(target)
-        power = ""
-        if target.control:
-            try:
-                async with asyncio.timeout(PROBE_TIMEOUT + 1):
-                    power = await make_control(target.control).power_state()
-            except (ConsoleError, TimeoutError) as exc:
-                power = "unknown"
-                detail = detail or f"control: {exc}"
+            state, detail = await probe_console(target)
+        power, trouble = await probe_power(target.control) if target.control else ("", "")
+        detail = detail or trouble
         return dataclasses.replace(status, state=state, detail=detail, power=power)
-
-    async def _probe_console(self, target: Target) -> tuple[str, str]:
-        uri = parse_console_uri(target.console)
-        if uri.scheme in ("serial", "pty"):
-            # Opening a serial port toggles DTR, which resets some boards: look, do not touch.
-            if not os.path.exists(uri.path):
-                return "unreachable", f"{uri.path} does not exist"
-            if not os.access(uri.path, os.R_OK | os.W_OK):
-                return "unreachable", f"{uri.path}: permission denied"
-            return "reachable", ""
-        # A one-client line held by another console-tui here must not be touched: a connection
-        # would sit in QEMU's backlog and look like a free, reachable line.
-        claim = LineClaim(target)
-        holder = claim.take()
-        if holder:
-            return "in use", f"in use by {holder} on this machine"
-        backing = make_backing(uri, baud=target.baud)
-        try:
-            async with asyncio.timeout(PROBE_TIMEOUT):
-                await backing.open()
-        except (ConsoleError, OSError) as exc:
-            return "unreachable", str(exc)
-        except TimeoutError:
-            return "unreachable", f"no answer within {PROBE_TIMEOUT:.0f} s"
-        finally:
-            with contextlib.suppress(Exception):
-                await backing.close()
-            claim.release()
-        return "reachable", ""
 
     # -- sessions and viewers ---------------------------------------------------------------
 

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from console_tui.core.errors import EXIT_NOT_PERMITTED, EXIT_OK, EXIT_USAGE, ConsoleError
 from console_tui.core.api import status_table
+from console_tui.core.config import Role
+from console_tui.core.errors import EXIT_NOT_PERMITTED, EXIT_OK, EXIT_USAGE, ConsoleError
 from console_tui.core.hubwire import Principal
 from console_tui.core.passthrough import Passthrough
-from console_tui.core.config import Role
 from console_tui.server.appproc import AppProcess
 
 if TYPE_CHECKING:
