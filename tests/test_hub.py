@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from console_tui.core import config
+from console_tui.core.api import VIEWER_QUEUE, Event, Viewer
 from console_tui.core.audit import audit_path
 from console_tui.core.errors import NotPermittedError, UnreachableError
 from console_tui.core.hub import Hub
-from console_tui.core.api import VIEWER_QUEUE, Event, Viewer
 from console_tui.core.transcript import read_transcript
 
 
