@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from console_tui.core import keys
+from console_tui.ui.dialogs._base import Dialog
 from console_tui.ui.dialogs.confirm import ConfirmDialog
 from console_tui.ui.dialogs.function_keys import FunctionKeysDialog
 from console_tui.ui.dialogs.paste import PasteDialog
@@ -26,6 +27,13 @@ from console_tui.ui.dialogs.search import SearchDialog
 from console_tui.ui.dialogs.sysrq import SysRqDialog
 from console_tui.ui.dialogs.transcript import TranscriptDialog
 from console_tui.ui.messages import Announce, OpenTarget, TargetChanged
+from console_tui.ui.screens.help import (
+    INSIDE_CONSOLE,
+    MOVING,
+    HelpScreen,
+    HelpSection,
+    own_bindings,
+)
 from console_tui.ui.widgets.console_pane import ConsolePane
 from console_tui.ui.widgets.inventory import Inventory
 from console_tui.ui.widgets.terminal import TerminalView
@@ -420,6 +428,23 @@ class MainScreen(Screen[None]):
             pane.act("hand over the write lock", self.hub.hand_over)
 
     def action_help(self) -> None:
-        from console_tui.ui.screens.help import HelpScreen
+        self.app.push_screen(HelpScreen(self.help_sections()))
 
-        self.app.push_screen(HelpScreen())
+    def help_sections(self) -> list[HelpSection]:
+        """The keys in force by where they work: the bindings of the app, this screen, the widgets
+        it holds and the dialogs it opens."""
+        app = self.app
+        palette = Binding(
+            app.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "command palette",
+            key_display=app.COMMAND_PALETTE_DISPLAY,
+        )
+        return [
+            ("Anywhere", [palette, *own_bindings(app)]),
+            ("Outside a console", own_bindings(self)),
+            ("In the target list", own_bindings(self.query_one(Inventory))),
+            ("Inside a console", [*own_bindings(TerminalView), *INSIDE_CONSOLE]),
+            ("In dialogs and help", own_bindings(Dialog, ConfirmDialog, HelpScreen)),
+            ("Moving around", MOVING),
+        ]
