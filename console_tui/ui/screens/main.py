@@ -100,7 +100,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#tabs").display = False
-        self.query_one(Inventory).tree.focus()
+        self.query_one(Inventory).target_tree.focus()
 
     def on_screen_resume(self) -> None:
         """Back from a dialog: the real cursor goes back to the control that has focus again."""
@@ -168,7 +168,7 @@ class MainScreen(Screen[None]):
         if not self._pane_ids:
             self.tabs.display = False
             self.query_one("#welcome").display = True
-            self.query_one(Inventory).tree.focus()
+            self.query_one(Inventory).target_tree.focus()
         elif self.active_pane is not None:
             self.active_pane.terminal.focus()
         self.refresh_bindings()
@@ -183,7 +183,7 @@ class MainScreen(Screen[None]):
             pane.terminal.focus()
 
     def action_inventory(self) -> None:
-        self.query_one(Inventory).tree.focus()
+        self.query_one(Inventory).target_tree.focus()
 
     @on(TerminalView.Left)
     def _left_console(self, message: TerminalView.Left) -> None:
