@@ -433,13 +433,13 @@ class TerminalView(ScrollView, can_focus=True):
             return
         self.scroll_to(y=max(0, target), animate=False, immediate=True)
 
-    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()
         event.prevent_default()
         self.enter_scrollback()
         self.scroll_to(y=max(0, self.scroll_offset.y - 3), animate=False, immediate=True)
 
-    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         event.stop()
         event.prevent_default()
         if self._history is None:
