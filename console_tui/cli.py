@@ -420,7 +420,7 @@ def _log(args: argparse.Namespace) -> int:
 
 
 def _lab(command: str) -> int:
-    from console_tui.core.lab import Lab
+    from console_tui.lab import Lab
 
     lab = Lab()
     if command == "up":

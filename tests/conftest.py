@@ -62,7 +62,7 @@ def guest(guest_dir: Path) -> Iterator[object]:
     Tests that crash or reboot it (NMI, reset) wait for its ready line again before they end.
     """
     need_command("qemu-system-x86_64", "busybox")
-    from console_tui.core import lab
+    from console_tui import lab
 
     demo = lab.Lab(guest_dir)
     info = demo.up(timeout=120)

@@ -268,7 +268,7 @@ async def test_screen_reader_mode_announces_and_places_the_cursor(sock_dir: Path
         async with app.run_test(size=SIZE) as pilot:
             assert app.animation_level == "none"
             screen = main_screen(app)
-            tree = screen.query_one(Inventory).tree
+            tree = screen.query_one(Inventory).target_tree
             await until(pilot, lambda: tree.cursor_line > 0, "the first target highlighted")
             region = tree.content_region
             await until(

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from conftest import table_rows
 
-from console_tui.core import config, lab
+from console_tui import lab
+from console_tui.core import config
 from console_tui.core.hub import Hub
 from console_tui.core.transcript import read_transcript
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from qemu.qmp import QMPClient
 
-from console_tui.core import lab
+from console_tui import lab
 from console_tui.core.control import make_control, parse_control_uri
 from console_tui.core.control.qmp import QMPControl
 from console_tui.core.errors import UnreachableError
-from console_tui.core.lab import Lab, LabInfo
+from console_tui.lab import Lab, LabInfo
 
 
 def control_of(info: LabInfo, timeout: float = 5.0) -> QMPControl:

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import need_command
 
-from console_tui.core import config, lab
-from console_tui.core.lab import Lab, LabError, LabInfo
+from console_tui import lab
+from console_tui.core import config
+from console_tui.lab import Lab, LabError, LabInfo
 
 IAC, SB, SE, BRK = 255, 250, 240, 243
 PROMPT = b"demo:~# "

@@ -133,7 +133,7 @@ async def test_inventory_filter_and_open_tab(sock_dir: Path) -> None:
             assert inventory.states["web-01"] == "reachable"
             await pilot.press("slash", *"web")
             await pilot.pause()
-            leaves = [n.data for n in _nodes(inventory.tree.root) if n.data]
+            leaves = [n.data for n in _nodes(inventory.target_tree.root) if n.data]
             assert leaves == ["web-01"]
             await pilot.press("enter")  # filter done: the tree has focus on web-01
             await pilot.press("enter")

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
+from console_tui import lab
 from console_tui.core import config as config_mod
-from console_tui.core import lab
 from console_tui.ui.app import ConsoleApp
 from console_tui.ui.dialogs.sysrq import SysRqDialog
 from console_tui.ui.screens.main import MainScreen

@@ -110,7 +110,9 @@ async def test_a_dropped_target_says_so_and_comes_back_by_itself(sock_dir: Path)
             await until(pilot, lambda: "state: unreachable" in str(status.render()), "in words")
             await until(
                 pilot,
-                lambda: "unreachable" in str(inventory.tree.root.children[0].children[0].label),
+                lambda: (
+                    "unreachable" in str(inventory.target_tree.root.children[0].children[0].label)
+                ),
                 "the inventory to say unreachable",
             )
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
+from textual import events
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from console_tui.core.keys import encode_key_event
+from console_tui.core.screen import CellStyle, ScreenRow
+from console_tui.ui.widgets import terminal as terminal_module
 from console_tui.ui.widgets.reading_view import ReadingView, plain_line
 from console_tui.ui.widgets.terminal import TerminalView
 
@@ -80,13 +84,38 @@ async def test_only_changed_rows_are_redrawn() -> None:
         assert changed == [1]
 
 
+def test_strip_cache_is_bounded_and_keeps_the_rows_drawn_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The strips of drawn rows are a bounded LRU: past the bound the least recently drawn row goes,
+    and a row drawn again just before stays. A cached row comes back as the same strip."""
+    monkeypatch.setattr(terminal_module, "STRIP_CACHE_LIMIT", 3)
+    view = TerminalView()
+    rows = [ScreenRow(((f"row {n}", CellStyle()),)) for n in range(4)]
+    drawn = [view._strip(row) for row in rows[:3]]
+    assert view._strip(rows[0]) is drawn[0]  # row 0 is now the most recently drawn
+    view._strip(rows[3])  # one past the bound: row 1, drawn least recently, goes
+    assert len(view._strips) == 3
+    assert view._strip(rows[0]) is drawn[0]
+    assert view._strip(rows[2]) is drawn[2]
+    assert view._strip(rows[1]) is not drawn[1]  # drawn again, so row 3 goes now
+    assert len(view._strips) == 3
+    assert [row for row, _ in view._strips.values()] == [rows[0], rows[2], rows[1]]
+
+
+async def with_200_lines(app: TerminalApp, pilot: Pilot[None]) -> TerminalView:
+    """The app's terminal view after 200 numbered lines, most of them in the scrollback."""
+    view = app.query_one(TerminalView)
+    view.feed(b"".join(f"line {n}\r\n".encode() for n in range(200)))
+    view.sync_now()
+    await pilot.pause()
+    return view
+
+
 async def test_scrollback_and_search() -> None:
     app = TerminalApp()
     async with app.run_test(size=(100, 30)) as pilot:
-        view = app.query_one(TerminalView)
-        view.feed(b"".join(f"line {n}\r\n".encode() for n in range(200)))
-        view.sync_now()
-        await pilot.pause()
+        view = await with_200_lines(app, pilot)
         assert view.search("line 42")
         assert view.in_scrollback
         assert view.scroll_offset.y <= 42 < view.scroll_offset.y + view.size.height
@@ -97,6 +126,25 @@ async def test_scrollback_and_search() -> None:
             pages += 1
         assert not view.in_scrollback
         assert pages > 1
+
+
+async def test_mouse_wheel_scrolls_the_scrollback() -> None:
+    """The wheel enters the scrollback three lines at a time (the view holds still while output
+    goes on) and leaves it at the bottom; the widget's own scrolling does not run as well."""
+    app = TerminalApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await with_200_lines(app, pilot)
+        bottom = len(view.screen_model.history())
+        for _ in range(2):
+            view.post_message(events.MouseScrollUp(view, 1, 1, 0, -1, 0, False, False, False))
+        await pilot.pause()
+        assert view.in_scrollback
+        assert view.scroll_offset.y == bottom - 6
+        for _ in range(2):
+            view.post_message(events.MouseScrollDown(view, 1, 1, 0, 1, 0, False, False, False))
+        await pilot.pause()
+        assert not view.in_scrollback
+        assert view.scroll_offset.y == 0
 
 
 async def test_reading_view_only_appends() -> None:

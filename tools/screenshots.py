@@ -15,8 +15,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from console_tui import lab
 from console_tui.core import config as config_mod
-from console_tui.core import lab
 from console_tui.ui.app import ConsoleApp
 from console_tui.ui.screens.main import MainScreen
 

@@ -9,7 +9,7 @@ from itertools import groupby
 
 import evp
 
-from console_tui.core.screen import (
+from console_tui.core._screen_base import (
     CellStyle,
     RowInterner,
     Screen,

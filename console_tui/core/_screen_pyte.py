@@ -24,7 +24,7 @@ from pyte import modes
 from pyte.screens import Margins, StaticDefaultDict
 from wcwidth import wcwidth as _wcwidth
 
-from console_tui.core.screen import (
+from console_tui.core._screen_base import (
     DEFAULT_STYLE,
     CellStyle,
     Color,

@@ -13,7 +13,7 @@ from console_tui.core import paths
 from console_tui.core.api import HubAPI
 from console_tui.core.config import Config
 from console_tui.ui.commands import ConsoleCommands
-from console_tui.ui.cursor import SHOW_CURSOR, focus_offset
+from console_tui.ui.cursor import cursor_shown, focus_offset
 from console_tui.ui.screens.main import MainScreen
 from console_tui.ui.themes import DEFAULT_THEME, load_themes
 
@@ -41,9 +41,11 @@ class ConsoleApp(App[int], inherit_bindings=False):
         probe: bool = True,
         who: str | None = None,
     ) -> None:
-        super().__init__()
+        screen_reader = screen_reader or config.settings.screen_reader
+        driver_class = self.get_driver_class()
+        super().__init__(driver_class=cursor_shown(driver_class) if screen_reader else driver_class)
         self.config = config
-        self.screen_reader = screen_reader or config.settings.screen_reader
+        self.screen_reader = screen_reader
         self.blink = blink and not self.screen_reader
         self.probe = probe
         self.who = who or paths.local_user()
@@ -73,9 +75,6 @@ class ConsoleApp(App[int], inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.hub, who=self.who, screen_reader=self.screen_reader))
-        if self.screen_reader:
-            self._show_cursor()
-            self.app_resume_signal.subscribe(self, self._show_cursor)
         self.call_after_refresh(self._report_theme_problems)
 
     def _report_theme_problems(self) -> None:
@@ -121,12 +120,6 @@ class ConsoleApp(App[int], inherit_bindings=False):
         """After the focus or the highlighted item moved, move the real cursor there too."""
         if self.screen_reader:
             self.call_after_refresh(self._place_cursor)
-
-    def _show_cursor(self, _app: object = None) -> None:
-        """Show the terminal's real cursor, which Textual hides, so a screen reader can follow it."""
-        if self._driver is not None:
-            self._driver.write(SHOW_CURSOR)
-            self._driver.flush()
 
     def _place_cursor(self) -> None:
         """Rest the real cursor on the focused control's current item."""

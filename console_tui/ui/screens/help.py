@@ -1,13 +1,27 @@
-"""Help: every key binding and what it does, outside and inside a console."""
+"""Help: every key binding in force and what it does, by where it works.
+
+The screen that opens help hands it the sections, gathered from the bindings of the app, of itself,
+of the widgets it holds and of its dialogs; help shows each binding's keys after the config's
+keymap, and knows none of those screens.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from rich.table import Table
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+Row = Binding | tuple[str, str]
+"""A binding, shown with its keys after the keymap, or a row already in words: (keys, what)."""
+
+HelpSection = tuple[str, Sequence[Row]]
+"""Where the keys work, and the rows for that place."""
 
 INSIDE_CONSOLE = [
     (
@@ -23,23 +37,28 @@ MOVING = [
 ]
 
 
+def own_bindings(*owners: DOMNode | type[DOMNode]) -> list[Binding]:
+    """The bindings each owner (an app, screen or widget, or its class) declares, in order."""
+    return [
+        binding for owner in owners for binding in owner.BINDINGS if isinstance(binding, Binding)
+    ]
+
+
 def key_words(app: App[object], binding: Binding) -> str:
     """The keys of a binding as shown to the operator, after the config's keymap."""
     settings = getattr(getattr(app, "config", None), "settings", None)
     keymap = getattr(settings, "keymap", None) or {}
+    if binding.id not in keymap and binding.key_display:
+        return binding.key_display
     keys = keymap.get(binding.id or "", binding.key)
     shown = [app.get_key_display(Binding(key.strip(), "")) for key in keys.split(",")]
     return " or ".join(shown)
 
 
-def rows_of(app: App[object], bindings: list[Binding | tuple[str, str]]) -> list[tuple[str, str]]:
-    rows = []
-    for binding in bindings:
-        if isinstance(binding, Binding):
-            rows.append((key_words(app, binding), binding.description))
-        else:
-            rows.append(binding)
-    return rows
+def rows_of(app: App[object], rows: Sequence[Row]) -> list[tuple[str, str]]:
+    return [
+        (key_words(app, row), row.description) if isinstance(row, Binding) else row for row in rows
+    ]
 
 
 def binding_rows(bindings: list[tuple[str, str]]) -> Table:
@@ -59,40 +78,17 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,f1,q", "close", "Close help", id="help.close"),
     ]
 
-    def compose(self) -> ComposeResult:
-        from console_tui.ui.dialogs._base import Dialog
-        from console_tui.ui.dialogs.confirm import ConfirmDialog
-        from console_tui.ui.screens.main import MainScreen
-        from console_tui.ui.widgets.inventory import Inventory
-        from console_tui.ui.widgets.terminal import TerminalView
+    def __init__(self, sections: Sequence[HelpSection]) -> None:
+        super().__init__()
+        self.sections = sections
 
-        app = self.app
-        palette = (getattr(app, "COMMAND_PALETTE_DISPLAY", None) or "Ctrl+]", "command palette")
-        sections: list[tuple[str, list[Binding | tuple[str, str]]]] = [
-            ("Anywhere", [palette, *_bindings(app.BINDINGS)]),
-            ("Outside a console", [*_bindings(MainScreen.BINDINGS)]),
-            ("In the target list", [*_bindings(Inventory.BINDINGS)]),
-            ("Inside a console", [*_bindings(TerminalView.BINDINGS), *INSIDE_CONSOLE]),
-            (
-                "In dialogs and help",
-                [
-                    *_bindings(Dialog.BINDINGS),
-                    *_bindings(ConfirmDialog.BINDINGS),
-                    *_bindings(self.BINDINGS),
-                ],
-            ),
-            ("Moving around", [*MOVING]),
-        ]
+    def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            for index, (title, bindings) in enumerate(sections):
+            for index, (title, rows) in enumerate(self.sections):
                 yield Static(
                     f"[b]{title}[/b]", classes="section first" if index == 0 else "section"
                 )
-                yield Static(binding_rows(rows_of(app, bindings)))
+                yield Static(binding_rows(rows_of(self.app, rows)))
 
     def action_close(self) -> None:
         self.dismiss(None)
-
-
-def _bindings(bindings: list[object]) -> list[Binding]:
-    return [binding for binding in bindings if isinstance(binding, Binding)]

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from console_tui.core.api import HubAPI
+from console_tui.ui.dialogs._base import Dialog
 from console_tui.ui.dialogs.confirm import ConfirmDialog
 from console_tui.ui.dialogs.function_keys import FunctionKeysDialog
 from console_tui.ui.dialogs.paste import PasteDialog
@@ -27,6 +28,13 @@ from console_tui.ui.dialogs.search import SearchDialog
 from console_tui.ui.dialogs.sysrq import SysRqDialog
 from console_tui.ui.dialogs.transcript import TranscriptDialog
 from console_tui.ui.messages import Announce, OpenTarget, TargetChanged
+from console_tui.ui.screens.help import (
+    INSIDE_CONSOLE,
+    MOVING,
+    HelpScreen,
+    HelpSection,
+    own_bindings,
+)
 from console_tui.ui.widgets.console_pane import ConsolePane
 from console_tui.ui.widgets.inventory import Inventory
 from console_tui.ui.widgets.terminal import TerminalView
@@ -100,7 +108,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#tabs").display = False
-        self.query_one(Inventory).tree.focus()
+        self.query_one(Inventory).target_tree.focus()
 
     def on_screen_resume(self) -> None:
         """Back from a dialog: the real cursor goes back to the control that has focus again."""
@@ -168,7 +176,7 @@ class MainScreen(Screen[None]):
         if not self._pane_ids:
             self.tabs.display = False
             self.query_one("#welcome").display = True
-            self.query_one(Inventory).tree.focus()
+            self.query_one(Inventory).target_tree.focus()
         elif self.active_pane is not None:
             self.active_pane.terminal.focus()
         self.refresh_bindings()
@@ -183,7 +191,7 @@ class MainScreen(Screen[None]):
             pane.terminal.focus()
 
     def action_inventory(self) -> None:
-        self.query_one(Inventory).tree.focus()
+        self.query_one(Inventory).target_tree.focus()
 
     @on(TerminalView.Left)
     def _left_console(self, message: TerminalView.Left) -> None:
@@ -406,6 +414,23 @@ class MainScreen(Screen[None]):
             pane.hand_over_lock()
 
     def action_help(self) -> None:
-        from console_tui.ui.screens.help import HelpScreen
+        self.app.push_screen(HelpScreen(self.help_sections()))
 
-        self.app.push_screen(HelpScreen())
+    def help_sections(self) -> list[HelpSection]:
+        """The keys in force by where they work: the bindings of the app, this screen, the widgets
+        it holds and the dialogs it opens."""
+        app = self.app
+        palette = Binding(
+            app.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "command palette",
+            key_display=app.COMMAND_PALETTE_DISPLAY,
+        )
+        return [
+            ("Anywhere", [palette, *own_bindings(app)]),
+            ("Outside a console", own_bindings(self)),
+            ("In the target list", own_bindings(self.query_one(Inventory))),
+            ("Inside a console", [*own_bindings(TerminalView), *INSIDE_CONSOLE]),
+            ("In dialogs and help", own_bindings(Dialog, ConfirmDialog, HelpScreen)),
+            ("Moving around", MOVING),
+        ]

@@ -73,11 +73,12 @@ class Inventory(Vertical):
         yield tree
 
     @property
-    def tree(self) -> Tree[str]:
+    def target_tree(self) -> Tree[str]:
+        """The tree of targets (`tree` would shadow DOMNode.tree, the widget tree)."""
         return self.query_one("#targets", Tree)
 
     def on_mount(self) -> None:
-        self.tree.border_title = "Targets"
+        self.target_tree.border_title = "Targets"
         self.rebuild()
         self.call_after_refresh(self.select_first)
         if self.probe:
@@ -135,7 +136,7 @@ class Inventory(Vertical):
 
     def rebuild(self) -> None:
         """Lay the tree out again: source, then group, then targets that match the filter."""
-        tree = self.tree
+        tree = self.target_tree
         cursor = tree.cursor_node.data if tree.cursor_node is not None else None
         tree.clear()
         targets = [t for t in self.hub.targets() if self.matches(t)]
@@ -158,15 +159,15 @@ class Inventory(Vertical):
             )
 
     def _relabel(self, name: str) -> None:
-        tree = self.tree
+        tree = self.target_tree
         for node in _walk(tree.root):
             if node.data == name:
                 node.set_label(self.label(self.hub.target(name)))
 
     def select_first(self) -> None:
-        for node in _walk(self.tree.root):
+        for node in _walk(self.target_tree.root):
             if node.data is not None:
-                self.tree.move_cursor(node)
+                self.target_tree.move_cursor(node)
                 return
 
     @on(Input.Changed, "#filter")
@@ -180,7 +181,7 @@ class Inventory(Vertical):
     def _filter_done(self, event: Input.Submitted) -> None:
         event.stop()
         self.select_first()
-        self.tree.focus()
+        self.target_tree.focus()
 
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected[str]) -> None:
@@ -193,7 +194,7 @@ class Inventory(Vertical):
 
     @property
     def highlighted(self) -> str | None:
-        node = self.tree.cursor_node
+        node = self.target_tree.cursor_node
         return node.data if node is not None else None
 
 

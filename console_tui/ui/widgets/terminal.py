@@ -8,6 +8,7 @@ picture is rebuilt at most once per refresh tick.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -29,6 +30,7 @@ FRAME_SECONDS = 1 / 60
 """At most one redraw per refresh tick, however fast bytes arrive."""
 
 STRIP_CACHE_LIMIT = 4096
+"""Rows kept drawn as strips; past this many, the least recently drawn row goes."""
 
 
 def rich_color(color: Color) -> RichColor | None:
@@ -157,7 +159,7 @@ class TerminalView(ScrollView, can_focus=True):
         self._rows: tuple[ScreenRow, ...] = self.screen_model.rows()
         self._cursor: tuple[int, int] | None = self.screen_model.cursor
         self._history: list[ScreenRow] | None = None
-        self._strips: dict[int, tuple[ScreenRow, Strip]] = {}
+        self._strips: OrderedDict[int, tuple[ScreenRow, Strip]] = OrderedDict()
         self._styles: dict[CellStyle, Style] = {}
         self._base = Style()
         self._timer: Timer | None = None
@@ -286,17 +288,20 @@ class TerminalView(ScrollView, can_focus=True):
         return style
 
     def _strip(self, row: ScreenRow) -> Strip:
-        cached = self._strips.get(id(row))
+        """The row drawn as a strip, cached by the row's identity (least recently used goes)."""
+        strips = self._strips
+        cached = strips.get(id(row))
         if cached is not None and cached[0] is row:
+            strips.move_to_end(id(row))
             return cached[1]
-        if len(self._strips) > STRIP_CACHE_LIMIT:
-            self._strips.clear()
         segments = [
             Segment(" " * cell_len(text) if cell.conceal else text, self._style(cell))
             for text, cell in row.runs
         ]
         strip = Strip(segments)
-        self._strips[id(row)] = (row, strip)
+        strips[id(row)] = (row, strip)
+        if len(strips) > STRIP_CACHE_LIMIT:
+            strips.popitem(last=False)
         return strip
 
     def _line(self, index: int) -> ScreenRow | None:
@@ -388,13 +393,13 @@ class TerminalView(ScrollView, can_focus=True):
             return
         self.scroll_to(y=max(0, target), animate=False, immediate=True)
 
-    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()
         event.prevent_default()
         self.enter_scrollback()
         self.scroll_to(y=max(0, self.scroll_offset.y - 3), animate=False, immediate=True)
 
-    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         event.stop()
         event.prevent_default()
         if self._history is None:
