@@ -1,19 +1,38 @@
-"""Shared fixtures: every test runs with its own config, state and runtime dirs.
+"""Shared fixtures and helpers. Every test runs with its own config, state and runtime dirs.
 
 Tests that need a real peer (the demo guest, socat, ser2net, ssh) use `need_command`: it skips on a
 developer machine without the peer but fails in CI (`CI=true`), where every peer must be installed.
+The peers themselves are in peers.py. Test files import both the same way: `from conftest import
+...`, `from peers import ...` (pytest puts this folder on the import path).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import Iterator
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from console_tui.core import config
+from console_tui.ui.screens.main import MainScreen
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from console_tui.core.session import Event, Viewer
+    from console_tui.ui.app import ConsoleApp
+    from console_tui.ui.widgets.console_pane import ConsolePane
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+APP_SIZE = (140, 40)
+"""The terminal size the app runs at in the tests that drive it with Pilot."""
 
 
 def need_command(*commands: str) -> None:
@@ -33,6 +52,9 @@ def table_rows(text: str) -> dict[str, dict[str, str]]:
     return {row.split()[0]: dict(zip(names, row.split(), strict=True)) for row in rows}
 
 
+# -- fixtures -------------------------------------------------------------------------------
+
+
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point platformdirs (XDG) at a fresh folder so tests never touch the user's files."""
@@ -48,6 +70,14 @@ def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.delenv("CONSOLE_TUI_CONFIG", raising=False)
     return home
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[Path]:
+    """A folder with a short path for Unix sockets (a socket path must fit in 107 bytes), removed
+    with all it holds when the test ends."""
+    with tempfile.TemporaryDirectory(prefix="ctui-", dir="/tmp") as name:
+        yield Path(name)
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +100,101 @@ def guest(guest_dir: Path) -> Iterator[object]:
         yield info
     finally:
         demo.down()
+
+
+# -- waiting --------------------------------------------------------------------------------
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Poll `check` until it holds, blocking, for tests with no event loop (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+async def until(
+    pilot: Pilot, condition: Callable[[], object], what: str, timeout: float = 10.0
+) -> None:
+    """Let the app run until `condition` holds (bounded: fails after `timeout` seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def next_event(viewer: Viewer, kind: str, timeout: float = 5.0) -> Event:
+    """The viewer's next event of `kind`, skipping the others."""
+    async with asyncio.timeout(timeout):
+        async for event in viewer.events():
+            if event.kind == kind:
+                return event
+    raise AssertionError(f"the viewer was detached before a {kind} event")
+
+
+async def state_until(viewer: Viewer, state: str, timeout: float = 5.0) -> None:
+    """Wait for the viewer to be told its session is in `state`."""
+    async with asyncio.timeout(timeout):
+        while (await next_event(viewer, "state", timeout)).text != state:
+            pass
+
+
+async def notice_until(
+    viewer: Viewer, words: str, kind: str = "notice", timeout: float = 5.0
+) -> str:
+    """Wait for an event of `kind` (a notice, or the detached event) whose text holds `words`;
+    return its text."""
+    async with asyncio.timeout(timeout):
+        while words not in (text := (await next_event(viewer, kind, timeout)).text):
+            pass
+    return text
+
+
+async def output_until(
+    viewer: Viewer, needle: bytes, timeout: float = 5.0, snapshots: bool = True
+) -> bytes:
+    """Wait until the viewer was shown `needle` in output or a snapshot of the screen; return all
+    it saw. With `snapshots=False` only live output counts, for text the screen may still show
+    from before."""
+    kinds = ("output", "snapshot") if snapshots else ("output",)
+    seen = bytearray()
+    async with asyncio.timeout(timeout):
+        async for event in viewer.events():
+            if event.kind in kinds:
+                seen.extend(event.data)
+            if needle in seen:
+                return bytes(seen)
+    raise AssertionError(f"{needle!r} never came; saw {bytes(seen)!r}")
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+def make_config(folder: Path, *targets: str) -> config.Config:
+    """A config file in `folder` made of TOML `targets`, loaded as the app loads it."""
+    path = folder / "config.toml"
+    path.write_text("\n".join(targets))
+    return config.load(path)
+
+
+def target(name: str, sock: Path, **extra: str) -> str:
+    """A [[target]] whose console is the Unix socket `sock`; `extra` adds string keys."""
+    lines = ["[[target]]", f'name = "{name}"', f'console = "unix://{sock}"']
+    lines += [f'{key} = "{value}"' for key, value in extra.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main_screen(app: ConsoleApp) -> MainScreen:
+    screen = app.screen_stack[1] if len(app.screen_stack) > 1 else app.screen
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+async def open_console(pilot: Pilot, app: ConsoleApp, name: str) -> ConsolePane:
+    """Open the target's console tab and wait until it is attached and connected."""
+    pane = await main_screen(app).open_target(name)
+    await until(pilot, lambda: pane.viewer is not None, f"{name} attached")
+    await until(pilot, lambda: pane.facts.state == "connected", f"{name} connected")
+    return pane

@@ -3,11 +3,9 @@ real cursor where the operator is, a reading view that only appends, a keymap fr
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,8 +13,9 @@ from pathlib import Path
 
 import pexpect
 import pytest
+from conftest import APP_SIZE, main_screen, make_config, open_console, target, until
+from peers import ConsolePeer, echo, quiet_console
 from rich.console import Console
-from test_ui_consoles import SIZE, main_screen, make_config, open_console, peer, target, until
 from textual import events
 from textual.command import CommandPalette
 from textual.pilot import Pilot
@@ -33,14 +32,6 @@ from console_tui.ui.widgets.terminal import TerminalView
 IDLE_SECONDS = 5.0
 IDLE_BOUND = 64
 """Bytes the app may write in screen-reader mode over the idle window (nothing changes: none)."""
-
-
-@pytest.fixture
-def sock_dir() -> Path:
-    """Short paths: a Unix socket path must fit in 107 bytes."""
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="ctui-", dir="/tmp"))
 
 
 def full_target(sock: Path) -> str:
@@ -129,9 +120,9 @@ async def test_every_action_is_reachable_from_the_keyboard(
     monkeypatch.setattr(commands_mod, "console_commands", recording)
     monkeypatch.setattr(CommandPalette, "_RESULT_BATCH_TIME", 0.01)  # list the commands sooner
     config = make_config(sock_dir, full_target(sock_dir / "box.sock"))
-    async with peer(sock_dir / "box.sock", b"SAC>", reply=lambda _data: b""):
+    async with ConsolePeer(sock_dir / "box.sock", b"SAC>"):
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             screen = main_screen(app)
             await pilot.press("enter")  # the target list has focus: open the first target
             await until(pilot, lambda: screen.active_pane is not None, "a tab")
@@ -154,9 +145,9 @@ async def test_every_action_is_reachable_from_the_keyboard(
 async def test_every_main_binding_works_outside_the_console(sock_dir: Path) -> None:
     """Each key of the main screen, pressed after Ctrl+F6 left the console, runs its action."""
     config = make_config(sock_dir, full_target(sock_dir / "box.sock"))
-    async with peer(sock_dir / "box.sock", b"$ ", reply=lambda _data: b""):
+    async with ConsolePeer(sock_dir / "box.sock", b"$ "):
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             await open_console(pilot, app, "box")
             screen = main_screen(app)
             pressed: list[str] = []
@@ -181,9 +172,9 @@ async def test_every_main_binding_works_outside_the_console(sock_dir: Path) -> N
 async def test_tab_order_and_help_lists_every_binding(sock_dir: Path) -> None:
     """Tab walks the controls in reading order; F1 (outside the console) lists every binding."""
     config = make_config(sock_dir, full_target(sock_dir / "box.sock"))
-    async with peer(sock_dir / "box.sock", b"$ ", reply=lambda _data: b""):
+    async with ConsolePeer(sock_dir / "box.sock", b"$ "):
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "box")
             await pilot.press("f12")  # goes to the console, not to the app
             assert not pane.reading_view.display
@@ -225,9 +216,9 @@ async def test_keymap_from_the_config(sock_dir: Path) -> None:
         full_target(sock_dir / "box.sock"),
     )
     assert config.settings.keymap == {"main.sysrq": "f11"}
-    async with peer(sock_dir / "box.sock", b"$ ", reply=lambda _data: b""):
+    async with ConsolePeer(sock_dir / "box.sock", b"$ "):
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             await open_console(pilot, app, "box")
             await pilot.press("ctrl+f6", "f2")
             assert not isinstance(app.screen, SysRqDialog)
@@ -242,9 +233,9 @@ async def test_keymap_from_the_config(sock_dir: Path) -> None:
 async def test_reading_view_in_normal_mode_appends(sock_dir: Path) -> None:
     """F12 shows the console's text so far as lines; new output is appended, old lines stay."""
     config = make_config(sock_dir, target("box", sock_dir / "box.sock"))
-    async with peer(sock_dir / "box.sock", b"first line\r\nbox$ ") as console:
+    async with ConsolePeer(sock_dir / "box.sock", b"first line\r\nbox$ ", reply=echo) as console:
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "box")
             await until(pilot, lambda: "box$" in pane.terminal.screen_text(), "the prompt")
             await pilot.press("ctrl+f6", "f12")
@@ -263,9 +254,9 @@ async def test_screen_reader_mode_announces_and_places_the_cursor(sock_dir: Path
     """Screen-reader mode: no toasts, announcements on one line, the cursor on the focused item,
     the reading view seeded from the console on attach."""
     config = make_config(sock_dir, target("box", sock_dir / "box.sock"))
-    async with peer(sock_dir / "box.sock", b"hello\r\nbox$ "):
+    async with ConsolePeer(sock_dir / "box.sock", b"hello\r\nbox$ ", reply=echo):
         app = ConsoleApp(config, screen_reader=True, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             assert app.animation_level == "none"
             screen = main_screen(app)
             tree = screen.query_one(Inventory).target_tree
@@ -296,50 +287,16 @@ async def test_screen_reader_mode_announces_and_places_the_cursor(sock_dir: Path
 
 async def test_reconnect_drops_the_line_and_keeps_the_viewer(sock_dir: Path) -> None:
     config = make_config(sock_dir, target("box", sock_dir / "box.sock"))
-    async with peer(sock_dir / "box.sock", b"$ ") as console:
+    async with ConsolePeer(sock_dir / "box.sock", b"$ ", reply=echo) as console:
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "box")
             viewer = pane.viewer
-            assert console.clients == 1
+            assert console.connections == 1
             await main_screen(app).action_reconnect()
-            await until(pilot, lambda: console.clients == 2, "a new connection")
+            await until(pilot, lambda: console.connections == 2, "a new connection")
             await until(pilot, lambda: pane.facts.state == "connected", "connected again")
             assert pane.viewer is viewer
-
-
-QUIET_CONSOLE = """
-import socket, sys, threading
-server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-server.bind(sys.argv[1])
-server.listen()
-def drain(client):
-    try:
-        while client.recv(4096):
-            pass
-    except OSError:
-        pass
-while True:
-    client, _ = server.accept()
-    client.sendall(b"quiet login: ")
-    threading.Thread(target=drain, args=(client,), daemon=True).start()
-"""
-"""A Unix-socket console that prints a prompt, then says nothing. It runs in its own process:
-the app under test runs in a pty, and forking a pty from a threaded test process is unsafe."""
-
-
-@contextlib.contextmanager
-def quiet_console(path: Path) -> Iterator[None]:
-    process = subprocess.Popen([sys.executable, "-c", QUIET_CONSOLE, str(path)])
-    try:
-        deadline = time.monotonic() + 10
-        while not path.exists():
-            assert time.monotonic() < deadline, "the quiet console did not start"
-            time.sleep(0.02)
-        yield
-    finally:
-        process.kill()
-        process.wait()
 
 
 def idle_bytes(child: pexpect.spawn, seconds: float) -> int:

@@ -7,12 +7,29 @@ import grp
 import os
 import pwd
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from conftest import need_command
-from peers import TelnetPeer, TtyEnd, socat_listener, socat_pty_pair
+from peers import (
+    BINARY,
+    DO,
+    DONT,
+    ECHO,
+    IAC,
+    SB,
+    SE,
+    SGA,
+    STATUS,
+    TERMINAL_TYPE,
+    WILL,
+    WONT,
+    ConsolePeer,
+    TtyEnd,
+    socat_listener,
+    socat_pty_pair,
+)
 
 from console_tui.core.backings import (
     Backing,
@@ -24,9 +41,6 @@ from console_tui.core.backings import (
 )
 from console_tui.core.backings._telnet import TelnetCodec
 from console_tui.core.errors import NotPermittedError, UnreachableError
-
-IAC, DONT, DO, WONT, WILL, SB, BRK, SE = 0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0xFA, 0xF3, 0xF0
-BINARY, ECHO, SGA, STATUS, TERMINAL_TYPE = 0x00, 0x01, 0x03, 0x05, 0x18
 
 # What QEMU's socket chardev sends first with telnet=on.
 QEMU_GREETING = bytes((IAC, WILL, ECHO, IAC, WILL, SGA, IAC, WILL, BINARY, IAC, DO, BINARY))
@@ -56,15 +70,6 @@ def assert_one_line_error(error: Exception, *words: str) -> None:
 
 
 @pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """A folder with a short path, since a Unix socket path must fit in 108 bytes."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="ct-") as name:
-        yield Path(name)
-
-
-@pytest.fixture
 def socat() -> None:
     need_command("socat")
 
@@ -74,10 +79,10 @@ def socat() -> None:
 
 @pytest.mark.parametrize("scheme", ["unix", "tcp"])
 async def test_raw_socket_carries_bytes_both_ways_but_no_break(
-    socat: None, short_dir: Path, scheme: str
+    socat: None, sock_dir: Path, scheme: str
 ) -> None:
     """Every byte passes unchanged, telnet-looking ones too; a raw socket has no BREAK."""
-    path = short_dir / "vm.sock"
+    path = sock_dir / "vm.sock"
     address = f"UNIX-LISTEN:{path}" if scheme == "unix" else "TCP-LISTEN:0,bind=127.0.0.1"
     async with socat_listener(address) as peer:
         uri = f"unix://{path}" if scheme == "unix" else f"tcp://127.0.0.1:{peer.port}"
@@ -110,49 +115,47 @@ def test_raw_socket_break_reasons_name_the_way_out() -> None:
 
 
 @pytest.fixture
-async def telnet_peer() -> AsyncIterator[TelnetPeer]:
-    peer = TelnetPeer(
-        QEMU_GREETING + bytes((IAC, DO, TERMINAL_TYPE, IAC, WILL, STATUS)) + b"login: "
-    )
-    await peer.start_tcp()
-    yield peer
-    await peer.close()
+async def telnet_peer() -> AsyncIterator[ConsolePeer]:
+    """A telnet server on TCP that offers what QEMU offers, and more, before its prompt."""
+    greeting = QEMU_GREETING + bytes((IAC, DO, TERMINAL_TYPE, IAC, WILL, STATUS)) + b"login: "
+    async with ConsolePeer(greeting=greeting) as peer:
+        yield peer
 
 
-async def test_telnet_answers_negotiation_minimally(telnet_peer: TelnetPeer) -> None:
+async def test_telnet_answers_negotiation_minimally(telnet_peer: ConsolePeer) -> None:
     """Accept ECHO, SGA and BINARY; refuse the rest (DO TERMINAL-TYPE, WILL STATUS)."""
     backing = make_backing(f"telnet://127.0.0.1:{telnet_peer.port}")
     await backing.open()
     try:
         assert await read_exactly(backing, 7) == b"login: "
         expected = QEMU_ANSWERS + bytes((IAC, WONT, TERMINAL_TYPE, IAC, DONT, STATUS))
-        assert await telnet_peer.wait_received(len(expected)) == expected
+        assert await telnet_peer.wait_bytes(len(expected)) == expected
         # A second offer of an option already on gets no answer: no negotiation loop.
         await telnet_peer.send(bytes((IAC, WILL, ECHO)) + b"x")
         assert await read_exactly(backing, 1) == b"x"
         await backing.write(b"y")
-        assert await telnet_peer.wait_received(len(expected) + 1) == expected + b"y"
+        assert await telnet_peer.wait_bytes(len(expected) + 1) == expected + b"y"
     finally:
         await backing.close()
 
 
 async def test_telnet_doubles_iac_both_ways_and_breaks_with_iac_brk(
-    telnet_peer: TelnetPeer,
+    telnet_peer: ConsolePeer,
 ) -> None:
     backing = make_backing(f"telnet://127.0.0.1:{telnet_peer.port}")
     await backing.open()
     try:
         await read_exactly(backing, 7)
-        answered = len(await telnet_peer.wait_received(len(QEMU_ANSWERS) + 6))
+        answered = len(await telnet_peer.wait_bytes(len(QEMU_ANSWERS) + 6))
         await telnet_peer.send(b"a\xff\xffb")
         assert await read_exactly(backing, 3) == b"a\xffb"
         await backing.write(b"x\xffy\r")
-        received = await telnet_peer.wait_received(answered + 5)
+        received = await telnet_peer.wait_bytes(answered + 5)
         assert received[answered:] == b"x\xff\xffy\r"  # binary mode: no NUL after CR
         assert backing.can_break and backing.break_reason == ""
         await backing.send_break()
         await backing.write(b"z")
-        received = await telnet_peer.wait_received(answered + 8)
+        received = await telnet_peer.wait_bytes(answered + 8)
         assert received[answered + 5 :] == b"\xff\xf3z"
     finally:
         await backing.close()
@@ -160,46 +163,42 @@ async def test_telnet_doubles_iac_both_ways_and_breaks_with_iac_brk(
 
 async def test_telnet_strips_commands_split_across_reads() -> None:
     """IAC WILL ECHO, a subnegotiation and CR NUL each arrive in two reads and still vanish."""
-    peer = TelnetPeer()
-    await peer.start_tcp()
-    backing = make_backing(f"telnet://127.0.0.1:{peer.port}")
-    await backing.open()
-    try:
-        await peer.send(b"one\xff")
-        assert await backing.read() == b"one"
-        pending = asyncio.create_task(read_exactly(backing, 4))
-        await peer.send(bytes((WILL, ECHO, IAC, SB, TERMINAL_TYPE, 1, IAC, IAC, IAC)))
-        # The client has decoded that read once its DO ECHO answer is here.
-        await peer.wait_for(lambda data: data.endswith(bytes((IAC, DO, ECHO))))
-        await peer.send(bytes((SE,)) + b"two\r")
-        assert await pending == b"two\r"
-        await peer.send(b"\x00\n")
-        assert await backing.read() == b"\n"
-        await backing.write(b"ls\r")
-        received = await peer.wait_for(lambda data: data.endswith(b"ls\r\x00"))
-        assert received == bytes((IAC, DO, ECHO)) + b"ls\r\x00"  # not binary: CR NUL
-    finally:
-        await backing.close()
-        await peer.close()
+    async with ConsolePeer() as peer:
+        backing = make_backing(f"telnet://127.0.0.1:{peer.port}")
+        await backing.open()
+        try:
+            await peer.send(b"one\xff")
+            assert await backing.read() == b"one"
+            pending = asyncio.create_task(read_exactly(backing, 4))
+            await peer.send(bytes((WILL, ECHO, IAC, SB, TERMINAL_TYPE, 1, IAC, IAC, IAC)))
+            # The client has decoded that read once its DO ECHO answer is here.
+            await peer.wait_for(lambda data: data.endswith(bytes((IAC, DO, ECHO))))
+            await peer.send(bytes((SE,)) + b"two\r")
+            assert await pending == b"two\r"
+            await peer.send(b"\x00\n")
+            assert await backing.read() == b"\n"
+            await backing.write(b"ls\r")
+            received = await peer.wait_for(lambda data: data.endswith(b"ls\r\x00"))
+            assert received == bytes((IAC, DO, ECHO)) + b"ls\r\x00"  # not binary: CR NUL
+        finally:
+            await backing.close()
 
 
-async def test_unix_telnet_framing_as_qemu_telnet_on(short_dir: Path) -> None:
-    path = short_dir / "vm.sock"
-    peer = TelnetPeer(QEMU_GREETING + b"\xff\xff ok")
-    await peer.start_unix(str(path))
-    backing = make_backing(f"unix://{path}?telnet=1")
-    await backing.open()
-    try:
-        assert await read_exactly(backing, 4) == b"\xff ok"
-        assert await peer.wait_received(len(QEMU_ANSWERS)) == QEMU_ANSWERS
-        assert backing.can_break
-        await backing.send_break()
-        await backing.write(b"\xff")
-        received = await peer.wait_received(len(QEMU_ANSWERS) + 4)
-        assert received[len(QEMU_ANSWERS) :] == b"\xff\xf3\xff\xff"
-    finally:
-        await backing.close()
-        await peer.close()
+async def test_unix_telnet_framing_as_qemu_telnet_on(sock_dir: Path) -> None:
+    path = sock_dir / "vm.sock"
+    async with ConsolePeer(path, QEMU_GREETING + b"\xff\xff ok") as peer:
+        backing = make_backing(f"unix://{path}?telnet=1")
+        await backing.open()
+        try:
+            assert await read_exactly(backing, 4) == b"\xff ok"
+            assert await peer.wait_bytes(len(QEMU_ANSWERS)) == QEMU_ANSWERS
+            assert backing.can_break
+            await backing.send_break()
+            await backing.write(b"\xff")
+            received = await peer.wait_bytes(len(QEMU_ANSWERS) + 4)
+            assert received[len(QEMU_ANSWERS) :] == b"\xff\xf3\xff\xff"
+        finally:
+            await backing.close()
 
 
 def test_telnet_codec_gives_the_same_bytes_fed_one_at_a_time() -> None:
@@ -280,7 +279,7 @@ async def test_tcp_eof_is_backing_closed(socat: None) -> None:
         await backing.close()
 
 
-async def test_telnet_hang_up_is_backing_closed(telnet_peer: TelnetPeer) -> None:
+async def test_telnet_hang_up_is_backing_closed(telnet_peer: ConsolePeer) -> None:
     backing = make_backing(f"telnet://127.0.0.1:{telnet_peer.port}")
     await backing.open()
     await read_exactly(backing, 7)
@@ -330,15 +329,15 @@ async def test_close_ends_a_pending_read(socat: None) -> None:
 # Bad input: each error says what, where and the fix
 
 
-async def test_missing_socket_says_it_does_not_exist(short_dir: Path) -> None:
-    path = short_dir / "gone.sock"
+async def test_missing_socket_says_it_does_not_exist(sock_dir: Path) -> None:
+    path = sock_dir / "gone.sock"
     with pytest.raises(UnreachableError) as caught:
         await make_backing(f"unix://{path}").open()
     assert_one_line_error(caught.value, "does not exist", str(path), "VM running")
 
 
-async def test_a_file_that_is_not_a_socket(short_dir: Path) -> None:
-    path = short_dir / "vm.log"
+async def test_a_file_that_is_not_a_socket(sock_dir: Path) -> None:
+    path = sock_dir / "vm.log"
     path.write_text("")
     with pytest.raises(UnreachableError) as caught:
         await make_backing(f"unix://{path}").open()

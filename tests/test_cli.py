@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import table_rows
+from conftest import output_until, state_until, table_rows
 
 from console_tui import lab
 from console_tui.core import config
@@ -195,18 +194,18 @@ async def test_reset_reboots_and_the_session_carries_on(guest: lab.LabInfo) -> N
     try:
         me = await hub.attach("demo", who="test", wait=10)
         await hub.write(me, b"echo before-reset\r")
-        await _wait_output(me, b"before-reset\r\n")
+        await output_until(me, b"before-reset\r\n", timeout=15, snapshots=False)
         await hub.reset(me)
-        await _wait_output(me, b"console-tui demo guest ready", timeout=90)
+        await output_until(me, b"console-tui demo guest ready", timeout=90, snapshots=False)
         await hub.write(me, b"\recho after-reset\r")
-        await _wait_output(me, b"after-reset\r\n", timeout=30)
+        await output_until(me, b"after-reset\r\n", timeout=30, snapshots=False)
 
         demo.down()
-        await _wait_state(me, "reconnecting")
+        await state_until(me, "reconnecting", timeout=15)
         demo.up(timeout=120)
-        await _wait_state(me, "connected", timeout=30)
+        await state_until(me, "connected", timeout=30)
         await hub.write(me, b"\recho after-restart\r")
-        await _wait_output(me, b"after-restart\r\n", timeout=30)
+        await output_until(me, b"after-restart\r\n", timeout=30, snapshots=False)
         transcript = b"".join(read_transcript(hub.session("demo").transcript_path))
         order = [
             b"before-reset",
@@ -220,23 +219,6 @@ async def test_reset_reboots_and_the_session_carries_on(guest: lab.LabInfo) -> N
     finally:
         await hub.close()
         demo.up(timeout=120)
-
-
-async def _wait_output(viewer: object, needle: bytes, timeout: float = 15) -> None:
-    seen = bytearray()
-    async with asyncio.timeout(timeout):
-        while needle not in seen:
-            event = await viewer.queue.get()  # type: ignore[attr-defined]
-            if event.kind == "output":
-                seen.extend(event.data)
-
-
-async def _wait_state(viewer: object, state: str, timeout: float = 15) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            event = await viewer.queue.get()  # type: ignore[attr-defined]
-            if event.kind == "state" and event.text == state:
-                return
 
 
 @pytest.mark.guest

@@ -1,8 +1,9 @@
 """The Hub and Session against a real unix-socket peer playing a console.
 
-The peer is a plain socket server in this process (a console that echoes and can be dropped); the
-demo-guest tests cover a real kernel. These tests pin the multi-operator rules: shared output, one
-writer, roles, reconnect with a continuous transcript, and slow viewers that never block the line.
+The peer is peers.py's ConsolePeer, a plain socket server in this process (a console that records
+what it gets and can hang up); the demo-guest tests cover a real kernel. These tests pin the
+multi-operator rules: shared output, one writer, roles, reconnect with a continuous transcript,
+and slow viewers that never block the line.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from conftest import next_event, notice_until, output_until, state_until
+from peers import ConsolePeer
 
 from console_tui.core import config
 from console_tui.core.api import VIEWER_QUEUE, Event, Viewer
@@ -22,91 +25,16 @@ from console_tui.core.hub import Hub
 from console_tui.core.transcript import read_transcript
 
 
-class ConsolePeer:
-    """A unix-socket console: records what it receives, sends what it is told, can drop clients."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.received = bytearray()
-        self.writers: list[asyncio.StreamWriter] = []
-        self.connections = 0
-        self.server: asyncio.base_events.Server | None = None
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_unix_server(self._client, path=str(self.path))
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self.writers.append(writer)
-        while data := await reader.read(4096):
-            self.received.extend(data)
-
-    async def send(self, data: bytes) -> None:
-        """Send to every client, waiting for the first (a connect can complete before accept)."""
-        async with asyncio.timeout(5):
-            while not self.writers:
-                await asyncio.sleep(0.01)
-        for writer in self.writers:
-            writer.write(data)
-            await writer.drain()
-
-    async def drop_first(self) -> None:
-        """Forget the oldest client (the one a reconnect left behind)."""
-        self.writers.pop(0).close()
-
-    async def drop(self) -> None:
-        for writer in self.writers:
-            writer.close()
-        self.writers.clear()
-
-    async def wait_received(self, data: bytes, timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            while data not in self.received:
-                await asyncio.sleep(0.01)
-
-    async def stop(self) -> None:
-        await self.drop()
-        if self.server:
-            self.server.close()
-
-
 @pytest.fixture
 async def peer(tmp_path: Path) -> AsyncIterator[ConsolePeer]:
-    console = ConsolePeer(tmp_path / "console.sock")
-    await console.start()
-    yield console
-    await console.stop()
+    """A console that records what it receives and answers nothing."""
+    async with ConsolePeer(tmp_path / "console.sock") as console:
+        yield console
 
 
 def make_hub(peer: ConsolePeer, extra: str = "") -> Hub:
     text = f'[[target]]\nname = "vm"\nconsole = "unix://{peer.path}"\n{extra}'
     return Hub(config.parse(text))
-
-
-async def next_of(viewer: Viewer, kind: str, timeout: float = 5.0) -> Event:
-    async with asyncio.timeout(timeout):
-        while True:
-            event = await viewer.queue.get()
-            if event.kind == kind:
-                return event
-
-
-async def notice_with(viewer: Viewer, words: str, timeout: float = 5.0) -> Event:
-    async with asyncio.timeout(timeout):
-        while True:
-            event = await next_of(viewer, "notice")
-            if words in event.text:
-                return event
-
-
-async def output_until(viewer: Viewer, needle: bytes, timeout: float = 5.0) -> bytes:
-    seen = bytearray()
-    async with asyncio.timeout(timeout):
-        while needle not in seen:
-            event = await viewer.queue.get()
-            if event.kind in ("output", "snapshot"):
-                seen.extend(event.data)
-    return bytes(seen)
 
 
 async def test_viewers_share_output_and_a_late_viewer_gets_the_screen(peer: ConsolePeer) -> None:
@@ -118,7 +46,7 @@ async def test_viewers_share_output_and_a_late_viewer_gets_the_screen(peer: Cons
         await output_until(alice, b"hello from the guest")
         await output_until(bob, b"hello from the guest")
         late = await hub.attach("vm", who="carol", role="viewer")
-        snapshot = await next_of(late, "snapshot")
+        snapshot = await next_event(late, "snapshot")
         from console_tui.core.screen import make_screen
 
         screen = make_screen(80, 24)
@@ -143,10 +71,10 @@ async def test_only_the_lock_holder_writes(peer: ConsolePeer) -> None:
         assert b"from bob" not in peer.received
 
         assert await hub.request_lock(bob) is False
-        await notice_with(alice, "bob asks for the write lock")
+        await notice_until(alice, "bob asks for the write lock")
         await hub.hand_over(alice)
         assert hub.status("vm").writer == "bob"
-        await notice_with(bob, "alice handed you the write lock")
+        await notice_until(bob, "alice handed you the write lock")
         await hub.write(bob, b"from bob\r")
         await peer.wait_received(b"from bob\r")
     finally:
@@ -163,7 +91,7 @@ async def test_admin_takes_the_lock_and_the_holder_is_told(peer: ConsolePeer) ->
             await hub.take_lock(other)
         await hub.take_lock(admin)
         assert hub.status("vm").writer == "root"
-        await notice_with(op, "root (admin) took the write lock")
+        await notice_until(op, "root (admin) took the write lock")
         assert op.id in hub.session("vm").viewers, "nobody is silently disconnected"
     finally:
         await hub.close()
@@ -212,11 +140,9 @@ async def test_reconnects_by_itself_and_the_transcript_is_continuous(peer: Conso
         me = await hub.attach("vm", who="me", wait=5)
         await peer.send(b"before\r\n")
         await output_until(me, b"before")
-        await peer.drop()
-        assert (await next_of(me, "state")).text == "reconnecting"
-        async with asyncio.timeout(10):
-            while (await next_of(me, "state")).text != "connected":
-                pass
+        await peer.hang_up()
+        assert (await next_event(me, "state")).text == "reconnecting"
+        await state_until(me, "connected", timeout=10)
         await peer.send(b"after\r\n")
         await output_until(me, b"after")
         assert peer.connections == 2
@@ -320,14 +246,9 @@ async def test_reconnect_on_request_drops_the_line_and_comes_back(peer: ConsoleP
         with pytest.raises(NotPermittedError):
             await hub.reconnect(watcher)
         await hub.reconnect(me)
-        async with asyncio.timeout(5):
-            while (await next_of(watcher, "state")).text != "reconnecting":
-                pass
-            while (await next_of(watcher, "state")).text != "connected":
-                pass
-            while peer.connections < 2:
-                await asyncio.sleep(0.01)
-        await peer.drop_first()
+        await state_until(watcher, "reconnecting")
+        await state_until(watcher, "connected")
+        await peer.wait_connections(2)
         await peer.send(b"back\r\n")
         await output_until(me, b"back")
     finally:
@@ -363,9 +284,7 @@ async def test_probe_says_in_use_and_does_not_touch_a_line_another_hub_holds(
     second = make_hub(peer)
     try:
         await first.open("vm", wait=5)
-        async with asyncio.timeout(5):
-            while peer.connections < 1:
-                await asyncio.sleep(0.01)
+        await peer.wait_connections(1)
         status = await second.probe("vm")
         assert status.state == "in use" and "console-tui pid" in status.detail
         await asyncio.sleep(0.1)

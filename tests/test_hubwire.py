@@ -1,5 +1,5 @@
 """The Hub over its unix socket: a RemoteHub in this process against a HubService and a real
-unix-socket console (tests/peers.py's TelnetPeer, which records raw bytes)."""
+unix-socket console (peers.py's ConsolePeer, which records raw bytes)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from peers import TelnetPeer
+from conftest import notice_until, output_until
+from peers import ConsolePeer
 
 from console_tui.core import config
 from console_tui.core.config import Role
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.hub import Hub
-from console_tui.core.hubwire import HubService, Principal, RemoteHub, RemoteViewer
+from console_tui.core.hubwire import HubService, Principal, RemoteHub
 
 CONFIG = """
 [[target]]
@@ -68,15 +69,13 @@ class Wire:
 
 
 @pytest.fixture
-async def peer(tmp_path: Path) -> AsyncIterator[TelnetPeer]:
-    console = TelnetPeer()
-    await console.start_unix(str(tmp_path / "console.sock"))
-    yield console
-    await console.close()
+async def peer(tmp_path: Path) -> AsyncIterator[ConsolePeer]:
+    async with ConsolePeer(tmp_path / "console.sock") as console:
+        yield console
 
 
 @pytest.fixture
-async def wire(tmp_path: Path, peer: TelnetPeer) -> AsyncIterator[Wire]:
+async def wire(tmp_path: Path, peer: ConsolePeer) -> AsyncIterator[Wire]:
     hub = Hub(config.parse(CONFIG.format(path=tmp_path / "console.sock")))
     service = HubService(hub, tmp_path / "run" / "hub.sock")
     await service.start()
@@ -86,25 +85,6 @@ async def wire(tmp_path: Path, peer: TelnetPeer) -> AsyncIterator[Wire]:
         await remote.close()
     await service.close()
     await hub.close()
-
-
-async def output_until(viewer: RemoteViewer, needle: bytes, timeout: float = 5.0) -> bytes:
-    seen = bytearray()
-    async with asyncio.timeout(timeout):
-        async for event in viewer.events():
-            if event.kind in ("output", "snapshot"):
-                seen.extend(event.data)
-            if needle in seen:
-                return bytes(seen)
-    raise AssertionError(f"{needle!r} never came; saw {bytes(seen)!r}")
-
-
-async def notice_until(viewer: RemoteViewer, needle: str, timeout: float = 5.0) -> str:
-    async with asyncio.timeout(timeout):
-        async for event in viewer.events():
-            if needle in event.text:
-                return event.text
-    raise AssertionError(f"no event with {needle!r}")
 
 
 async def test_socket_is_private_and_tokens_are_single_use(wire: Wire) -> None:
@@ -142,7 +122,7 @@ async def test_groups_limit_what_a_user_sees_and_opens(wire: Wire) -> None:
 
 
 async def test_two_operators_share_output_over_one_console_connection(
-    wire: Wire, peer: TelnetPeer
+    wire: Wire, peer: ConsolePeer
 ) -> None:
     alice, bob = await wire.dial("alice"), await wire.dial("bob")
     a = await alice.attach("web", wait=5)
@@ -161,7 +141,7 @@ async def test_two_operators_share_output_over_one_console_connection(
 
 
 async def test_only_the_lock_holder_types_and_the_lock_moves_on_request(
-    wire: Wire, peer: TelnetPeer
+    wire: Wire, peer: ConsolePeer
 ) -> None:
     alice, bob = await wire.dial("alice"), await wire.dial("bob")
     a = await alice.attach("web", wait=5)
@@ -199,10 +179,12 @@ async def test_idle_operators_are_detached_and_told(wire: Wire) -> None:
     server_side = wire.hub.session("web").viewers[viewer.id]  # type: ignore[union-attr]
     server_side.last_input -= 120
     assert await wire.hub.detach_idle(60) == [server_side]
-    assert "idle timeout" in await notice_until(viewer, "idle")
+    assert "idle timeout" in await notice_until(viewer, "idle", kind="detached")
 
 
-async def test_an_app_that_falls_behind_gets_a_fresh_snapshot(wire: Wire, peer: TelnetPeer) -> None:
+async def test_an_app_that_falls_behind_gets_a_fresh_snapshot(
+    wire: Wire, peer: ConsolePeer
+) -> None:
     alice = await wire.dial("alice")
     viewer = await alice.attach("web", wait=5)
     async with asyncio.timeout(10):

@@ -1,12 +1,11 @@
 """The demo guest: it boots a real Linux, gives a root shell on its serial socket, answers SysRq.
 
-The serial tests speak to QEMU's telnet socket chardev through a tiny client below (raw asyncio,
+The serial tests speak to QEMU's telnet socket chardev through peers.py's TelnetLine (raw asyncio,
 telnet options stripped); the socket serves one client at a time, so each test closes it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import os
 import stat
@@ -16,86 +15,13 @@ from pathlib import Path
 
 import pytest
 from conftest import need_command
+from peers import TelnetLine
 
 from console_tui import lab
 from console_tui.core import config
 from console_tui.lab import Lab, LabError, LabInfo
 
-IAC, SB, SE, BRK = 255, 250, 240, 243
 PROMPT = b"demo:~# "
-
-
-class TelnetLine:
-    """A minimal telnet client: strips option negotiation and subnegotiation, sends IAC BRK."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.seen = bytearray()
-        self._pending = b""
-
-    @classmethod
-    async def open(cls, path: Path) -> TelnetLine:
-        reader, writer = await asyncio.open_unix_connection(str(path))
-        return cls(reader, writer)
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data.replace(bytes([IAC]), bytes([IAC, IAC])))
-        await self.writer.drain()
-
-    async def send_break(self) -> None:
-        self.writer.write(bytes([IAC, BRK]))
-        await self.writer.drain()
-
-    async def expect(self, text: bytes, timeout: float = 30) -> bytes:
-        """Read until `text` appears in what arrived since the last match; return that stretch."""
-        async with asyncio.timeout(timeout):
-            while text not in self.seen:
-                chunk = await self.reader.read(4096)
-                if not chunk:
-                    raise EOFError(f"serial socket closed; got {bytes(self.seen)[-400:]!r}")
-                self.seen += self._strip(chunk)
-        end = self.seen.index(text) + len(text)
-        stretch = bytes(self.seen[:end])
-        del self.seen[:end]
-        return stretch
-
-    def _strip(self, chunk: bytes) -> bytes:
-        data = self._pending + chunk
-        self._pending = b""
-        out = bytearray()
-        i = 0
-        while i < len(data):
-            byte = data[i]
-            if byte != IAC:
-                out.append(byte)
-                i += 1
-                continue
-            if i + 1 >= len(data):
-                self._pending = data[i:]
-                break
-            command = data[i + 1]
-            if command == IAC:
-                out.append(IAC)
-                i += 2
-            elif command == SB:
-                end = data.find(bytes([IAC, SE]), i)
-                if end < 0:
-                    self._pending = data[i:]
-                    break
-                i = end + 2
-            elif command in (251, 252, 253, 254):
-                if i + 2 >= len(data):
-                    self._pending = data[i:]
-                    break
-                i += 3
-            else:
-                i += 2
-        return bytes(out)
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
 
 
 async def shell(info: LabInfo) -> TelnetLine:

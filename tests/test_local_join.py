@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from conftest import table_rows
+from peers import ConsolePeer, echo
 
 from console_tui.core import config, paths
 from console_tui.core.errors import NotPermittedError
@@ -22,36 +21,22 @@ from console_tui.core.hub import Hub
 from console_tui.core.hubwire import HubService, RemoteHub
 
 
-class Console:
-    def __init__(self) -> None:
-        self.received = bytearray()
-        self.connections = 0
-
-    async def client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        writer.write(b"login: ")
-        while data := await reader.read(4096):
-            self.received.extend(data)
-            writer.write(data)
-
-
 @pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[Console, str, Hub]]:
-    console = Console()
+async def served(tmp_path: Path) -> AsyncIterator[tuple[ConsolePeer, str, Hub]]:
+    """A console, a config naming it, and a running server's Hub that holds its line open."""
     sock = tmp_path / "vm.sock"
-    server = await asyncio.start_unix_server(console.client, path=str(sock))
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'[[target]]\nname = "vm"\nconsole = "unix://{sock}"\n')
-    hub = Hub(config.load(cfg))
-    service = HubService(hub, paths.runtime_dir() / f"hub-{os.getpid()}.sock")
-    await service.start()
-    await hub.open("vm", wait=5)
-    try:
-        yield console, str(cfg), hub
-    finally:
-        await service.close()
-        await hub.close()
-        server.close()
+    async with ConsolePeer(sock, b"login: ", reply=echo) as console:
+        hub = Hub(config.load(cfg))
+        service = HubService(hub, paths.runtime_dir() / f"hub-{os.getpid()}.sock")
+        await service.start()
+        await hub.open("vm", wait=5)
+        try:
+            yield console, str(cfg), hub
+        finally:
+            await service.close()
+            await hub.close()
 
 
 async def run_cli(*args: str) -> tuple[int, str, str]:
@@ -68,7 +53,7 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
 
 
 async def test_send_and_list_go_through_the_running_server(
-    served: tuple[Console, str, Hub],
+    served: tuple[ConsolePeer, str, Hub],
 ) -> None:
     console, cfg, _ = served
     code, out, err = await run_cli(
@@ -84,7 +69,7 @@ async def test_send_and_list_go_through_the_running_server(
 
 
 async def test_a_target_the_server_does_not_serve_is_opened_locally(
-    served: tuple[Console, str, Hub], tmp_path: Path
+    served: tuple[ConsolePeer, str, Hub], tmp_path: Path
 ) -> None:
     other = tmp_path / "other.toml"
     other.write_text(f'[[target]]\nname = "elsewhere"\nconsole = "unix://{tmp_path}/none.sock"\n')
@@ -92,16 +77,17 @@ async def test_a_target_the_server_does_not_serve_is_opened_locally(
     assert code == 3 and "through the running server" not in err and "does not exist" in err
 
 
-async def test_another_unix_user_is_not_the_local_admin(served: tuple[Console, str, Hub]) -> None:
+async def test_another_unix_user_is_not_the_local_admin(
+    served: tuple[ConsolePeer, str, Hub], sock_dir: Path
+) -> None:
     """Even with the socket opened up to everyone, the kernel-reported uid decides."""
     if os.getuid() != 0:
         pytest.skip("needs root to become another user")
     _, _, hub = served
-    folder = Path(tempfile.mkdtemp(prefix="console-tui-test-"))
-    service = HubService(hub, folder / "hub.sock")
+    service = HubService(hub, sock_dir / "hub.sock")
     await service.start()
-    os.chmod(folder, 0o755)
-    os.chmod(folder / "hub.sock", 0o666)
+    os.chmod(sock_dir, 0o755)  # unlike tmp_path, whose parents only root may enter
+    os.chmod(sock_dir / "hub.sock", 0o666)
     read_end, write_end = os.pipe()
     try:
         pid = os.fork()
@@ -110,7 +96,7 @@ async def test_another_unix_user_is_not_the_local_admin(served: tuple[Console, s
             try:
                 os.setgid(65534)
                 os.setuid(65534)
-                RemoteHub.dial(folder / "hub.sock", "", timeout=5)
+                RemoteHub.dial(sock_dir / "hub.sock", "", timeout=5)
                 message = b"joined"
             except NotPermittedError as exc:
                 message = str(exc).encode()
@@ -124,5 +110,4 @@ async def test_another_unix_user_is_not_the_local_admin(served: tuple[Console, s
         os.waitpid(pid, 0)
     finally:
         await service.close()
-        shutil.rmtree(folder, ignore_errors=True)
     assert b"unknown or used hub token" in answer, answer

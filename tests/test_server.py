@@ -1,15 +1,14 @@
 """`console-tui serve` with the real OpenSSH client.
 
 The server runs as its own process on 127.0.0.1 port 0 (the port is read back from its first line);
-`ssh -tt` is driven with pexpect, with throwaway keys from ssh-keygen. The console is a real
-unix-socket peer in a thread of this process that echoes what it receives, or the demo guest.
+`ssh -tt` is driven with pexpect, with throwaway keys from ssh-keygen. The console is
+peers.py's EchoConsole (socat and a pty that echoes what it receives), or the demo guest.
 The app-process tests run a small probe in place of the full-screen app: it reaches the Hub with
 the one-time token exactly as the app does and reports its pty's size and controlling terminal.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import need_command, table_rows
+from conftest import need_command, table_rows, wait_for
+from peers import EchoConsole
 
 from console_tui.core.audit import audit_path
 
@@ -86,40 +86,6 @@ async def main():
 
 asyncio.run(main())
 '''
-
-
-class EchoConsole:
-    """A console: socat joins a unix socket to a pty whose line discipline echoes what it
-    receives, as a guest's tty with echo on would; the test holds the pty's far end to see what
-    reached the console and to speak as the guest. (No threads: pexpect forks.)"""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "console.sock"
-        tty_link = folder / "console.tty"
-        self.received = bytearray()
-        self.process = subprocess.Popen(
-            ["socat", "-d", "-d", f"PTY,link={tty_link},rawer,echo=1", f"UNIX-LISTEN:{self.path}"],
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self.path.exists, "socat to listen")
-        self.fd = os.open(tty_link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-
-    def say(self, data: bytes) -> None:
-        os.write(self.fd, data)
-
-    def got(self) -> bytes:
-        with contextlib.suppress(BlockingIOError):
-            while chunk := os.read(self.fd, 65536):
-                self.received += chunk
-        return bytes(self.received)
-
-    def wait_received(self, needle: bytes, timeout: float = TIMEOUT) -> None:
-        wait_for(lambda: needle in self.got(), f"the console to receive {needle!r}", timeout)
-
-    def close(self) -> None:
-        os.close(self.fd)
-        self.process.terminate()
-        self.process.wait()
 
 
 class Keys:
@@ -242,13 +208,6 @@ def audit_events(event: str) -> list[dict[str, object]]:
         return []
     entries = [json.loads(line) for line in path.read_text().splitlines()]
     return [e for e in entries if e["event"] == event]
-
-
-def wait_for(check: object, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 ROLES = {"alice": "operator", "bob": "operator", "vic": "viewer"}

@@ -2,119 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
+from conftest import APP_SIZE, main_screen, make_config, open_console, target, until
+from peers import ConsolePeer, SacPeer, echo
 from textual.widgets import Button
 
-from console_tui.core import config as config_mod
 from console_tui.core import keys
 from console_tui.ui.app import ConsoleApp
 from console_tui.ui.dialogs.sac import SacDialog
 from console_tui.ui.dialogs.sysrq import SysRqDialog
-from console_tui.ui.screens.main import MainScreen
-
-SIZE = (140, 40)
-WAIT = 10.0
-
-
-class Peer:
-    """A Unix-socket console: records what the app sends and answers with `reply(data)`."""
-
-    def __init__(self, path: Path, greeting: bytes, reply: Callable[[bytes], bytes]) -> None:
-        self.path = path
-        self.greeting = greeting
-        self.reply = reply
-        self.received = bytearray()
-        self.clients = 0
-        self._server: asyncio.AbstractServer | None = None
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_unix_server(self._handle, str(self.path))
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.clients += 1
-        writer.write(self.greeting)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-            while data := await reader.read(4096):
-                self.received += data
-                answer = self.reply(data)
-                if answer:
-                    writer.write(answer)
-                    await writer.drain()
-        writer.close()
-
-
-def echo(data: bytes) -> bytes:
-    return data.replace(b"\r", b"\r\n")
-
-
-@contextlib.asynccontextmanager
-async def peer(
-    path: Path, greeting: bytes = b"", reply: Callable[[bytes], bytes] = echo
-) -> AsyncIterator[Peer]:
-    console = Peer(path, greeting, reply)
-    await console.start()
-    try:
-        yield console
-    finally:
-        await console.stop()
-
-
-def make_config(tmp: Path, *targets: str) -> config_mod.Config:
-    path = tmp / "config.toml"
-    path.write_text("\n".join(targets))
-    return config_mod.load(path)
-
-
-def target(name: str, sock: Path, **extra: str) -> str:
-    lines = ["[[target]]", f'name = "{name}"', f'console = "unix://{sock}"']
-    lines += [f'{key} = "{value}"' for key, value in extra.items()]
-    return "\n".join(lines) + "\n"
-
-
-async def until(
-    pilot: Pilot, condition: Callable[[], object], what: str, timeout: float = WAIT
-) -> None:
-    """Let the app run until `condition` holds (bounded: fails after `timeout` seconds)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
-def main_screen(app: ConsoleApp) -> MainScreen:
-    screen = app.screen_stack[1] if len(app.screen_stack) > 1 else app.screen
-    assert isinstance(screen, MainScreen)
-    return screen
-
-
-@pytest.fixture
-def sock_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Short paths: a Unix socket path must fit in 107 bytes."""
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="ctui-", dir="/tmp"))
-
-
-async def open_console(pilot: Pilot, app: ConsoleApp, name: str):
-    pane = await main_screen(app).open_target(name)
-    await until(pilot, lambda: pane.viewer is not None, f"{name} attached")
-    await until(pilot, lambda: pane.facts.state == "connected", f"{name} connected")
-    return pane
 
 
 async def test_inventory_filter_and_open_tab(sock_dir: Path) -> None:
@@ -124,9 +22,9 @@ async def test_inventory_filter_and_open_tab(sock_dir: Path) -> None:
         target("db-01", sock_dir / "b.sock", group="prod"),
         target("lab-01", sock_dir / "c.sock", group="lab"),
     )
-    async with peer(sock_dir / "a.sock", b"web-01 login: ") as console:
+    async with ConsolePeer(sock_dir / "a.sock", b"web-01 login: ", reply=echo) as console:
         app = ConsoleApp(config, blink=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             screen = main_screen(app)
             inventory = screen.query_one("Inventory")
             await until(pilot, lambda: inventory.states["db-01"] == "unreachable", "probe")
@@ -165,9 +63,9 @@ def _nodes(node):
 
 async def test_palette_finds_actions_by_name(sock_dir: Path) -> None:
     config = make_config(sock_dir, target("web-01", sock_dir / "a.sock"))
-    async with peer(sock_dir / "a.sock", b"$ "):
+    async with ConsolePeer(sock_dir / "a.sock", b"$ ", reply=echo):
         app = ConsoleApp(config, blink=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             await open_console(pilot, app, "web-01")
             from console_tui.ui.commands import console_commands
 
@@ -197,9 +95,9 @@ async def test_palette_finds_actions_by_name(sock_dir: Path) -> None:
 async def test_actions_disabled_with_reason(sock_dir: Path) -> None:
     """A raw Unix socket cannot carry BREAK and the target has no control backing."""
     config = make_config(sock_dir, target("web-01", sock_dir / "a.sock"))
-    async with peer(sock_dir / "a.sock", b"$ ") as console:
+    async with ConsolePeer(sock_dir / "a.sock", b"$ ", reply=echo) as console:
         app = ConsoleApp(config, blink=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "web-01")
             screen = main_screen(app)
             assert screen.unavailable("send_break")
@@ -236,9 +134,9 @@ async def test_keys_reach_the_peer_encoded_per_style(
 ) -> None:
     """Each key press is read back at a real socket peer, as bytes, for each key style."""
     config = make_config(sock_dir, target("box", sock_dir / "k.sock", keys=style))
-    async with peer(sock_dir / "k.sock", b"> ", reply=lambda _data: b"") as console:
+    async with ConsolePeer(sock_dir / "k.sock", b"> ") as console:
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             await open_console(pilot, app, "box")
             more = {
                 "f12": keys.function_key(12, style),
@@ -263,96 +161,13 @@ async def test_keys_reach_the_peer_encoded_per_style(
             assert bytes(console.received[before:]) == b"\x1bOA"
 
 
-class SacPeer:
-    """Plays Windows SAC byte for byte as Microsoft documents it; no real Windows can run here.
-
-    `cmd` creates channel 1 (Cmd0001) and prints its notice; `ch` lists channels; `ch -si N` and
-    Esc Tab switch to a channel, which asks for credentials; Esc Tab 0 returns to `SAC>`.
-    """
-
-    PROMPT = b"\r\nSAC>"
-
-    def __init__(self) -> None:
-        self.line = b""
-        self.channels = ["SAC"]
-        self.current = 0
-
-    def greeting(self) -> bytes:
-        return b"\r\nComputer is booting, SAC started and initialized.\r\n" + self.PROMPT
-
-    def __call__(self, data: bytes) -> bytes:
-        out = b""
-        i = 0
-        while i < len(data):
-            if data[i : i + 3] == b"\x1b\t0":
-                self.current = 0
-                out += b"\x1b[2J\x1b[H" + self.PROMPT
-                i += 3
-                continue
-            if data[i : i + 2] == b"\x1b\t":
-                self.current = (self.current + 1) % len(self.channels)
-                out += self._channel_screen()
-                i += 2
-                continue
-            byte = data[i : i + 1]
-            i += 1
-            if byte == b"\r":
-                out += b"\r\n" + self._command(self.line.decode(errors="replace").strip())
-                self.line = b""
-            elif byte == b"\x1b":
-                out += b""  # SAC drops a lone ESC it does not understand
-            else:
-                self.line += byte
-                out += byte
-        return out
-
-    def _channel_screen(self) -> bytes:
-        if self.current == 0:
-            return b"\x1b[2J\x1b[H" + self.PROMPT
-        name = self.channels[self.current].encode()
-        return (
-            b"\x1b[2J\x1b[HName:                  " + name + b"\r\n"
-            b"Description:           Command\r\n"
-            b"Use any other key to view this channel.\r\n"
-        )
-
-    def _command(self, command: str) -> bytes:
-        if command == "cmd":
-            self.channels.append(f"Cmd{len(self.channels):04d}")
-            return (
-                b"The Command Prompt session was successfully launched.\r\n"
-                + self.PROMPT
-                + b'\r\nEVENT:   A new channel has been created.  Use "ch -?" for channel help.\r\n'
-                + f"Channel: {self.channels[-1]}".encode()
-                + self.PROMPT
-            )
-        if command == "ch":
-            listing = "".join(f"{n}   {name}\r\n" for n, name in enumerate(self.channels))
-            return (
-                b'Channel List\r\n\r\n(Use "ch -?" for information on using channels)\r\n\r\n# Status  Channel Name\r\n'
-                + listing.encode()
-                + self.PROMPT
-            )
-        if command.startswith("ch -si "):
-            number = int(command.split()[-1])
-            if number >= len(self.channels):
-                return b"Error: There is no channel present at the specified index." + self.PROMPT
-            self.current = number
-            return self._channel_screen()
-        return (
-            b""
-            if not command
-            else b"Unrecognized command.  Try 'help' for more information." + self.PROMPT
-        )
-
-
 async def test_sac_prompt_and_channels(sock_dir: Path) -> None:
     """SAC actions against a peer that speaks SAC's protocol; no real Windows can run here."""
     sac = SacPeer()
     config = make_config(sock_dir, target("win-01", sock_dir / "s.sock", os="windows"))
-    async with peer(sock_dir / "s.sock", sac.greeting(), reply=sac) as console:
+    async with ConsolePeer(sock_dir / "s.sock", sac.greeting(), reply=sac) as console:
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "win-01")
             screen = main_screen(app)
             assert pane.target.keys == "vt100+"
@@ -396,9 +211,9 @@ async def test_sac_prompt_and_channels(sock_dir: Path) -> None:
 
 async def test_long_paste_asks_then_is_paced(sock_dir: Path) -> None:
     config = make_config(sock_dir, target("box", sock_dir / "p.sock"))
-    async with peer(sock_dir / "p.sock", b"> ", reply=lambda _data: b"") as console:
+    async with ConsolePeer(sock_dir / "p.sock", b"> ") as console:
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "box")
             screen = main_screen(app)
             screen.paste_text("echo hi\n")
@@ -418,9 +233,9 @@ async def test_long_paste_asks_then_is_paced(sock_dir: Path) -> None:
 async def test_two_apps_share_a_session(sock_dir: Path) -> None:
     """A second viewer on the same Hub sees the session and cannot type while the first writes."""
     config = make_config(sock_dir, target("box", sock_dir / "t.sock"))
-    async with peer(sock_dir / "t.sock", b"login: ") as console:
+    async with ConsolePeer(sock_dir / "t.sock", b"login: ", reply=echo) as console:
         app = ConsoleApp(config, blink=False, probe=False, who="alice")
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "box")
             other = await app.hub.attach("box", who="bob", role="operator", write=True)
             await until(pilot, lambda: "bob" in pane.facts.viewers, "bob listed")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import pytest
-from textual.pilot import Pilot
+from conftest import until
 
 from console_tui import lab
 from console_tui.core import config as config_mod
@@ -15,15 +12,7 @@ from console_tui.ui.dialogs.sysrq import SysRqDialog
 from console_tui.ui.screens.main import MainScreen
 
 WAIT = 30.0
-
-
-async def until(pilot: Pilot, condition: Callable[[], object], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
+"""Seconds each step may take on the guest (software emulation is slow)."""
 
 
 @pytest.mark.guest
@@ -34,24 +23,33 @@ async def test_type_a_command_and_send_sysrq_help(guest: lab.LabInfo) -> None:
         screen = app.screen
         assert isinstance(screen, MainScreen)
         await until(
-            pilot, lambda: screen.query_one("Inventory").highlighted == lab.TARGET_NAME, "tree"
+            pilot,
+            lambda: screen.query_one("Inventory").highlighted == lab.TARGET_NAME,
+            "tree",
+            timeout=WAIT,
         )
         await pilot.press("enter")
-        await until(pilot, lambda: screen.active_pane is not None, "a console tab")
+        await until(pilot, lambda: screen.active_pane is not None, "a console tab", timeout=WAIT)
         pane = screen.active_pane
         assert pane is not None
         terminal = pane.terminal
-        await until(pilot, lambda: pane.facts.state == "connected", "connected")
+        await until(pilot, lambda: pane.facts.state == "connected", "connected", timeout=WAIT)
         await pilot.press("enter")
-        await until(pilot, lambda: "#" in terminal.screen_text(), "a shell prompt")
+        await until(pilot, lambda: "#" in terminal.screen_text(), "a shell prompt", timeout=WAIT)
         await pilot.press(*"uname -a", "enter")
-        await until(pilot, lambda: "Linux" in terminal.all_text(), "uname output")
+        await until(pilot, lambda: "Linux" in terminal.all_text(), "uname output", timeout=WAIT)
         await pilot.press("ctrl+f6", "f2")
         await until(
             pilot,
             lambda: isinstance(app.screen, SysRqDialog) and app.screen.query("#keys"),
             "SysRq",
+            timeout=WAIT,
         )
         await pilot.press("h")
-        await until(pilot, lambda: "sysrq: HELP" in terminal.all_text(), "the kernel's SysRq help")
+        await until(
+            pilot,
+            lambda: "sysrq: HELP" in terminal.all_text(),
+            "the kernel's SysRq help",
+            timeout=WAIT,
+        )
         assert "SysRq h sent" in str(screen.query_one("#announce").render())

@@ -6,82 +6,16 @@ escapes) lives in test_ui_terminal.py.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import shutil
-import socket
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from conftest import APP_SIZE, main_screen, make_config, open_console, target, until
+from peers import ConsolePeer, OneClientPeer, echo
 from textual import events
 
 from console_tui.ui.app import ConsoleApp
 from console_tui.ui.dialogs.paste import PasteDialog
-from tests.test_ui_consoles import (
-    SIZE,
-    main_screen,
-    make_config,
-    open_console,
-    peer,
-    target,
-    until,
-)
-
-
-@pytest.fixture
-def sock_dir() -> Iterator[Path]:
-    """A short folder for sockets (a Unix socket path must fit in 107 bytes), removed after."""
-    folder = Path(tempfile.mkdtemp(prefix="ctui-", dir="/tmp"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-class DroppingPeer:
-    """A console server that can go away and come back on the same path, as a rebooting host.
-
-    Each connection is greeted with `greeting` and the connection number, and gets what it sends
-    echoed back.
-    """
-
-    def __init__(self, path: Path, greeting: bytes) -> None:
-        self.path = path
-        self.greeting = greeting
-        self.connections = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_unix_server(self._serve, str(self.path))
-
-    async def stop(self) -> None:
-        """Stop listening and hang up on every client; the socket file goes too."""
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        if self._server is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
-            self._server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self._writers.add(writer)
-        try:
-            writer.write(self.greeting + f" #{self.connections}\r\n".encode())
-            await writer.drain()
-            while data := await reader.read(4096):
-                writer.write(data.replace(b"\r", b"\r\n"))
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            self._writers.discard(writer)
-            writer.close()
 
 
 async def test_a_dropped_target_says_so_and_comes_back_by_itself(sock_dir: Path) -> None:
@@ -89,11 +23,9 @@ async def test_a_dropped_target_says_so_and_comes_back_by_itself(sock_dir: Path)
     session reconnects with no key pressed, and new output shows in the widget."""
     path = sock_dir / "d.sock"
     config = make_config(sock_dir, target("web-01", path))
-    console = DroppingPeer(path, b"web-01 console")
-    await console.start()
-    try:
+    async with ConsolePeer(path, lambda n: b"web-01 console #%d\r\n" % n, reply=echo) as console:
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "web-01")
             screen = main_screen(app)
             inventory = screen.query_one("Inventory")
@@ -124,8 +56,6 @@ async def test_a_dropped_target_says_so_and_comes_back_by_itself(sock_dir: Path)
             await pilot.press(*"uptime", "enter")
             await until(pilot, lambda: "uptime" in pane.terminal.screen_text(), "typing works")
             assert pane.viewer is not None
-    finally:
-        await console.stop()
 
 
 PASTE_BAUD = 921600
@@ -155,9 +85,9 @@ async def test_a_megabyte_paste_asks_then_goes_at_line_rate(sock_dir: Path) -> N
         arrivals.append((time.monotonic(), total + len(data)))
         return b""
 
-    async with peer(path, b"$ ", reply=record) as console:
+    async with ConsolePeer(path, b"$ ", reply=record) as console:
         app = ConsoleApp(config, blink=False, probe=False)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, app, "box")
             text = numbered_lines(1_000_000)
             pane.terminal.post_message(events.Paste(text))
@@ -180,65 +110,21 @@ async def test_a_megabyte_paste_asks_then_goes_at_line_rate(sock_dir: Path) -> N
             assert took >= (len(expected) - first_total - burst) / bytes_per_second
 
 
-class OneClientPeer:
-    """Serves one client at a time as a QEMU socket chardev does: while one is connected, later
-    clients wait in the listen backlog, unaccepted; each connection's bytes are kept apart."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.connections: list[bytearray] = []
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(str(path))
-        self._listener.listen(1)
-        self._listener.setblocking(False)
-        self._task: asyncio.Task[None] | None = None
-        self._client: socket.socket | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._serve())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._client is not None:
-            self._client.close()
-        self._listener.close()
-
-    async def _serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            client, _ = await loop.sock_accept(self._listener)
-            self._client = client
-            received = bytearray()
-            self.connections.append(received)
-            with contextlib.suppress(ConnectionError):
-                await loop.sock_sendall(
-                    client, f"guest tty, client {len(self.connections)}\r\n$ ".encode()
-                )
-                while data := await loop.sock_recv(client, 4096):
-                    received += data
-                    await loop.sock_sendall(client, data.replace(b"\r", b"\r\n"))
-            client.close()
-            self._client = None
-
-
 async def test_a_second_app_waits_for_a_one_client_console(sock_dir: Path) -> None:
     """Two app instances, each with its own Hub as two `console-tui` processes have, on one
     QEMU-style one-client socket: the second says it waits and for whom, sends nothing while it
     waits, and the first keeps working; when the first lets go, the second gets a clean line."""
     path = sock_dir / "q.sock"
     config = make_config(sock_dir, target("vm", path))
-    console = OneClientPeer(path)
-    console.start()
-    try:
+    async with OneClientPeer(
+        path, lambda n: b"guest tty, client %d\r\n$ " % n, reply=echo
+    ) as console:
         first = ConsoleApp(config, blink=False, probe=False, who="alice")
-        async with first.run_test(size=SIZE) as pilot:
+        async with first.run_test(size=APP_SIZE) as pilot:
             pane = await open_console(pilot, first, "vm")
             await until(pilot, lambda: "client 1" in pane.terminal.screen_text(), "greeting")
             second = ConsoleApp(config, blink=False, probe=False, who="bob")
-            async with second.run_test(size=SIZE) as pilot2:
+            async with second.run_test(size=APP_SIZE) as pilot2:
                 screen2 = main_screen(second)
                 pane2 = await screen2.open_target("vm")
                 await until(pilot2, lambda: pane2.facts.state == "waiting", "second waits")
@@ -256,13 +142,11 @@ async def test_a_second_app_waits_for_a_one_client_console(sock_dir: Path) -> No
                 )
                 await pilot.press(*"alice", "enter")
                 await until(pilot, lambda: "alice" in pane.terminal.screen_text(), "first works")
-                assert [bytes(c) for c in console.connections] == [b"alice\r"]
+                assert [bytes(c) for c in console.received] == [b"alice\r"]
 
                 await first.hub.close()  # what the first app does when it quits
                 await until(pilot2, lambda: pane2.facts.state == "connected", "second's turn")
                 await until(pilot2, lambda: "client 2" in pane2.terminal.screen_text(), "the line")
                 await pilot2.press(*"bob", "enter")
                 await until(pilot2, lambda: "bob" in pane2.terminal.screen_text(), "second types")
-                assert [bytes(c) for c in console.connections] == [b"alice\r", b"bob\r"]
-    finally:
-        await console.stop()
+                assert [bytes(c) for c in console.received] == [b"alice\r", b"bob\r"]

@@ -16,15 +16,16 @@ from console_tui.core import config as config_mod
 from console_tui.ui.app import ConsoleApp
 from console_tui.ui.screens.main import MainScreen
 
-SNAP_DIR = Path("/tmp/console-tui-snapshot")
+SOCKETS = Path("/nonexistent/console-tui-snapshot")
+"""Where the consoles' sockets would be: never made, so every console stays unreachable."""
 SIZE = (130, 36)
 
 CONFIG = f"""
 [[target]]
 name = "web-01"
 group = "prod"
-console = "unix://{SNAP_DIR}/web-01.sock"
-control = "qmp://{SNAP_DIR}/web-01.qmp"
+console = "unix://{SOCKETS}/web-01.sock"
+control = "qmp://{SOCKETS}/web-01.qmp"
 
 [[target]]
 name = "db-01"
@@ -36,7 +37,7 @@ keys = "vt220"
 name = "win-01"
 group = "windows"
 os = "windows"
-console = "unix://{SNAP_DIR}/win-01.sock"
+console = "unix://{SOCKETS}/win-01.sock"
 
 [[target]]
 name = "bmc-07"
@@ -61,10 +62,11 @@ SAC_SCREEN = (
 
 
 @pytest.fixture(autouse=True)
-def fixed_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Transcript paths show in the status line: keep them the same on every run."""
-    SNAP_DIR.mkdir(exist_ok=True)
-    monkeypatch.setenv("XDG_STATE_HOME", str(SNAP_DIR / "state"))
+def fixed_paths(private_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Transcript paths show in the status line: keep them the same on every run. Under the
+    test's own home folder they show as ~/.local/state/..., wherever that folder is."""
+    monkeypatch.setenv("HOME", str(private_dirs))
+    monkeypatch.setenv("XDG_STATE_HOME", str(private_dirs / ".local" / "state"))
 
 
 def make_app(theme: str | None = None) -> ConsoleApp:
