@@ -71,6 +71,8 @@ class Target:
     baud: int = 115200
     on_detach: str = ""
     description: str = ""
+    capture: bool = True
+    """Under `serve`, hold and record this line from the start (false: a line another tool uses)."""
     source: str = "config"
     where: str = ""
 

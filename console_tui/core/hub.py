@@ -108,6 +108,14 @@ class Hub:
             await session.wait_ready(wait)
         return session
 
+    async def capture(self) -> list[str]:
+        """Open every target's line that has `capture` on, and hold it whether anyone watches or
+        not: transcript, screen and scrollback stay current (`serve`). The names opened."""
+        names = [t.name for t in self.targets() if t.capture]
+        for name in names:
+            await self.open(name)
+        return names
+
     async def attach(
         self,
         name: str,

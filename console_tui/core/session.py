@@ -245,7 +245,8 @@ class Session:
 
     def add_viewer(self, viewer: Viewer) -> None:
         self.viewers[viewer.id] = viewer
-        viewer.deliver(Event(EventKind.SNAPSHOT, self.screen.snapshot()))
+        # A late joiner sees what happened: the scrollback, then the current screen.
+        viewer.deliver(Event(EventKind.SNAPSHOT, self.screen.snapshot(history=True)))
         viewer.deliver(Event(EventKind.STATE, text=self.state.value))
         viewer.deliver(
             Event(EventKind.LOCK, text=self.lock_holder.label if self.lock_holder else "")
