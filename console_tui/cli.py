@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         "attach", parents=[common], help="raw passthrough to a console (escapes: ~? after Enter)"
     )
     p.add_argument("name")
-    p.add_argument("--read-only", action="store_true", help="watch only; never type on the console")
+    p.add_argument(
+        "--read-only", "-r", action="store_true", help="watch only; never type on the console"
+    )
 
     p = sub.add_parser(
         "send", parents=[common], help="one action on a console, then exit", epilog=EPILOG

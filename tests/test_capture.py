@@ -92,8 +92,7 @@ def test_a_reboot_nobody_watches_is_kept_and_a_late_joiner_sees_it(guest: lab.La
         # A late, read-only joiner sees the boot (scrollback) and the screen without a keypress.
         child = pexpect.spawn(
             sys.executable,
-            ["-m", "console_tui", "--config", str(guest.config_path), "attach", "demo"]
-            + ["--read-only"],
+            ["-m", "console_tui", "--config", str(guest.config_path), "attach", "demo", "-r"],
             timeout=20,
             dimensions=(24, 100),
         )
