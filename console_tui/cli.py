@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         "attach", parents=[common], help="raw passthrough to a console (escapes: ~? after Enter)"
     )
     p.add_argument("name")
-    p.add_argument("--read-only", action="store_true", help="watch only; never type on the console")
+    p.add_argument(
+        "--read-only", "-r", action="store_true", help="watch only; never type on the console"
+    )
 
     p = sub.add_parser(
         "send", parents=[common], help="one action on a console, then exit", epilog=EPILOG
@@ -91,8 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new output")
 
-    p = sub.add_parser("serve", parents=[common], help="the SSH server with shared sessions")
-    p.add_argument("--listen", default="0.0.0.0:2222", metavar="HOST:PORT")
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="hold and record every console from the start; the SSH server with shared sessions",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--listen", default="0.0.0.0:2222", metavar="HOST:PORT")
+    where.add_argument(
+        "--no-ssh",
+        action="store_true",
+        help="hold and record the consoles without an SSH listener (local commands join it)",
+    )
 
     p = sub.add_parser("lab", parents=[common], help="the bundled demo guest (Linux under QEMU)")
     p.add_argument("lab_command", choices=["up", "down", "status", "config-path"])
@@ -133,7 +145,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "serve":
         from console_tui.server import serve
 
-        return serve(config, listen=args.listen)
+        return serve(config, listen=None if args.no_ssh else args.listen)
     from console_tui.ui import run_app
 
     hub = _join_running_server(config, [t.name for t in config.targets])

@@ -46,10 +46,13 @@ def need_command(*commands: str) -> None:
 
 
 def table_rows(text: str) -> dict[str, dict[str, str]]:
-    """The `list` table as {target: {column: value}} (values hold no spaces in these tests)."""
+    """The `list` table as {target: {column: value}}; only the last column (ALERT) holds spaces."""
     header, *rows = text.splitlines()
     names = header.split()
-    return {row.split()[0]: dict(zip(names, row.split(), strict=True)) for row in rows}
+    return {
+        row.split()[0]: dict(zip(names, row.split(maxsplit=len(names) - 1), strict=True))
+        for row in rows
+    }
 
 
 # -- fixtures -------------------------------------------------------------------------------

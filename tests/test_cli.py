@@ -142,6 +142,7 @@ def test_list_shows_the_guest_reachable_and_running(guest: lab.LabInfo) -> None:
         "POWER": "running",
         "WRITER": "-",
         "VIEWERS": "0",
+        "ALERT": "-",
     }
 
 

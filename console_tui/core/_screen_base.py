@@ -176,20 +176,22 @@ class Screen(ABC):
         rows = self.rows()
         return rows[y].text[:x] if y < len(rows) else ""
 
-    def snapshot(self) -> bytes:
-        """VT bytes that redraw the visible screen on a fresh terminal of the same size."""
+    def snapshot(self, *, history: bool = False) -> bytes:
+        """VT bytes that redraw the visible screen on a fresh terminal of the same size; with
+        `history`, the scrollback first, as lines that scroll into that terminal's own scrollback
+        (what a late joiner is shown)."""
         parts: list[str] = []
+        if history:
+            for row in self.history():
+                parts.extend(sgr(style) + text for text, style in _trimmed(row))
+                parts.append("\x1b[0m\r\n")
+            # Push the last history lines off the visible screen before it is redrawn.
+            parts.append("\r\n" * self.size[1])
         if self.alternate_screen:
             parts.append("\x1b[?1049h")
         parts.append("\x1b[0m\x1b[H\x1b[2J")
         for y, row in enumerate(self.rows()):
-            runs = list(row.runs)
-            while runs and runs[-1][1] == DEFAULT_STYLE:
-                text = runs[-1][0].rstrip(" ")
-                if text:
-                    runs[-1] = (text, DEFAULT_STYLE)
-                    break
-                runs.pop()
+            runs = _trimmed(row)
             if not runs:
                 continue
             parts.append(f"\x1b[{y + 1}H")
@@ -264,3 +266,15 @@ def sgr(style: CellStyle) -> str:
         params += _sgr_color(style.bg, 40, 100, 48)
     cached = _SGR_CACHE[style] = f"\x1b[{params}m"
     return cached
+
+
+def _trimmed(row: ScreenRow) -> list[tuple[str, CellStyle]]:
+    """A row's runs without the trailing blank cells in the default style."""
+    runs = list(row.runs)
+    while runs and runs[-1][1] == DEFAULT_STYLE:
+        text = runs[-1][0].rstrip(" ")
+        if text:
+            runs[-1] = (text, DEFAULT_STYLE)
+            break
+        runs.pop()
+    return runs

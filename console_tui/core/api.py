@@ -158,6 +158,10 @@ class TargetStatus:
     attached: str = ""
     """who is attached, in words"""
     transcript: str = ""
+    alert: str = ""
+    """the latest alert in words (`panic 2 min ago`), empty when none"""
+    alert_line: str = ""
+    """the console line that raised it"""
     can_break: Capability = Capability(False, "not known yet")
     can_control: Capability = Capability(False, "not known yet")
 
@@ -177,11 +181,11 @@ class TargetStatus:
 
 def status_table(statuses: list[TargetStatus]) -> str:
     """The `list` table, one target a row, the same locally and over SSH (`--json` for scripts)."""
-    rows = [("NAME", "GROUP", "BACKING", "CONTROL", "STATE", "POWER", "WRITER", "VIEWERS")]
+    rows = [("NAME", "GROUP", "BACKING", "CONTROL", "STATE", "POWER", "WRITER", "VIEWERS", "ALERT")]
     for s in statuses:
         control = s.control.split(":", 1)[0] if s.control else "-"
         row = (s.name, s.group, s.backing, control, s.state, s.power or "-", s.writer or "-")
-        rows.append((*row, str(s.viewers)))
+        rows.append((*row, str(s.viewers), s.alert or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -16,6 +16,7 @@ EVENTS = frozenset(
     {
         "login",
         "auth-failed",
+        "alert",
         "connect",
         "disconnect",
         "attach",

@@ -58,6 +58,12 @@ class Settings:
     transcript_max_bytes: int = 8 * 1024 * 1024
     transcript_files: int = 5
     keymap: dict[str, str] = field(default_factory=dict)
+    alerts: tuple[str, ...] = ()
+    """Patterns (regular expressions) that raise an alert on every target, beside the defaults."""
+    alert_command: tuple[str, ...] = ()
+    """A program and its arguments run on an alert (never through a shell), with CONSOLE_TUI_TARGET,
+    CONSOLE_TUI_ALERT and CONSOLE_TUI_LINE in its environment."""
+    alert_timeout: int = 10
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,10 @@ class Target:
     baud: int = 115200
     on_detach: str = ""
     description: str = ""
+    capture: bool = True
+    alerts: tuple[str, ...] = ()
+    """Extra alert patterns for this target (regular expressions)."""
+    """Under `serve`, hold and record this line from the start (false: a line another tool uses)."""
     source: str = "config"
     where: str = ""
 
@@ -182,6 +192,7 @@ def _settings(raw: Any, where: Any) -> Settings:
             raise ConfigError(
                 f"settings.{key} is negative", where=where("settings", key), fix="use 0 or more"
             )
+    _check_patterns(values, where, "settings")
     return Settings(**values)
 
 
@@ -210,6 +221,7 @@ def _targets(raw: Any, where: Any) -> tuple[Target, ...]:
         for key, value in entry.items():
             expected = type(getattr(Target("x", "x"), key))
             values[key] = _typed(value, expected, where("target", index, key), f"target.{key}")
+        _check_patterns(values, where, "target", index)
         name = values["name"]
         name_where = where("target", index, "name")
         check_name(name, name_where, "target")
@@ -299,9 +311,30 @@ def check_name(name: str, where: str, what: str) -> None:
         )
 
 
+def _check_patterns(values: dict[str, Any], where: Any, *key: str | int) -> None:
+    """Alert patterns are regular expressions: a broken one is named with its line."""
+    for pattern in values.get("alerts", ()):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"alert pattern {pattern!r} is not a regular expression: {exc}",
+                where=where(*key, "alerts"),
+                fix="escape special characters with a backslash, e.g. 'Kernel panic \\(.*\\)'",
+            ) from None
+
+
 def _typed(value: Any, expected: type, where: str, key: str) -> Any:
     if expected is float and isinstance(value, int):
         return float(value)
+    if expected is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(
+                f"{key} must be a list of strings",
+                where=where,
+                fix=f'write {key.split(".")[-1]} = ["..."]',
+            )
+        return tuple(value)
     if (expected is int and isinstance(value, bool)) or not isinstance(value, expected):
         names = {str: "a string", int: "a whole number", bool: "true or false", dict: "a table"}
         got = type(value).__name__

@@ -7,11 +7,13 @@ socket to app processes of the SSH server (core/hubwire/).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import time
 
 from console_tui.core import keys
+from console_tui.core.alerts import Alert, describe, run_alert_command
 from console_tui.core.api import (
     Capability,
     Event,
@@ -40,6 +42,7 @@ class Hub:
         self.sessions: dict[str, Session] = {}
         self._lock_requests: dict[str, Viewer] = {}
         self._denied: dict[tuple[int, str], float] = {}
+        self._alert_tasks: set[asyncio.Task[None]] = set()
 
     # -- targets ----------------------------------------------------------------------------
 
@@ -65,6 +68,7 @@ class Hub:
         target = self.target(name)
         session = self.sessions.get(name)
         holder = session.lock_holder if session else None
+        alert = session.alerts.latest() if session else None
         return TargetStatus(
             name=target.name,
             group=target.group,
@@ -78,6 +82,8 @@ class Hub:
             viewers=len(session.viewers) if session else 0,
             attached=session.viewer_summary() if session else "",
             transcript=str(session.transcript_path) if session else "",
+            alert=describe(alert) if alert else "",
+            alert_line=alert.line if alert else "",
             can_break=self.can_break(name),
             can_control=self.can_control(name),
         )
@@ -101,12 +107,35 @@ class Hub:
         session = self.sessions.get(name)
         if session is None or session.state is SessionState.CLOSED:
             session = Session(target, self.config.settings)
+            session.on_alert = self._alerted
             self.sessions[name] = session
             session.start()
             self.audit.record("connect", who="hub", target=name)
         if wait:
             await session.wait_ready(wait)
         return session
+
+    def _alerted(self, session: Session, alert: Alert) -> None:
+        """A console printed trouble: say so to its viewers, audit and mark it, run the command."""
+        name = session.target.name
+        self.audit.record("alert", who="hub", target=name, alert=alert.name, line=alert.line)
+        session.transcript.mark(f"alert: {alert.name}: {alert.line}")
+        session.broadcast(Event(EventKind.NOTICE, text=f"ALERT {alert.name}: {alert.line}"))
+        command = self.config.settings.alert_command
+        if command:
+            task = asyncio.get_running_loop().create_task(
+                run_alert_command(command, name, alert, self.config.settings.alert_timeout)
+            )
+            self._alert_tasks.add(task)
+            task.add_done_callback(self._alert_tasks.discard)
+
+    async def capture(self) -> list[str]:
+        """Open every target's line that has `capture` on, and hold it whether anyone watches or
+        not: transcript, screen and scrollback stay current (`serve`). The names opened."""
+        names = [t.name for t in self.targets() if t.capture]
+        for name in names:
+            await self.open(name)
+        return names
 
     async def attach(
         self,
@@ -182,6 +211,8 @@ class Hub:
         await session.reconnect()
 
     async def close(self) -> None:
+        for task in list(self._alert_tasks):
+            task.cancel()
         for session in list(self.sessions.values()):
             await session.close()
         self.sessions.clear()

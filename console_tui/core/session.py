@@ -14,7 +14,9 @@ import enum
 import fcntl
 import hashlib
 import os
+from collections.abc import Callable
 
+from console_tui.core.alerts import Alert, AlertWatch
 from console_tui.core.api import Event, EventKind, Viewer
 from console_tui.core.backings import Backing, BackingClosed, make_backing, parse_console_uri
 from console_tui.core.config import Settings, Target
@@ -101,6 +103,8 @@ class Session:
             max_bytes=self.settings.transcript_max_bytes,
             files=self.settings.transcript_files,
         )
+        self.alerts = AlertWatch(self.settings.alerts + target.alerts)
+        self.on_alert: Callable[[Session, Alert], None] | None = None
         self._claim = LineClaim(target)
         self._line = asyncio.Lock()
         self._connected = asyncio.Event()
@@ -215,6 +219,9 @@ class Session:
     def _output(self, data: bytes) -> None:
         self.transcript.write(data)
         self.screen.feed(data)
+        for alert in self.alerts.feed(data):
+            if self.on_alert is not None:
+                self.on_alert(self, alert)
         event = Event(EventKind.OUTPUT, data)
         snapshot: bytes | None = None
         for viewer in self.viewers.values():
@@ -245,7 +252,8 @@ class Session:
 
     def add_viewer(self, viewer: Viewer) -> None:
         self.viewers[viewer.id] = viewer
-        viewer.deliver(Event(EventKind.SNAPSHOT, self.screen.snapshot()))
+        # A late joiner sees what happened: the scrollback, then the current screen.
+        viewer.deliver(Event(EventKind.SNAPSHOT, self.screen.snapshot(history=True)))
         viewer.deliver(Event(EventKind.STATE, text=self.state.value))
         viewer.deliver(
             Event(EventKind.LOCK, text=self.lock_holder.label if self.lock_holder else "")

@@ -1,17 +1,20 @@
-"""`console-tui serve`: the SSH server with shared live sessions (see ssh.py)."""
+"""`console-tui serve`: every console held and recorded from the start, and the SSH server with
+shared live sessions (see ssh.py); `serve --no-ssh` holds the consoles without an SSH listener."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
+from console_tui.core import paths
 from console_tui.core.config import Config
 from console_tui.core.errors import EXIT_OK, ConfigError, UsageError
 from console_tui.server.auth import host_key_path
 
-__all__ = ["parse_listen", "run", "serve"]
+__all__ = ["parse_listen", "run", "run_capture", "serve"]
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -24,10 +27,45 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def serve(config: Config, *, listen: str) -> int:
-    """Run the SSH server until SIGINT or SIGTERM."""
+def serve(config: Config, *, listen: str | None) -> int:
+    """Hold every console, and serve SSH on `listen` (None: no SSH), until SIGINT or SIGTERM."""
+    if listen is None:
+        return asyncio.run(run_capture(config))
     host, port = parse_listen(listen)
     return asyncio.run(run(config, host, port))
+
+
+async def _stopped() -> None:
+    """Return on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _say_held(names: list[str]) -> None:
+    skipped = "" if names else " (every target has capture = false)"
+    print(f"console-tui: holding and recording {len(names)} console line(s){skipped}")
+
+
+async def run_capture(config: Config) -> int:
+    """The Hub and its local socket without SSH: a capture daemon that local commands join."""
+    from console_tui.core.hub import Hub
+    from console_tui.core.hubwire import HubService
+
+    hub = Hub(config)
+    service = HubService(hub, paths.runtime_dir() / f"hub-{os.getpid()}.sock")
+    await service.start()
+    try:
+        _say_held(await hub.capture())
+        print(f"local commands (list, attach, send, the app) join through {service.path}")
+        sys.stdout.flush()
+        await _stopped()
+    finally:
+        await service.close()
+        await hub.close()
+    return EXIT_OK
 
 
 async def run(
@@ -48,10 +86,6 @@ async def run(
             where=str(config.path or "config"),
             fix="give each user keys = [...] or keys_file = PATH",
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         bound = await server.start(host, port)
     except OSError as exc:
@@ -64,10 +98,11 @@ async def run(
     shown = f"[{host}]" if ":" in host else host or "0.0.0.0"
     print(f"console-tui: SSH server on {shown}:{bound} for {len(config.users)} user(s)")
     print(f"host key {server.fingerprint} ({host_key_path()})")
-    print(f"connect: ssh -p {bound} console@HOST")
-    sys.stdout.flush()
     try:
-        await stop.wait()
+        _say_held(await server.hub.capture())
+        print(f"connect: ssh -p {bound} console@HOST")
+        sys.stdout.flush()
+        await _stopped()
     finally:
         await server.close()
     return EXIT_OK

@@ -15,7 +15,7 @@ from textual.widgets import Input, Label, Tree
 
 from console_tui.core.api import HubAPI
 from console_tui.core.config import Target
-from console_tui.ui.messages import OpenTarget
+from console_tui.ui.messages import Announce, OpenTarget
 
 POWERED_OFF = ("off", "shutdown", "shutoff", "poweroff", "powered off")
 STATE_WORDS = {"closed": "not open", "reachable": "reachable"}
@@ -26,6 +26,10 @@ def state_words(state: str, power: str = "") -> str:
     if power.lower() in POWERED_OFF:
         return "powered off"
     return STATE_WORDS.get(state, state)
+
+
+FOLLOW_SECONDS = 2.0
+"""How often the inventory takes open targets' states and alerts from the Hub."""
 
 
 class Inventory(Vertical):
@@ -61,6 +65,7 @@ class Inventory(Vertical):
         first = "checking" if probe else "not open"
         self.states: dict[str, str] = {t.name: first for t in hub.targets()}
         self._powers: dict[str, str] = {}
+        self._alerts_seen: dict[str, tuple[str, str]] = {}
 
     def compose(self) -> ComposeResult:
         field = Input(placeholder="Filter targets", id="filter")
@@ -81,6 +86,7 @@ class Inventory(Vertical):
         self.target_tree.border_title = "Targets"
         self.rebuild()
         self.call_after_refresh(self.select_first)
+        self.set_interval(FOLLOW_SECONDS, self.follow_hub)
         if self.probe:
             self._probe_all()
 
@@ -114,7 +120,22 @@ class Inventory(Vertical):
     def refresh_status(self, name: str) -> None:
         """Take a target's state from the Hub (after a session event)."""
         status = self.hub.status(name)
-        self.set_state(name, status.state)
+        self.set_state(name, f"ALERT {status.alert}" if status.alert else status.state)
+
+    def follow_hub(self) -> None:
+        """Take every open target's state and alert from the Hub, announcing a new alert: the
+        Hub holds lines nobody here has open (under `serve`), so their news must show too."""
+        for target in self.hub.targets():
+            status = self.hub.status(target.name)
+            if status.state == "closed" and not status.alert:
+                continue
+            self.refresh_status(target.name)
+            seen = (status.alert.split(" ", 1)[0], status.alert_line)
+            if status.alert and self._alerts_seen.get(target.name) != seen:
+                self._alerts_seen[target.name] = seen
+                self.post_message(
+                    Announce(f"{target.name}: ALERT {status.alert}: {status.alert_line}", bell=True)
+                )
 
     def matches(self, target: Target) -> bool:
         needle = self.filter_text.lower()
@@ -130,7 +151,7 @@ class Inventory(Vertical):
         text.append(f"  {backing}  ", style="dim")
         text.append(
             self.states.get(target.name, ""),
-            style=_STATE_STYLES.get(self.states.get(target.name, ""), ""),
+            style=_state_style(self.states.get(target.name, "")),
         )
         return text
 
@@ -176,6 +197,7 @@ class Inventory(Vertical):
         self.filter_text = event.value
         self.rebuild()
         self.call_after_refresh(self.select_first)
+        self.set_interval(FOLLOW_SECONDS, self.follow_hub)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
@@ -199,6 +221,10 @@ class Inventory(Vertical):
 
 
 _STATE_STYLES = {"connected": "bold", "unreachable": "reverse", "powered off": "dim italic"}
+
+
+def _state_style(words: str) -> str:
+    return "bold reverse" if words.startswith("ALERT") else _STATE_STYLES.get(words, "")
 
 
 def _walk(node: Any) -> Any:

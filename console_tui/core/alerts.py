@@ -1,0 +1,143 @@
+"""Alerts: console output that means a machine is in trouble (a panic, an oops, a bugcheck).
+
+One compiled regular expression per target scans each read as it arrives (C speed, so the byte
+path does not slow down), with the tail of the previous read kept so a pattern split across two
+reads still matches. The same alert again within `QUIET` seconds is counted, not raised anew: a
+panic prints its banner more than once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ALERTS: tuple[tuple[str, str], ...] = (
+    ("panic", r"Kernel panic - not syncing"),
+    ("oops", r"Oops: |BUG: unable to handle|general protection fault|kernel BUG at"),
+    ("soft lockup", r"soft lockup - CPU#"),
+    ("hard lockup", r"Watchdog detected hard LOCKUP"),
+    ("hung task", r"blocked for more than \d+ seconds"),
+    ("out of memory", r"Out of memory: Kill"),
+    ("bugcheck", r"\*\*\* STOP: 0x|BugCheck|bugcheck was: 0x|has encountered a problem"),
+)
+"""What a match is called, and its pattern: Linux panics, oopses, lockups, hung tasks and OOM
+kills, and Windows bugchecks as EMS prints them."""
+
+QUIET = 60.0
+TAIL = 256
+"""Bytes of the previous read kept for a pattern split across reads (and the line it is on)."""
+LINE_LIMIT = 200
+
+
+@dataclass
+class Alert:
+    """One alert on a target: what it is, the console line that raised it, when, how often."""
+
+    name: str
+    line: str
+    at: float
+    count: int = 1
+
+
+class AlertWatch:
+    """Scans a console's output for alert patterns."""
+
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
+        named = [*DEFAULT_ALERTS, *((pattern, pattern) for pattern in extra)]
+        self._names = {f"a{index}": name for index, (name, _) in enumerate(named)}
+        self._pattern = re.compile(
+            "|".join(
+                f"(?P<a{index}>{pattern})" for index, (_, pattern) in enumerate(named)
+            ).encode()
+        )
+        self._tail = b""
+        self.last: dict[str, Alert] = {}
+
+    def feed(self, data: bytes, now: float | None = None) -> list[Alert]:
+        """The alerts `data` raises (new ones only; a repeat within QUIET is counted)."""
+        buffer = self._tail + data
+        raised: list[Alert] = []
+        start = max(0, len(self._tail) - TAIL)
+        for match in self._pattern.finditer(buffer, start):
+            if match.end() <= len(self._tail):
+                continue  # matched in an earlier read already
+            name = self._names[match.lastgroup or ""]
+            when = time.time() if now is None else now
+            known = self.last.get(name)
+            if known is not None and when - known.at < QUIET:
+                known.count += 1
+                continue
+            alert = Alert(name, _line_around(buffer, match.start(), match.end()), when)
+            self.last[name] = alert
+            raised.append(alert)
+        self._tail = buffer[-TAIL:]
+        return raised
+
+    def latest(self) -> Alert | None:
+        return max(self.last.values(), key=lambda alert: alert.at, default=None)
+
+
+def _line_around(buffer: bytes, start: int, end: int) -> str:
+    """The printable text of the line holding buffer[start:end]."""
+    first = buffer.rfind(b"\n", 0, start) + 1
+    last = buffer.find(b"\n", end)
+    raw = buffer[first : last if last >= 0 else len(buffer)]
+    text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", raw.decode("utf-8", "replace"))
+    return "".join(c for c in text if c.isprintable()).strip()[:LINE_LIMIT]
+
+
+def describe(alert: Alert, now: float | None = None) -> str:
+    """`panic 2 min ago` (what `list` and the inventory show)."""
+    age = max(0.0, (time.time() if now is None else now) - alert.at)
+    if age < 60:
+        when = f"{age:.0f} s ago"
+    elif age < 3600:
+        when = f"{age / 60:.0f} min ago"
+    elif age < 86400:
+        when = f"{age / 3600:.0f} h ago"
+    else:
+        when = f"{age / 86400:.0f} days ago"
+    times = f" ({alert.count}x)" if alert.count > 1 else ""
+    return f"{alert.name} {when}{times}"
+
+
+async def run_alert_command(
+    command: Sequence[str], target: str, alert: Alert, timeout: float
+) -> None:
+    """Run the configured alert command (an argv list, never a shell) with the target, the alert
+    and its line in its environment; killed after `timeout` seconds."""
+    env = {
+        **os.environ,
+        "CONSOLE_TUI_TARGET": target,
+        "CONSOLE_TUI_ALERT": alert.name,
+        "CONSOLE_TUI_LINE": alert.line,
+    }
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        log.warning("alert command %s for %s could not start: %s", command[0], target, exc)
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            await process.wait()
+    except TimeoutError:
+        log.warning("alert command %s for %s ran past %s s: killed", command[0], target, timeout)
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
