@@ -9,8 +9,13 @@ The peers themselves are in peers.py. Test files import both the same way: `from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import select
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +38,49 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 APP_SIZE = (140, 40)
 """The terminal size the app runs at in the tests that drive it with Pilot."""
+
+
+def cli(
+    *args: str, timeout: float = 60, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`console-tui ARGS...` as an operator runs it, to the end."""
+    return subprocess.run(
+        [sys.executable, "-m", "console_tui", *args],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        input=stdin,
+    )
+
+
+@contextlib.contextmanager
+def capture_daemon(config_path: Path) -> Iterator[str]:
+    """`console-tui serve --no-ssh` until its first lines say what it holds; stopped by PID."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console_tui", "--config", str(config_path), "serve", "--no-ssh"],
+        bufsize=0,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    said = b""
+    deadline = time.monotonic() + 30
+    try:
+        while b"join through" not in said:
+            ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
+            line = process.stdout.readline() if ready else b""
+            assert line, f"serve --no-ssh did not start: {said!r}"
+            said += line
+        yield said.decode()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, said
 
 
 def need_command(*commands: str) -> None:

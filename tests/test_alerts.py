@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from peers import TelnetPeer
+from conftest import capture_daemon, cli, wait_for
+from peers import ConsolePeer
 
 from console_tui import lab
 from console_tui.core import config
@@ -55,15 +56,13 @@ def test_extra_patterns_and_colour_codes_in_the_line() -> None:
 
 
 @pytest.fixture
-async def peer(tmp_path: Path) -> AsyncIterator[TelnetPeer]:
-    console = TelnetPeer()
-    await console.start_unix(str(tmp_path / "box.sock"))
-    yield console
-    await console.close()
+async def peer(tmp_path: Path) -> AsyncIterator[ConsolePeer]:
+    async with ConsolePeer(tmp_path / "box.sock") as console:
+        yield console
 
 
 async def test_an_alert_marks_the_target_and_runs_the_command(
-    tmp_path: Path, peer: TelnetPeer
+    tmp_path: Path, peer: ConsolePeer
 ) -> None:
     ran = tmp_path / "ran.json"
     script = (
@@ -104,8 +103,6 @@ def test_an_nmi_panic_while_nobody_watches_flips_the_state_to_an_alert(
     guest: lab.LabInfo, tmp_path: Path
 ) -> None:
     """The demo guest panics on NMI (and reboots by itself: panic=1); the capture daemon sees it."""
-    from test_capture import capture_daemon, cli, wait_for
-
     from console_tui.core.control import make_control
 
     with capture_daemon(guest.config_path):
@@ -115,18 +112,19 @@ def test_an_nmi_panic_while_nobody_watches_flips_the_state_to_an_alert(
             listed = json.loads(cli("--config", str(guest.config_path), "list", "--json").stdout)
             return listed[0]["alert"].startswith("panic ")
 
-        wait_for(alerted, "the panic alert in list")
+        wait_for(alerted, "the panic alert in list", timeout=90)
         table = cli("--config", str(guest.config_path), "list").stdout
         assert "panic" in table.splitlines()[1].split("  ")[-1]
         wait_for(
             lambda: lab.READY_LINE in cli("log", "demo").stdout.split("Kernel panic")[-1],
             "the guest to boot again after its panic",
+            timeout=90,
         )
 
 
 @pytest.mark.parametrize("screen_reader", [False, True])
 async def test_the_app_announces_an_alert_on_a_target_nobody_opened(
-    tmp_path: Path, peer: TelnetPeer, screen_reader: bool
+    tmp_path: Path, peer: ConsolePeer, screen_reader: bool
 ) -> None:
     from textual.widgets import Static
 

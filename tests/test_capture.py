@@ -9,68 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import select
-import signal
 import socket
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import capture_daemon, cli, wait_for
 
 from console_tui import lab
 from console_tui.core.control import make_control
 from console_tui.core.screen import available_backends, make_screen
 
 TIMEOUT = 90
-
-
-def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "console_tui", *args],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=timeout,
-    )
-
-
-@contextlib.contextmanager
-def capture_daemon(config_path: Path) -> Iterator[str]:
-    """`console-tui serve --no-ssh`, until its first lines say what it holds; stopped by PID."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console_tui", "--config", str(config_path), "serve", "--no-ssh"],
-        bufsize=0,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert process.stdout is not None
-    said = b""
-    deadline = time.monotonic() + 30
-    try:
-        while b"join through" not in said:
-            ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
-            line = process.stdout.readline() if ready else b""
-            assert line, f"serve --no-ssh did not start: {said!r}"
-            said += line
-        yield said.decode()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, said
-
-
-def wait_for(check: object, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 @pytest.mark.guest
@@ -87,7 +37,7 @@ def test_a_reboot_nobody_watches_is_kept_and_a_late_joiner_sees_it(guest: lab.La
             text = cli("log", "demo").stdout
             return "Linux version" in text and lab.READY_LINE in text.split("Linux version")[-1]
 
-        wait_for(booted_again, "the whole new boot in the transcript")
+        wait_for(booted_again, "the whole new boot in the transcript", timeout=TIMEOUT)
 
         # A late, read-only joiner sees the boot (scrollback) and the screen without a keypress.
         child = pexpect.spawn(
@@ -137,12 +87,11 @@ def test_capture_false_leaves_the_line_alone_until_someone_opens_it(tmp_path: Pa
                 accept_all()
                 return bool(accepted[held])
 
-            wait_for(held_opened, "the captured line to be opened", timeout=10)
+            wait_for(held_opened, "the captured line to be opened")
             accepted[held][0].sendall(b"printed while nobody watched\r\n")
             wait_for(
                 lambda: "printed while nobody watched" in cli("log", "held").stdout,
                 "the transcript to keep it",
-                timeout=10,
             )
             accept_all()
             assert accepted[free] == [], "a capture = false line is not opened at start"

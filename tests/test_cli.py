@@ -5,31 +5,17 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import output_until, state_until, table_rows
+from conftest import cli, output_until, state_until, table_rows
 
 from console_tui import lab
 from console_tui.core import config
 from console_tui.core.hub import Hub
 from console_tui.core.transcript import read_transcript
-
-
-def cli(
-    *args: str, timeout: float = 60, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "console_tui", *args],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=timeout,
-        input=stdin,
-    )
 
 
 def write_config(tmp_path: Path, text: str) -> str:
