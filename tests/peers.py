@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
+import select
+import signal
 import socket
 import subprocess
 import sys
+import time
 import tty
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import pexpect
 from conftest import wait_for
 
 READY_TIMEOUT = 5.0
@@ -541,3 +546,123 @@ class TelnetLine:
     async def close(self) -> None:
         self.writer.close()
         await self.writer.wait_closed()
+
+
+# -- `console-tui serve` and the OpenSSH client ------------------------------------------------
+
+SSH_TIMEOUT = 10
+
+
+class Keys:
+    """Throwaway ed25519 keys made with ssh-keygen."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def make(self, name: str) -> tuple[Path, str]:
+        path = self.folder / name
+        if not path.exists():
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
+                check=True,
+            )
+        return path, (self.folder / f"{name}.pub").read_text().strip()
+
+
+class Server:
+    """A `console-tui serve` process and ssh clients for it."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], port: int, banner: str, keys: Keys
+    ) -> None:
+        self.process = process
+        self.port = port
+        self.banner = banner
+        self.keys = keys
+
+    def ssh_args(self, user: str, *command: str, login: str = "console") -> list[str]:
+        key, _ = self.keys.make(user)
+        return [
+            "-F", "/dev/null", "-p", str(self.port), "-i", str(key),
+            "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            "-o", "ConnectTimeout=5", f"{login}@127.0.0.1", *command,
+        ]  # fmt: skip
+
+    def run(
+        self, user: str, *command: str, login: str = "console"
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ssh", *self.ssh_args(user, *command, login=login)],
+            capture_output=True,
+            text=True,
+            timeout=SSH_TIMEOUT,
+        )
+
+    def spawn(self, user: str, *command: str, rows: int = 24, columns: int = 80) -> pexpect.spawn:
+        child = pexpect.spawn(
+            "ssh",
+            ["-tt", *self.ssh_args(user, *command)],
+            dimensions=(rows, columns),
+            timeout=SSH_TIMEOUT,
+        )
+        return child
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(SSH_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def users_toml(keys: Keys, roles: dict[str, str], groups: dict[str, list[str]]) -> str:
+    """`[[user]]` entries with a fresh key each, for `serve`."""
+    text = ""
+    for name, role in roles.items():
+        _, public = keys.make(name)
+        text += f'[[user]]\nname = "{name}"\nrole = "{role}"\nkeys = [{json.dumps(public)}]\n'
+        if name in groups:
+            text += f"groups = {json.dumps(groups[name])}\n"
+    return text
+
+
+def start_server(
+    folder: Path, config_text: str, keys: Keys, *, app_command: list[str] | None = None
+) -> Server:
+    config_path = folder / "config.toml"
+    config_path.write_text(config_text)
+    if app_command is None:
+        argv = [sys.executable, "-m", "console_tui", "--config", str(config_path), "serve",
+                "--listen", "127.0.0.1:0"]  # fmt: skip
+    else:
+        code = (
+            "import asyncio, sys; from console_tui.core import config; "
+            "from console_tui.server import run; "
+            "asyncio.run(run(config.load(sys.argv[1]), '127.0.0.1', 0, app_command=sys.argv[2:]))"
+        )
+        argv = [sys.executable, "-c", code, str(config_path), *app_command]
+    process = subprocess.Popen(
+        argv,
+        bufsize=0,
+        stdout=subprocess.PIPE,
+        stderr=(folder / "server.log").open("wb"),
+        # As under nohup: the app processes must not inherit an ignored SIGHUP.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    assert process.stdout is not None
+    banner = b""
+    deadline = time.monotonic() + SSH_TIMEOUT
+    while b"connect:" not in banner:
+        ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = process.stdout.readline() if ready else b""
+        if not line:
+            process.kill()
+            log = (folder / "server.log").read_text(errors="replace")
+            raise AssertionError(f"server did not start: {banner!r}\n{log}")
+        banner += line
+    match = re.search(rb"SSH server on 127\.0\.0\.1:(\d+)", banner)
+    assert match, banner
+    return Server(process, int(match.group(1)), banner.decode(), keys)

@@ -12,18 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
 from conftest import need_command, table_rows, wait_for
-from peers import EchoConsole
+from peers import EchoConsole, Keys, Server, start_server, users_toml
 
 from console_tui.core.audit import audit_path
 
@@ -88,120 +86,6 @@ asyncio.run(main())
 '''
 
 
-class Keys:
-    """Throwaway ed25519 keys made with ssh-keygen."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def make(self, name: str) -> tuple[Path, str]:
-        path = self.folder / name
-        if not path.exists():
-            subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)],
-                check=True,
-            )
-        return path, (self.folder / f"{name}.pub").read_text().strip()
-
-
-class Server:
-    """A `console-tui serve` process and ssh clients for it."""
-
-    def __init__(
-        self, process: subprocess.Popen[bytes], port: int, banner: str, keys: Keys
-    ) -> None:
-        self.process = process
-        self.port = port
-        self.banner = banner
-        self.keys = keys
-
-    def ssh_args(self, user: str, *command: str, login: str = "console") -> list[str]:
-        key, _ = self.keys.make(user)
-        return [
-            "-F", "/dev/null", "-p", str(self.port), "-i", str(key),
-            "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-            "-o", "ConnectTimeout=5", f"{login}@127.0.0.1", *command,
-        ]  # fmt: skip
-
-    def run(
-        self, user: str, *command: str, login: str = "console"
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["ssh", *self.ssh_args(user, *command, login=login)],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
-
-    def spawn(self, user: str, *command: str, rows: int = 24, columns: int = 80) -> pexpect.spawn:
-        child = pexpect.spawn(
-            "ssh",
-            ["-tt", *self.ssh_args(user, *command)],
-            dimensions=(rows, columns),
-            timeout=TIMEOUT,
-        )
-        return child
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _users(keys: Keys, roles: dict[str, str], groups: dict[str, list[str]]) -> str:
-    text = ""
-    for name, role in roles.items():
-        _, public = keys.make(name)
-        text += f'[[user]]\nname = "{name}"\nrole = "{role}"\nkeys = [{json.dumps(public)}]\n'
-        if name in groups:
-            text += f"groups = {json.dumps(groups[name])}\n"
-    return text
-
-
-def start_server(
-    folder: Path, config_text: str, keys: Keys, *, app_command: list[str] | None = None
-) -> Server:
-    config_path = folder / "config.toml"
-    config_path.write_text(config_text)
-    if app_command is None:
-        argv = [sys.executable, "-m", "console_tui", "--config", str(config_path), "serve",
-                "--listen", "127.0.0.1:0"]  # fmt: skip
-    else:
-        code = (
-            "import asyncio, sys; from console_tui.core import config; "
-            "from console_tui.server import run; "
-            "asyncio.run(run(config.load(sys.argv[1]), '127.0.0.1', 0, app_command=sys.argv[2:]))"
-        )
-        argv = [sys.executable, "-c", code, str(config_path), *app_command]
-    process = subprocess.Popen(
-        argv,
-        bufsize=0,
-        stdout=subprocess.PIPE,
-        stderr=(folder / "server.log").open("wb"),
-        # As under nohup: the app processes must not inherit an ignored SIGHUP.
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
-    )
-    assert process.stdout is not None
-    banner = b""
-    deadline = time.monotonic() + TIMEOUT
-    while b"connect:" not in banner:
-        ready, _, _ = select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        line = process.stdout.readline() if ready else b""
-        if not line:
-            process.kill()
-            log = (folder / "server.log").read_text(errors="replace")
-            raise AssertionError(f"server did not start: {banner!r}\n{log}")
-        banner += line
-    match = re.search(rb"SSH server on 127\.0\.0\.1:(\d+)", banner)
-    assert match, banner
-    return Server(process, int(match.group(1)), banner.decode(), keys)
-
-
 def audit_events(event: str) -> list[dict[str, object]]:
     path = audit_path()
     if not path.exists():
@@ -238,7 +122,7 @@ def _targets(console: EchoConsole) -> str:
 
 @pytest.fixture
 def server(tmp_path: Path, keys: Keys, console: EchoConsole) -> Iterator[Server]:
-    text = _targets(console) + _users(keys, ROLES, {"vic": ["prod"]})
+    text = _targets(console) + users_toml(keys, ROLES, {"vic": ["prod"]})
     running = start_server(tmp_path, text, keys)
     yield running
     running.stop()
@@ -248,7 +132,7 @@ def server(tmp_path: Path, keys: Keys, console: EchoConsole) -> Iterator[Server]
 def probe_server(tmp_path: Path, keys: Keys, console: EchoConsole) -> Iterator[Server]:
     probe = tmp_path / "probe.py"
     probe.write_text(PROBE)
-    text = _targets(console) + _users(keys, ROLES, {"vic": ["prod"]})
+    text = _targets(console) + users_toml(keys, ROLES, {"vic": ["prod"]})
     # The server appends --hub-socket PATH --hub-token-fd N to this command.
     command = [sys.executable, str(probe), "web"]
     running = start_server(tmp_path, text, keys, app_command=command)
@@ -264,7 +148,7 @@ def test_host_key_is_made_once_private_and_reused(
 ) -> None:
     from console_tui.server.auth import host_key_path
 
-    text = _targets(console) + _users(keys, {"alice": "operator"}, {})
+    text = _targets(console) + users_toml(keys, {"alice": "operator"}, {})
     first = start_server(tmp_path, text, keys)
     first.stop()
     assert oct(host_key_path().stat().st_mode & 0o777) == "0o600"
@@ -382,7 +266,7 @@ def test_operators_share_the_guest_and_ssh_break_then_h_is_sysrq_help(
 ) -> None:
     text = (
         f'[[target]]\nname = "demo"\nconsole = {json.dumps(guest.console_uri)}\n'  # type: ignore[attr-defined]
-        + _users(keys, {"alice": "operator", "bob": "operator"}, {})
+        + users_toml(keys, {"alice": "operator", "bob": "operator"}, {})
     )
     server = start_server(tmp_path, text, keys)
     try:
@@ -495,7 +379,7 @@ def test_an_idle_operator_is_detached_told_why_and_the_guest_logged_out(
     text = (
         "[settings]\nidle_timeout = 1\n"
         f'[[target]]\nname = "web"\nconsole = "unix://{console.path}"\non_detach = "exit\\r"\n'
-        + _users(keys, {"alice": "operator"}, {})
+        + users_toml(keys, {"alice": "operator"}, {})
     )
     server = start_server(tmp_path, text, keys)
     try:
