@@ -28,9 +28,10 @@ from console_tui.core import config
 from console_tui.ui.screens.main import MainScreen
 
 if TYPE_CHECKING:
+    from peers import EchoConsole, Keys
     from textual.pilot import Pilot
 
-    from console_tui.core.session import Event, Viewer
+    from console_tui.core.api import Event, Viewer
     from console_tui.ui.app import ConsoleApp
     from console_tui.ui.widgets.console_pane import ConsolePane
 
@@ -81,6 +82,28 @@ def capture_daemon(config_path: Path) -> Iterator[str]:
             process.kill()
             process.wait()
     assert process.returncode == 0, said
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[EchoConsole]:
+    """An echoing console on a unix socket (socat and a pty); the test speaks as the guest."""
+    from peers import EchoConsole
+
+    need_command("socat")
+    peer = EchoConsole(tmp_path)
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    """Throwaway ssh keys for `serve`'s users."""
+    from peers import Keys
+
+    need_command("ssh", "ssh-keygen")
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    return Keys(folder)
 
 
 def need_command(*commands: str) -> None:

@@ -9,7 +9,6 @@ prints the prompt of Windows' Special Administration Console (no real Windows ca
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -24,14 +23,6 @@ pytestmark = pytest.mark.debian
 
 REFUSAL = f"up not sent: {keys.SAC_PROMPT_REFUSAL}"
 UP = b"\x1b[A"
-
-
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[EchoConsole]:
-    need_command("socat")
-    peer = EchoConsole(tmp_path)
-    yield peer
-    peer.close()
 
 
 def box(console: EchoConsole) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import need_command, table_rows, wait_for
+from conftest import table_rows, wait_for
 from peers import EchoConsole, Keys, Server, start_server, users_toml
 
 from console_tui.core.audit import audit_path
@@ -95,22 +95,6 @@ def audit_events(event: str) -> list[dict[str, object]]:
 
 
 ROLES = {"alice": "operator", "bob": "operator", "vic": "viewer"}
-
-
-@pytest.fixture
-def keys(tmp_path: Path) -> Keys:
-    need_command("ssh", "ssh-keygen")
-    folder = tmp_path / "keys"
-    folder.mkdir()
-    return Keys(folder)
-
-
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[EchoConsole]:
-    need_command("socat")
-    peer = EchoConsole(tmp_path)
-    yield peer
-    peer.close()
 
 
 def _targets(console: EchoConsole) -> str:
