@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 
 from console_tui.core.keys import encode_key_event
 from console_tui.core.screen import CellStyle, ScreenRow
-from console_tui.ui.widgets import terminal as terminal_module
+from console_tui.ui.widgets._strips import RowPainter
 from console_tui.ui.widgets.reading_view import ReadingView, plain_line
 from console_tui.ui.widgets.terminal import TerminalView
 
@@ -84,23 +84,20 @@ async def test_only_changed_rows_are_redrawn() -> None:
         assert changed == [1]
 
 
-def test_strip_cache_is_bounded_and_keeps_the_rows_drawn_last(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_strip_cache_is_bounded_and_keeps_the_rows_drawn_last() -> None:
     """The strips of drawn rows are a bounded LRU: past the bound the least recently drawn row goes,
     and a row drawn again just before stays. A cached row comes back as the same strip."""
-    monkeypatch.setattr(terminal_module, "STRIP_CACHE_LIMIT", 3)
-    view = TerminalView()
+    painter = RowPainter(limit=3)
     rows = [ScreenRow(((f"row {n}", CellStyle()),)) for n in range(4)]
-    drawn = [view._strip(row) for row in rows[:3]]
-    assert view._strip(rows[0]) is drawn[0]  # row 0 is now the most recently drawn
-    view._strip(rows[3])  # one past the bound: row 1, drawn least recently, goes
-    assert len(view._strips) == 3
-    assert view._strip(rows[0]) is drawn[0]
-    assert view._strip(rows[2]) is drawn[2]
-    assert view._strip(rows[1]) is not drawn[1]  # drawn again, so row 3 goes now
-    assert len(view._strips) == 3
-    assert [row for row, _ in view._strips.values()] == [rows[0], rows[2], rows[1]]
+    drawn = [painter.strip(row) for row in rows[:3]]
+    assert painter.strip(rows[0]) is drawn[0]  # row 0 is now the most recently drawn
+    painter.strip(rows[3])  # one past the bound: row 1, drawn least recently, goes
+    assert len(painter.strips) == 3
+    assert painter.strip(rows[0]) is drawn[0]
+    assert painter.strip(rows[2]) is drawn[2]
+    assert painter.strip(rows[1]) is not drawn[1]  # drawn again, so row 3 goes now
+    assert len(painter.strips) == 3
+    assert [row for row, _ in painter.strips.values()] == [rows[0], rows[2], rows[1]]
 
 
 async def with_200_lines(app: TerminalApp, pilot: Pilot[None]) -> TerminalView:

@@ -8,12 +8,6 @@ picture is rebuilt at most once per refresh tick.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
-
-from rich.cells import cell_len
-from rich.color import Color as RichColor
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
@@ -24,44 +18,11 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from console_tui.core import keys
-from console_tui.core.screen import CellStyle, Color, Screen, ScreenRow, make_screen
+from console_tui.core.screen import Screen, ScreenRow, make_screen
+from console_tui.ui.widgets._strips import RowPainter, Selection, restyle
 
 FRAME_SECONDS = 1 / 60
 """At most one redraw per refresh tick, however fast bytes arrive."""
-
-STRIP_CACHE_LIMIT = 4096
-"""Rows kept drawn as strips; past this many, the least recently drawn row goes."""
-
-
-def rich_color(color: Color) -> RichColor | None:
-    """A screen-model colour as a Rich colour (palette colours follow the theme's ANSI palette)."""
-    if color is None:
-        return None
-    if isinstance(color, tuple):
-        return RichColor.from_rgb(*color)
-    return RichColor.from_ansi(color)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A stream selection from `start` to `end` in content coordinates (x, line), inclusive."""
-
-    start: tuple[int, int]
-    end: tuple[int, int]
-
-    def ordered(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        a, b = (self.start[1], self.start[0]), (self.end[1], self.end[0])
-        (y1, x1), (y2, x2) = sorted((a, b))
-        return (x1, y1), (x2, y2)
-
-    def columns(self, line: int, width: int) -> tuple[int, int] | None:
-        """The selected columns [from, to) of `line`, if any."""
-        (x1, y1), (x2, y2) = self.ordered()
-        if not y1 <= line <= y2:
-            return None
-        start = x1 if line == y1 else 0
-        end = x2 + 1 if line == y2 else width
-        return (start, end) if end > start else None
 
 
 class TerminalView(ScrollView, can_focus=True):
@@ -159,9 +120,7 @@ class TerminalView(ScrollView, can_focus=True):
         self._rows: tuple[ScreenRow, ...] = self.screen_model.rows()
         self._cursor: tuple[int, int] | None = self.screen_model.cursor
         self._history: list[ScreenRow] | None = None
-        self._strips: OrderedDict[int, tuple[ScreenRow, Strip]] = OrderedDict()
-        self._styles: dict[CellStyle, Style] = {}
-        self._base = Style()
+        self.painter = RowPainter()
         self._timer: Timer | None = None
         self._selection: Selection | None = None
         self._selecting = False
@@ -267,42 +226,7 @@ class TerminalView(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._base = Style()
-        self._styles.clear()
-        self._strips.clear()
-
-    def _style(self, cell: CellStyle) -> Style:
-        style = self._styles.get(cell)
-        if style is None:
-            style = self._base + Style(
-                color=rich_color(cell.fg),
-                bgcolor=rich_color(cell.bg),
-                bold=cell.bold or None,
-                dim=cell.faint or None,
-                italic=cell.italic or None,
-                underline=cell.underline or None,
-                strike=cell.strike or None,
-                reverse=cell.reverse or None,
-            )
-            self._styles[cell] = style
-        return style
-
-    def _strip(self, row: ScreenRow) -> Strip:
-        """The row drawn as a strip, cached by the row's identity (least recently used goes)."""
-        strips = self._strips
-        cached = strips.get(id(row))
-        if cached is not None and cached[0] is row:
-            strips.move_to_end(id(row))
-            return cached[1]
-        segments = [
-            Segment(" " * cell_len(text) if cell.conceal else text, self._style(cell))
-            for text, cell in row.runs
-        ]
-        strip = Strip(segments)
-        strips[id(row)] = (row, strip)
-        if len(strips) > STRIP_CACHE_LIMIT:
-            strips.popitem(last=False)
-        return strip
+        self.painter.clear()
 
     def _line(self, index: int) -> ScreenRow | None:
         history = self._history
@@ -317,17 +241,17 @@ class TerminalView(ScrollView, can_focus=True):
         index = scroll_y + y
         width = self.scrollable_content_region.width
         row = self._line(index)
-        strip = self._strip(row) if row is not None else Strip.blank(width, self.rich_style)
+        strip = self.painter.strip(row) if row is not None else Strip.blank(width, self.rich_style)
         if self._selection is not None:
             columns = self._selection.columns(index, strip.cell_length)
             if columns is not None:
-                strip = _restyle(strip, *columns, Style(reverse=True))
+                strip = restyle(strip, *columns, Style(reverse=True))
         if self._highlight is not None and self._highlight[0] == index:
             _, start, end = self._highlight
-            strip = _restyle(strip, start, end, Style(reverse=True, underline=True))
+            strip = restyle(strip, start, end, Style(reverse=True, underline=True))
         cursor = self._cursor
         if cursor is not None and self.has_focus and index == self._top + cursor[1]:
-            strip = _restyle(strip, cursor[0], cursor[0] + 1, Style(reverse=True))
+            strip = restyle(strip, cursor[0], cursor[0] + 1, Style(reverse=True))
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
     def _place_cursor(self) -> None:
@@ -503,22 +427,3 @@ class TerminalView(ScrollView, can_focus=True):
 
     def action_leave(self) -> None:
         self.post_message(self.Left(self))
-
-
-def _restyle(strip: Strip, start: int, end: int, style: Style) -> Strip:
-    """The strip with `style` laid over cells [start, end)."""
-    length = strip.cell_length
-    if start >= length:
-        strip = strip.extend_cell_length(end)
-        length = strip.cell_length
-    start, end = max(0, start), min(end, length)
-    if end <= start:
-        return strip
-    before, middle, after = strip.divide([start, end, length])
-    middle = Strip(
-        [
-            Segment(text, (seg_style or Style()) + style, control)
-            for text, seg_style, control in middle
-        ]
-    )
-    return Strip.join([before, middle, after])
