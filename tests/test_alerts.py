@@ -106,7 +106,7 @@ def test_an_nmi_panic_while_nobody_watches_flips_the_state_to_an_alert(
     from console_tui.core.control import make_control
 
     with capture_daemon(guest.config_path):
-        asyncio.run(make_control(guest.control_uri).nmi())
+        asyncio.run(make_control(f"qmp://{guest.admin_qmp_socket}").nmi())
 
         def alerted() -> bool:
             listed = json.loads(cli("--config", str(guest.config_path), "list", "--json").stdout)

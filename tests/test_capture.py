@@ -30,14 +30,16 @@ def test_a_reboot_nobody_watches_is_kept_and_a_late_joiner_sees_it(guest: lab.La
         assert "holding and recording 1 console line(s)" in said
         listed = json.loads(cli("--config", str(guest.config_path), "list", "--json").stdout)
         assert listed[0]["state"] == "connected" and listed[0]["viewers"] == 0
-        # Reset through QMP directly: nothing of console-tui is attached or asked.
-        asyncio.run(make_control(guest.control_uri).reset())
+        # Reset through QEMU's second QMP socket: nothing of console-tui is attached or asked.
+        asyncio.run(make_control(f"qmp://{guest.admin_qmp_socket}").reset())
 
         def booted_again() -> bool:
             text = cli("log", "demo").stdout
             return "Linux version" in text and lab.READY_LINE in text.split("Linux version")[-1]
 
         wait_for(booted_again, "the whole new boot in the transcript", timeout=TIMEOUT)
+        log = cli("log", "demo").stdout
+        assert 0 <= log.rfind("the machine was reset") < log.rfind("Linux version"), "marked first"
 
         # A late, read-only joiner sees the boot (scrollback) and the screen without a keypress.
         child = pexpect.spawn(

@@ -17,6 +17,7 @@ EVENTS = frozenset(
         "login",
         "auth-failed",
         "alert",
+        "lifecycle",
         "connect",
         "disconnect",
         "attach",

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+from functools import partial
 
 from console_tui.core import keys
 from console_tui.core.alerts import Alert, describe, run_alert_command
@@ -26,7 +27,8 @@ from console_tui.core.api import (
 from console_tui.core.audit import AuditLog
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Config, Target, User
-from console_tui.core.control import Control, make_control
+from console_tui.core.control import Control, make_control, parse_control_uri
+from console_tui.core.control.qmp import QMPWatch
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.paths import local_user
 from console_tui.core.probe import probe_console, probe_power
@@ -43,6 +45,7 @@ class Hub:
         self._lock_requests: dict[str, Viewer] = {}
         self._denied: dict[tuple[int, str], float] = {}
         self._alert_tasks: set[asyncio.Task[None]] = set()
+        self._watches: dict[str, QMPWatch] = {}
 
     # -- targets ----------------------------------------------------------------------------
 
@@ -131,11 +134,28 @@ class Hub:
 
     async def capture(self) -> list[str]:
         """Open every target's line that has `capture` on, and hold it whether anyone watches or
-        not: transcript, screen and scrollback stay current (`serve`). The names opened."""
+        not: transcript, screen and scrollback stay current (`serve`). A QEMU target's QMP socket
+        is held too, so resets, shutdowns and panics are marked as they happen, whoever caused
+        them. The names opened."""
         names = [t.name for t in self.targets() if t.capture]
         for name in names:
             await self.open(name)
+            control = self.target(name).control
+            if control.startswith("qmp:") and name not in self._watches:
+                watch = QMPWatch(parse_control_uri(control), partial(self._lifecycle, name))
+                self._watches[name] = watch
+                watch.start()
         return names
+
+    def _lifecycle(self, name: str, event: str, words: str, data: dict[str, object]) -> None:
+        """A machine's lifecycle event, from its hypervisor: marked, told and audited."""
+        reason = data.get("reason")
+        said = f"{words} ({reason})" if isinstance(reason, str) and reason else words
+        self.audit.record("lifecycle", who="hub", target=name, kind=event.lower(), words=said)
+        session = self.sessions.get(name)
+        if session is not None:
+            session.transcript.mark(said)
+            session.broadcast(Event(EventKind.NOTICE, text=said))
 
     async def attach(
         self,
@@ -213,6 +233,9 @@ class Hub:
     async def close(self) -> None:
         for task in list(self._alert_tasks):
             task.cancel()
+        for watch in list(self._watches.values()):
+            await watch.close()
+        self._watches.clear()
         for session in list(self.sessions.values()):
             await session.close()
         self.sessions.clear()

@@ -48,6 +48,7 @@ class LabInfo:
     pid: int
     serial_socket: Path
     qmp_socket: Path
+    admin_qmp_socket: Path
     serial_log: Path
     config_path: Path
     target_name: str
@@ -73,6 +74,8 @@ class Lab:
         self._busybox = busybox
         self.serial_socket = self.folder / "serial.sock"
         self.qmp_socket = self.folder / "qmp.sock"
+        self.admin_qmp_socket = self.folder / "qmp-admin.sock"
+        """A second monitor for the lab itself and tests: `serve` holds the first one."""
         self.serial_log = self.folder / "serial.log"
         self.pidfile = self.folder / "qemu.pid"
         self.initramfs = self.folder / "initramfs.cpio.gz"
@@ -100,7 +103,7 @@ class Lab:
                 return info
             self.down()
         qemu, kernel, busybox = self._find_tools()
-        for path in (self.serial_socket, self.qmp_socket):
+        for path in (self.serial_socket, self.qmp_socket, self.admin_qmp_socket):
             if len(os.fsencode(path)) > SOCKET_PATH_MAX:
                 raise LabError(
                     f"socket path too long for a unix socket ({len(str(path))} bytes)",
@@ -158,6 +161,7 @@ class Lab:
             pid=pid,
             serial_socket=self.serial_socket,
             qmp_socket=self.qmp_socket,
+            admin_qmp_socket=self.admin_qmp_socket,
             serial_log=self.serial_log,
             config_path=self.config_path(),
             target_name=TARGET_NAME,
@@ -221,6 +225,8 @@ class Lab:
             "chardev:ser0",
             "-qmp",
             f"unix:{_chardev_path(self.qmp_socket)},server=on,wait=off",
+            "-qmp",
+            f"unix:{_chardev_path(self.admin_qmp_socket)},server=on,wait=off",
             "-daemonize",
             "-pidfile",
             str(self.pidfile),
@@ -261,7 +267,7 @@ class Lab:
         return True
 
     async def _qmp(self, command: str) -> object:
-        path = str(self.qmp_socket)
+        path = str(self.admin_qmp_socket)
         control = QMPControl(ControlURI(f"qmp://{path}", "qmp", path=path), timeout=3.0)
         return await control.execute(command)
 
@@ -280,7 +286,13 @@ class Lab:
         return pid if os.fsencode(self.qmp_socket) in cmdline else None
 
     def _remove_runtime_files(self) -> None:
-        for path in (self.serial_socket, self.qmp_socket, self.pidfile, self.state_file):
+        for path in (
+            self.serial_socket,
+            self.qmp_socket,
+            self.admin_qmp_socket,
+            self.pidfile,
+            self.state_file,
+        ):
             path.unlink(missing_ok=True)
 
     def _write_config(self, info: LabInfo) -> None:

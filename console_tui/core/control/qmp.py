@@ -1,21 +1,42 @@
-"""QMP control: NMI, reset and power state of a QEMU guest through its QMP socket.
+"""QMP control: NMI, reset and power state of a QEMU guest through its QMP socket, and its
+lifecycle events (reset, shutdown, pause, panic) while `serve` holds the target.
 
-Each action opens its own QMP session and closes it afterwards, because QEMU serves one QMP
-client per socket at a time: holding the socket would lock out everyone else.
+QEMU serves one QMP client per socket at a time. An action opens its own QMP session and closes it
+afterwards, unless a `QMPWatch` of this process holds that socket (`serve` holds a captured
+target's, to hear its events as they happen): then the action goes through the held session. Give
+such a QEMU a second `-qmp` socket for other tools.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
-from qemu.qmp import ExecuteError, QMPClient, QMPError
+from qemu.qmp import ExecuteError, QMPClient, QMPError, Runstate
 
 from console_tui.core.control import ControlURI
 from console_tui.core.errors import UnreachableError
 
 DEFAULT_TIMEOUT = 5.0
+BACKOFF_FIRST = 0.25
+BACKOFF_MAX = 5.0
+
+LIFECYCLE_WORDS = {
+    "RESET": "the machine was reset",
+    "SHUTDOWN": "the machine shut down",
+    "POWERDOWN": "the power button was pressed",
+    "STOP": "the machine was paused",
+    "RESUME": "the machine runs again",
+    "GUEST_PANICKED": "the guest panicked",
+    "SUSPEND": "the guest suspended itself",
+    "WAKEUP": "the guest woke up",
+}
+"""QMP events worth telling an operator, in words."""
+
+_held: dict[str, QMPWatch] = {}
+"""QMP sockets a QMPWatch of this process holds, by path."""
 
 
 class QMPControl:
@@ -48,10 +69,17 @@ class QMPControl:
         )
 
     async def execute(self, command: str) -> object:
-        """Connect, run one QMP command, disconnect; errors become `UnreachableError`."""
-        client = QMPClient(f"console-tui:{self.path}")
+        """Run one QMP command (through a held session, else its own); errors become
+        `UnreachableError`."""
+        watch = _held.get(self.path)
+        if watch is not None and watch.client is not None:
+            return await self._execute(watch.client, command, connect=False)
+        return await self._execute(QMPClient(f"console-tui:{self.path}"), command, connect=True)
+
+    async def _execute(self, client: QMPClient, command: str, *, connect: bool) -> object:
         try:
-            await asyncio.wait_for(client.connect(self.path), self.timeout)
+            if connect:
+                await asyncio.wait_for(client.connect(self.path), self.timeout)
             return await asyncio.wait_for(client.execute(command), self.timeout)
         except ExecuteError as error:
             raise UnreachableError(
@@ -73,7 +101,88 @@ class QMPControl:
                 fix="start the VM with -qmp unix:PATH,server=on,wait=off and check the path",
             ) from error
         finally:
-            await _quiet_disconnect(client)
+            if connect:
+                await _quiet_disconnect(client)
+
+
+class QMPWatch:
+    """Holds one QEMU's QMP socket: its lifecycle events go to `on_event` (name, words, data) as
+    they happen, and this process's actions on it go through the held session. Reconnects with
+    backoff while QEMU is away."""
+
+    def __init__(
+        self, uri: ControlURI, on_event: Callable[[str, str, dict[str, Any]], None]
+    ) -> None:
+        self.uri = uri
+        self.path = uri.path
+        self.on_event = on_event
+        self.client: QMPClient | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"qmp watch {self.path}"
+            )
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = BACKOFF_FIRST
+        try:
+            while True:
+                client = QMPClient(f"console-tui-watch:{self.path}")
+                try:
+                    await asyncio.wait_for(client.connect(self.path), DEFAULT_TIMEOUT)
+                except (QMPError, OSError, EOFError, TimeoutError):
+                    await _quiet_disconnect(client)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    continue
+                backoff = BACKOFF_FIRST
+                self.client = client
+                _held[self.path] = self
+                try:
+                    await self._listen(client)
+                finally:
+                    self.client = None
+                    if _held.get(self.path) is self:
+                        del _held[self.path]
+                    await _quiet_disconnect(client)
+                await asyncio.sleep(BACKOFF_FIRST)
+        finally:
+            self.client = None
+
+    async def _listen(self, client: QMPClient) -> None:
+        """Until the session ends: tell each lifecycle event."""
+
+        async def events() -> None:
+            async for event in client.events:
+                name = str(event.get("event", ""))
+                if name in LIFECYCLE_WORDS:
+                    data = event.get("data")
+                    self.on_event(
+                        name, LIFECYCLE_WORDS[name], data if isinstance(data, dict) else {}
+                    )
+
+        async def gone() -> None:
+            while client.runstate == Runstate.RUNNING:
+                await client.runstate_changed()
+
+        tasks = [asyncio.ensure_future(events()), asyncio.ensure_future(gone())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
 
 def _reason(error: BaseException) -> str:
