@@ -236,8 +236,7 @@ class Hub:
         for watch in list(self._watches.values()):
             await watch.close()
         self._watches.clear()
-        for session in list(self.sessions.values()):
-            await session.close()
+        await asyncio.gather(*(session.close() for session in self.sessions.values()))
         self.sessions.clear()
 
     # -- the write lock ---------------------------------------------------------------------
