@@ -240,6 +240,19 @@ async def test_nmi_reset_and_reconnect_are_marked_and_a_failure_too(tmp_path: Pa
     assert len(failed) == 1 and str(qmp) in failed[0]
 
 
+@pytest.mark.guest
+def test_a_sysrq_on_the_demo_guest_is_marked_before_the_kernel_answers(guest: Any) -> None:
+    sent = cli("--config", str(guest.config_path), "send", "demo", "--sysrq", "h")
+    assert sent.returncode == 0, sent.stderr
+    result = cli("log", "demo", "--cast")
+    assert result.returncode == 0, result.stderr
+    _, *events = (json.loads(line) for line in result.stdout.splitlines())
+    marks = [i for i, (_, kind, text) in enumerate(events) if kind == "m" and "SysRq" in text]
+    assert len(marks) == 1 and events[marks[0]][2].endswith(" sent SysRq h"), events
+    assert "sysrq: HELP" in output_of(events[marks[0] :])
+    assert "sysrq: HELP" not in output_of(events[: marks[0]])
+
+
 # -- the files ------------------------------------------------------------------------------
 
 
