@@ -167,6 +167,7 @@ async def test_markers_name_who_did_what(tmp_path: Path) -> None:
         await hub.take_lock(carol)
         await hub.detach(carol)
         await hub.detach(alice)
+        assert await hub.detach_idle(0) == [bob]
     finally:
         await hub.close()
     _, events = cast_lines(recording_path("vm"))
@@ -180,9 +181,10 @@ async def test_markers_name_who_did_what(tmp_path: Path) -> None:
         "alice@192.0.2.7 handed the write lock to bob@198.51.100.4",
         "carol attached (admin)",
         "carol took the write lock from bob@198.51.100.4",
-        "carol detached",
         "carol released the write lock",
+        "carol detached",
         "alice@192.0.2.7 detached",
+        "bob@198.51.100.4 detached: no input for 0 s (idle timeout)",
     ]
     transcript = transcript_text("vm")
     for marker in markers_of(events):

@@ -140,10 +140,11 @@ class Hub:
             return
         was_writer = session.lock_holder is viewer
         session.remove_viewer(viewer)
-        session.mark(f"{viewer.label} detached ({why})" if why else f"{viewer.label} detached")
-        self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
         if was_writer:
             session.mark(f"{viewer.label} released the write lock")
+        session.mark(f"{viewer.label} detached: {why}" if why else f"{viewer.label} detached")
+        self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
+        if was_writer:
             self.audit.record("lock", who=viewer.who, target=viewer.target, action="released")
         writers_left = any(v.may_write for v in session.viewers.values())
         text = session.target.on_detach

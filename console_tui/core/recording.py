@@ -10,7 +10,8 @@ stays the lossless record.
 
 A Recording follows its Transcript (core/transcript.py): it is handed the same pieces, marker lines
 included, and rotates at the same moment, so `NAME.cast.N` covers the span of `NAME.log.N` and the
-output events of a file, joined, are the text of its transcript file.
+output events of a file, joined, are the text of its transcript file (a character cut in two by the
+rotation goes whole into the newer recording).
 """
 
 from __future__ import annotations
