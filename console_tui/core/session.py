@@ -2,10 +2,9 @@
 viewers.
 
 The Session reads the console, feeds every byte to its screen model (which answers the guest's
-cursor-position and device-attribute questions) and to the transcript (which hands it on to the timed
-recording), and fans output out to its
-viewers through bounded queues: a slow viewer loses frames and gets a fresh snapshot, it never holds
-up the console or the transcript.
+cursor-position and device-attribute questions) and to the transcript (which hands it on to the
+timed recording), and fans output out to its viewers through bounded queues: a slow viewer loses
+frames and gets a fresh snapshot, it never holds up the console or the transcript.
 """
 
 from __future__ import annotations
