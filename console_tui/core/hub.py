@@ -2,7 +2,8 @@
 
 Each call takes the Viewer acting (who, role, from where) so that permissions, the write lock and the
 audit log are enforced in one place. The API passes only plain data, so it can be served over a local
-socket to app processes of the SSH server (core/hubwire/).
+socket to app processes of the SSH server (core/hubwire/). Every call is here, past 400 lines, beside
+the permission, write-lock and marker rules they share.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+from collections.abc import Iterator
 from functools import partial
 
 from console_tui.core import keys
@@ -122,7 +124,7 @@ class Hub:
         """A console printed trouble: say so to its viewers, audit and mark it, run the command."""
         name = session.target.name
         self.audit.record("alert", who="hub", target=name, alert=alert.name, line=alert.line)
-        session.transcript.mark(f"alert: {alert.name}: {alert.line}")
+        session.mark(f"alert: {alert.name}: {alert.line}")
         session.broadcast(Event(EventKind.NOTICE, text=f"ALERT {alert.name}: {alert.line}"))
         command = self.config.settings.alert_command
         if command:
@@ -154,7 +156,7 @@ class Hub:
         self.audit.record("lifecycle", who="hub", target=name, kind=event.lower(), words=said)
         session = self.sessions.get(name)
         if session is not None:
-            session.transcript.mark(said)
+            session.mark(said)
             session.broadcast(Event(EventKind.NOTICE, text=said))
 
     async def attach(
@@ -172,17 +174,24 @@ class Hub:
         who = who or local_user()
         viewer = Viewer(target=name, who=who, role=role, source=source, last_input=time.monotonic())
         session.add_viewer(viewer)
+        session.mark(f"{viewer.label} attached ({role})")
         self.audit.record("attach", who=who, target=name, source=source, role=role)
         if write and viewer.may_write and session.lock_holder is None:
             self._set_lock(session, viewer, "took")
         return viewer
 
     async def detach(self, viewer: Viewer) -> None:
+        await self._detach(viewer)
+
+    async def _detach(self, viewer: Viewer, why: str = "") -> None:
         session = self.sessions.get(viewer.target)
         if session is None or viewer.id not in session.viewers:
             return
         was_writer = session.lock_holder is viewer
         session.remove_viewer(viewer)
+        if was_writer:
+            session.mark(f"{viewer.label} released the write lock")
+        session.mark(f"{viewer.label} detached: {why}" if why else f"{viewer.label} detached")
         self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
         if was_writer:
             self.audit.record("lock", who=viewer.who, target=viewer.target, action="released")
@@ -207,9 +216,9 @@ class Hub:
             if viewer.may_write and now - viewer.last_input >= timeout
         ]
         for viewer in idle:
-            await self.detach(viewer)
-            why = f"detached: no input for {timeout:.0f} s (idle timeout)"
-            viewer.deliver(Event(EventKind.DETACHED, text=why))
+            why = f"no input for {timeout:.0f} s (idle timeout)"
+            await self._detach(viewer, why)
+            viewer.deliver(Event(EventKind.DETACHED, text=f"detached: {why}"))
         return idle
 
     async def snapshot(self, viewer: Viewer) -> None:
@@ -228,7 +237,7 @@ class Hub:
             source=viewer.source,
             action="reconnect",
         )
-        await session.reconnect()
+        await session.reconnect(viewer.label)
 
     async def close(self) -> None:
         for task in list(self._alert_tasks):
@@ -244,6 +253,8 @@ class Hub:
     def _set_lock(self, session: Session, viewer: Viewer | None, action: str) -> None:
         previous = session.lock_holder
         session.set_lock(viewer)
+        if viewer is not previous:
+            session.mark(_lock_change(previous, viewer, action))
         who = viewer.who if viewer else (previous.who if previous else "")
         self.audit.record("lock", who=who, target=session.target.name, action=action)
 
@@ -298,7 +309,7 @@ class Hub:
         """The writer's window size becomes the session's, so cursor reports match what it sees."""
         session = self._session_of(viewer)
         if session.lock_holder in (None, viewer) and (columns, rows) != session.screen.size:
-            session.screen.resize(max(columns, 2), max(rows, 2))
+            session.resize(max(columns, 2), max(rows, 2))
 
     async def sync_size(self, viewer: Viewer, columns: int, rows: int) -> None:
         """Tell the guest the window size: a serial line carries none, so type `stty rows R cols C`."""
@@ -365,7 +376,8 @@ class Hub:
     async def send_break(self, viewer: Viewer) -> None:
         session = self._writer_session(viewer, "send BREAK")
         self._require_break(viewer.target)
-        await session.send_break()
+        with _marked(session, f"{viewer.label} sent BREAK"):
+            await session.send_break()
         self.audit.record("break", who=viewer.who, target=viewer.target, source=viewer.source)
 
     async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> None:
@@ -375,7 +387,8 @@ class Hub:
         self.audit.record(
             "sysrq", who=viewer.who, target=viewer.target, source=viewer.source, keys=sysrq_keys
         )
-        await session.run_steps(plan)
+        with _marked(session, f"{viewer.label} sent SysRq {sysrq_keys}"):
+            await session.run_steps(plan)
 
     async def nmi(self, viewer: Viewer) -> None:
         await self._control(viewer, "nmi", "send NMI")
@@ -396,8 +409,9 @@ class Hub:
             raise NotPermittedError(f"cannot {words}: {capability.reason}", where=viewer.target)
         control: Control = make_control(self.target(viewer.target).control)
         self.audit.record(action, who=viewer.who, target=viewer.target, source=viewer.source)
-        await getattr(control, action)()
         session = self.sessions.get(viewer.target)
+        with _marked(session, f"{viewer.label} sent {CONTROL_WORDS[action]}"):
+            await getattr(control, action)()
         if session:
             session.broadcast(Event(EventKind.NOTICE, text=f"{viewer.label} sent {action.upper()}"))
 
@@ -451,6 +465,34 @@ class Hub:
         capability = self.can_break(name)
         if not capability.ok:
             raise NotPermittedError(f"cannot send BREAK: {capability.reason}", where=name)
+
+
+CONTROL_WORDS = {"nmi": "NMI", "reset": "reset"}
+
+
+@contextlib.contextmanager
+def _marked(session: Session | None, text: str) -> Iterator[None]:
+    """Mark an action before it runs, so the console's answer follows the marker; note a failure."""
+    if session is None:
+        yield
+        return
+    session.mark(text)
+    try:
+        yield
+    except Exception as exc:
+        session.mark(f"{text}: failed ({exc})")
+        raise
+
+
+def _lock_change(previous: Viewer | None, viewer: Viewer | None, action: str) -> str:
+    """The marker for a change of the write lock's holder, naming who."""
+    if viewer is None:
+        return f"{previous.label if previous else 'nobody'} released the write lock"
+    if previous is None:
+        return f"{viewer.label} took the write lock"
+    if action == "taken":
+        return f"{viewer.label} took the write lock from {previous.label}"
+    return f"{previous.label} handed the write lock to {viewer.label}"
 
 
 def _unescape(text: str) -> str:

@@ -1,9 +1,10 @@
-"""A Session is one live console: its backing, reconnects, screen model, transcript and viewers.
+"""A Session is one live console: its backing, reconnects, screen model, transcript, recording and
+viewers.
 
 The Session reads the console, feeds every byte to its screen model (which answers the guest's
-cursor-position and device-attribute questions) and to the transcript, and fans output out to its
-viewers through bounded queues: a slow viewer loses frames and gets a fresh snapshot, it never holds
-up the console or the transcript.
+cursor-position and device-attribute questions) and to the transcript (which hands it on to the
+timed recording), and fans output out to its viewers through bounded queues: a slow viewer loses
+frames and gets a fresh snapshot, it never holds up the console or the transcript.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from console_tui.core.config import Settings, Target
 from console_tui.core.errors import ConsoleError, UnreachableError
 from console_tui.core.keys import Step
 from console_tui.core.paths import private_dir, runtime_dir
+from console_tui.core.recording import Recording, recording_path
 from console_tui.core.screen import Screen, make_screen
 from console_tui.core.transcript import Transcript, transcript_path
 
@@ -98,10 +100,14 @@ class Session:
             columns, rows, scrollback_lines=self.settings.scrollback_lines, on_reply=self._reply
         )
         self.transcript_path = transcript_path(target.name)
+        self.recording = Recording(
+            recording_path(target.name), columns=columns, rows=rows, title=target.name
+        )
         self.transcript = Transcript(
             self.transcript_path,
             max_bytes=self.settings.transcript_max_bytes,
             files=self.settings.transcript_files,
+            follower=self.recording,
         )
         self.alerts = AlertWatch(self.settings.alerts + target.alerts)
         self.on_alert: Callable[[Session, Alert], None] | None = None
@@ -158,14 +164,15 @@ class Session:
             viewer.deliver(Event(EventKind.DETACHED, text="the session was closed"))
         self.viewers.clear()
         self.transcript.close()
+        self.recording.close()
 
-    async def reconnect(self) -> None:
+    async def reconnect(self, who: str = "") -> None:
         """Drop the line and connect again now, without waiting out the backoff."""
         await self._stop_reading()
         if self.backing is not None:
             with contextlib.suppress(Exception):
                 await self.backing.close()
-        self.transcript.mark("reconnecting on request")
+        self.mark(f"reconnecting on request of {who}" if who else "reconnecting on request")
         self._connected.clear()
         self._attempted.clear()
         self._set_state(SessionState.RECONNECTING)
@@ -196,7 +203,7 @@ class Session:
             backoff = BACKOFF_FIRST
             self.connects += 1
             self.last_error = ""
-            self.transcript.mark("connected" if self.connects == 1 else "reconnected")
+            self.mark("connected" if self.connects == 1 else "reconnected")
             self._set_state(SessionState.CONNECTED)
             self._connected.set()
             self._attempted.set()
@@ -209,7 +216,7 @@ class Session:
                 self._connected.clear()
                 with contextlib.suppress(Exception):
                     await self.backing.close()
-            self.transcript.mark(f"disconnected: {self.last_error}")
+            self.mark(f"disconnected: {self.last_error}")
             self._set_state(SessionState.RECONNECTING)
             await asyncio.sleep(BACKOFF_FIRST)
             self.backing = self._new_backing()
@@ -228,6 +235,18 @@ class Session:
             if viewer.queue.full() and snapshot is None:
                 snapshot = self.screen.snapshot()
             viewer.deliver(event, snapshot)
+
+    def mark(self, text: str) -> None:
+        """Note who did what, and when: a line of our own in the transcript and a marker in the
+        recording (BREAK, SysRq, NMI, reset, reconnects, attach, detach, the write lock, alerts)."""
+        text = "".join(c if c.isprintable() else "?" for c in text)
+        self.recording.mark(text)
+        self.transcript.mark(text)
+
+    def resize(self, columns: int, rows: int) -> None:
+        """Change the screen model's size; the recording notes it, so playback follows."""
+        self.screen.resize(columns, rows)
+        self.recording.resize(*self.screen.size)
 
     def _reply(self, data: bytes) -> None:
         """The screen model answers the guest (cursor position, device attributes)."""

@@ -1,6 +1,7 @@
 """Transcripts: every byte a console sent, per target, in size-bounded rotated files (0600).
 
-Keystrokes are never written here: passwords are typed on consoles.
+Keystrokes are never written here: passwords are typed on consoles. A follower (the timed recording,
+core/recording.py) is handed the same pieces and rotates at the same moment, so both cover one span.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from console_tui.core import paths
 
@@ -17,13 +19,31 @@ def transcript_path(target: str) -> Path:
     return paths.state_dir() / "transcripts" / f"{target}.log"
 
 
+class TranscriptFollower(Protocol):
+    """Something kept in step with a transcript: it sees each piece written and each rotation."""
+
+    def output(self, data: bytes) -> None: ...
+
+    def rotated(self, files: int) -> None:
+        """The transcript just rotated, keeping `files` files: do the same."""
+        ...
+
+
 class Transcript:
     """Appends console output to `NAME.log`, rotating to `NAME.log.1` .. `NAME.log.N` at max_bytes."""
 
-    def __init__(self, path: Path, *, max_bytes: int = 8 * 1024 * 1024, files: int = 5) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 8 * 1024 * 1024,
+        files: int = 5,
+        follower: TranscriptFollower | None = None,
+    ) -> None:
         self.path = path
         self.max_bytes = max(max_bytes, 4096)
         self.files = max(files, 1)
+        self.follower = follower
         self._file = paths.open_private(path, "ab")
         self._size = self._file.tell()
 
@@ -36,6 +56,8 @@ class Transcript:
             chunk, data = data[:room], data[room:]
             self._file.write(chunk)
             self._size += len(chunk)
+            if self.follower is not None:
+                self.follower.output(chunk)
         self._file.flush()
 
     def mark(self, text: str) -> None:
@@ -44,26 +66,34 @@ class Transcript:
 
     def _rotate(self) -> None:
         self._file.close()
-        for index in range(self.files - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{index}")
-            if older.exists():
-                if index + 1 >= self.files:
-                    older.unlink()
-                else:
-                    older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
-        if self.files > 1:
-            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-        else:
-            self.path.unlink(missing_ok=True)
+        rotate_files(self.path, self.files)
         self._file = paths.open_private(self.path, "ab")
         self._size = 0
+        if self.follower is not None:
+            self.follower.rotated(self.files)
 
     def close(self) -> None:
         self._file.close()
 
 
+def rotate_files(path: Path, files: int) -> None:
+    """Shift `path` to `path.1`, `path.1` to `path.2` ..., keeping `files` files in all."""
+    for index in range(files - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{index}")
+        if older.exists():
+            if index + 1 >= files:
+                older.unlink()
+            else:
+                older.replace(path.with_name(f"{path.name}.{index + 1}"))
+    if files > 1:
+        if path.exists():
+            path.replace(path.with_name(f"{path.name}.1"))
+    else:
+        path.unlink(missing_ok=True)
+
+
 def transcript_files(path: Path) -> list[Path]:
-    """The transcript's files, oldest first."""
+    """A transcript's (or recording's) files, oldest first."""
     rotated = sorted(
         (p for p in path.parent.glob(f"{path.name}.*") if p.suffix[1:].isdigit()),
         key=lambda p: -int(p.suffix[1:]),
@@ -78,8 +108,11 @@ def read_transcript(path: Path) -> Iterator[bytes]:
                 yield chunk
 
 
-async def follow_transcript(path: Path, *, poll: float = 0.2) -> AsyncIterator[bytes]:
-    """New bytes appended to the transcript, following rotation, until cancelled."""
+async def follow_transcript(
+    path: Path, *, poll: float = 0.2, offset: int | None = None
+) -> AsyncIterator[bytes]:
+    """New bytes appended to the transcript (after `offset`, else after its end), following
+    rotation, until cancelled."""
     handle = None
     inode = None
     try:
@@ -87,7 +120,7 @@ async def follow_transcript(path: Path, *, poll: float = 0.2) -> AsyncIterator[b
             if handle is None and path.exists():
                 handle = open(path, "rb")  # noqa: SIM115 - kept across iterations
                 inode = os.fstat(handle.fileno()).st_ino
-                handle.seek(0, os.SEEK_END)
+                handle.seek(*((0, os.SEEK_END) if offset is None else (offset, os.SEEK_SET)))
             if handle is not None:
                 chunk = handle.read(65536)
                 if chunk:
