@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import need_command
-from peers import SocatListener, TelnetPeer, socat_listener
+from peers import ConsolePeer, SocatListener, socat_listener
 
 from console_tui.core import config
 from console_tui.core.api import Role, Viewer
@@ -150,9 +150,9 @@ async def test_a_character_split_across_two_reads_survives(
 
 async def test_markers_name_who_did_what(tmp_path: Path) -> None:
     """BREAK and SysRq on a telnet-framed line; attach, detach and every change of the lock."""
-    peer = TelnetPeer()
     path = tmp_path / "telnet.sock"
-    await peer.start_unix(str(path))
+    peer = ConsolePeer(path)
+    await peer.start()
     hub = make_hub(f"unix://{path}?telnet=1")
     try:
         alice = await hub.attach("vm", who="alice", role=Role.OPERATOR, source="192.0.2.7", wait=5)
@@ -170,6 +170,7 @@ async def test_markers_name_who_did_what(tmp_path: Path) -> None:
         assert await hub.detach_idle(0) == [bob]
     finally:
         await hub.close()
+        await peer.stop()
     _, events = cast_lines(recording_path("vm"))
     assert markers_of(events) == [
         "connected",
