@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from console_tui import __version__
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from console_tui.core.hubwire import RemoteHub
 
 EPILOG = "Exit codes: 0 ok, 2 usage or config error, 3 target unreachable, 4 not permitted."
+RAW_HELP = "the console's bytes as they are (by default, escape sequences are made harmless)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,10 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="print console output for this long after (default 1.5)",
     )
+    p.add_argument("--raw", action="store_true", help=RAW_HELP)
 
     p = sub.add_parser("log", parents=[common], help="the transcript of a target")
     p.add_argument("name")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new output")
+    p.add_argument("--raw", action="store_true", help=RAW_HELP)
 
     p = sub.add_parser("serve", parents=[common], help="the SSH server with shared sessions")
     p.add_argument("--listen", default="0.0.0.0:2222", metavar="HOST:PORT")
@@ -264,6 +267,7 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
             finally:
                 loop.remove_reader(stdin)
                 await _cancelled(pump)
+                passthrough.restore_terminal()
     finally:
         await hub.close()
     return EXIT_OK
@@ -309,7 +313,7 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
         viewer = await hub.attach(
             args.name, who=paths.local_user(), source="cli", wait=8 if needs_line else 0
         )
-        pump = asyncio.get_running_loop().create_task(_print_output(viewer))
+        pump = asyncio.get_running_loop().create_task(_print_output(viewer, raw=args.raw))
         try:
             said = await _do_send(hub, viewer, args)
             print(f"console-tui: {said} to {args.name}", file=sys.stderr)
@@ -378,11 +382,19 @@ def _confirm(args: argparse.Namespace) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-async def _print_output(viewer: Viewer) -> None:
+def _console_text(raw: bool) -> Callable[[bytes], bytes]:
+    """How console bytes reach the operator's terminal: as text made harmless, or with --raw as is."""
+    from console_tui.core.terminal_filter import TerminalFilter
+
+    return bytes if raw else TerminalFilter("text").feed
+
+
+async def _print_output(viewer: Viewer, *, raw: bool = False) -> None:
     out = sys.stdout.buffer
+    clean = _console_text(raw)
     async for event in viewer.events():
         if event.kind == "output":
-            out.write(event.data)
+            out.write(clean(event.data))
             out.flush()
 
 
@@ -401,14 +413,15 @@ def _log(args: argparse.Namespace) -> int:
             fix="open the target once (attach or the app); transcripts start at the first connect",
         )
     out = sys.stdout.buffer
+    clean = _console_text(args.raw)
     for chunk in read_transcript(path):
-        out.write(chunk)
+        out.write(clean(chunk))
     out.flush()
     if args.follow:
 
         async def follow() -> None:
             async for chunk in follow_transcript(path):
-                out.write(chunk)
+                out.write(clean(chunk))
                 out.flush()
 
         with contextlib.suppress(KeyboardInterrupt):

@@ -117,12 +117,17 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         return False
 
     def pause_writing(self) -> None:
+        """The client reads slower than we write: stop taking output until the buffer drains."""
         if self.app is not None:
             self.app.pause_output()
+        elif self.passthrough is not None:
+            self.passthrough.pause_output()
 
     def resume_writing(self) -> None:
         if self.app is not None:
             self.app.resume_output()
+        elif self.passthrough is not None:
+            self.passthrough.resume_output()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -246,6 +251,7 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+            passthrough.restore_terminal()
             await hub.detach(viewer)
         return EXIT_OK
 
