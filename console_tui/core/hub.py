@@ -36,7 +36,9 @@ DENIED_QUIET = 60.0
 class Hub:
     def __init__(self, config: Config, *, audit: AuditLog | None = None) -> None:
         self.config = config
-        self.audit = audit or AuditLog()
+        self.audit = audit or AuditLog(
+            max_bytes=config.settings.audit_max_bytes, files=config.settings.audit_files
+        )
         self.sessions: dict[str, Session] = {}
         self._lock_requests: dict[str, Viewer] = {}
         self._denied: dict[tuple[int, str], float] = {}
@@ -185,6 +187,7 @@ class Hub:
         for session in list(self.sessions.values()):
             await session.close()
         self.sessions.clear()
+        self.audit.close()
 
     # -- the write lock ---------------------------------------------------------------------
 
