@@ -32,6 +32,7 @@ from test_server import (
     wait_for,
 )
 
+from bench.server_memory import FLOOD, rss
 from console_tui.core.audit import audit_path
 from console_tui.core.transcript import transcript_path
 
@@ -40,31 +41,6 @@ pytestmark = pytest.mark.debian
 MB = 1024 * 1024
 keys = test_server.keys  # fixtures: throwaway ssh keys, and a console that echoes
 console = test_server.console
-
-FLOOD = r'''
-"""A console that floods: on `go N` from stdin, N MB of lines to whoever connected, then a mark."""
-import socket, sys
-listener = socket.socket(socket.AF_UNIX)
-listener.bind(sys.argv[1])
-listener.listen(1)
-print("listening", flush=True)
-conn, _ = listener.accept()
-for line in sys.stdin:
-    block = b"flood " + b"x" * 72 + b"\r\n"
-    block *= 65536 // len(block)
-    for _ in range(int(line.split()[1]) * 1048576 // len(block)):
-        conn.sendall(block)
-    conn.sendall(b"flood-done\r\n")
-    print("done", flush=True)
-'''
-
-
-def rss(pid: int) -> int:
-    """Resident memory of a process, in bytes."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def serve(tmp_path: Path, keys: Keys, targets: str, settings: str = "", **kw: object) -> Server:
