@@ -76,6 +76,7 @@ class TerminalFilter:
         self._decoder.reset()
 
     def feed(self, data: bytes) -> bytes:
+        """The part of `data` (with what earlier reads left unfinished) that may be shown."""
         out = bytearray()
         i, end = 0, len(data)
         while i < end:
