@@ -13,8 +13,8 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, cast
 
 from console_tui import __version__
 from console_tui.core import config as config_mod
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from console_tui.core.hubwire import RemoteHub
 
 EPILOG = "Exit codes: 0 ok, 2 usage or config error, 3 target unreachable, 4 not permitted."
+RAW_HELP = "the console's bytes as they are (by default, escape sequences are made harmless)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="print console output for this long after (default 1.5)",
     )
+    p.add_argument("--raw", action="store_true", help=RAW_HELP)
 
     p = sub.add_parser("log", parents=[common], help="the transcript of a target")
     p.add_argument("name")
@@ -101,11 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="10m|TIME",
         help="only from then on: a duration back from now (30s, 10m, 2h, 1d) or an ISO time",
     )
-    p.add_argument(
+    form = p.add_mutually_exclusive_group()
+    form.add_argument(
         "--cast",
         action="store_true",
         help="the timed recording as asciicast v2 (asciinema play / asciinema cat)",
     )
+    form.add_argument("--raw", action="store_true", help=RAW_HELP)
 
     p = sub.add_parser(
         "serve",
@@ -290,6 +294,7 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
             finally:
                 loop.remove_reader(stdin)
                 await _cancelled(pump)
+                passthrough.restore_terminal()
     finally:
         await hub.close()
     return EXIT_OK
@@ -335,7 +340,7 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
         viewer = await hub.attach(
             args.name, who=paths.local_user(), source="cli", wait=8 if needs_line else 0
         )
-        pump = asyncio.get_running_loop().create_task(_print_output(viewer))
+        pump = asyncio.get_running_loop().create_task(_print_output(viewer, raw=args.raw))
         try:
             said = await _do_send(hub, viewer, args)
             print(f"console-tui: {said} to {args.name}", file=sys.stderr)
@@ -404,11 +409,19 @@ def _confirm(args: argparse.Namespace) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-async def _print_output(viewer: Viewer) -> None:
+def _console_text(raw: bool) -> Callable[[bytes], bytes]:
+    """How console bytes reach the operator's terminal: as text made harmless, or with --raw as is."""
+    from console_tui.core.terminal_filter import TerminalFilter
+
+    return bytes if raw else TerminalFilter("text").feed
+
+
+async def _print_output(viewer: Viewer, *, raw: bool = False) -> None:
     out = sys.stdout.buffer
+    clean = _console_text(raw)
     async for event in viewer.events():
         if event.kind == "output":
-            out.write(event.data)
+            out.write(clean(event.data))
             out.flush()
 
 
@@ -429,19 +442,35 @@ def _log(args: argparse.Namespace) -> int:
             fix="open the target once (attach or the app); transcripts start at the first connect",
         )
     out = sys.stdout.buffer
+    clean = _console_text(args.raw)
     for chunk in read_transcript(path):
-        out.write(chunk)
+        out.write(clean(chunk))
     out.flush()
     if args.follow:
 
         async def follow() -> None:
             async for chunk in follow_transcript(path):
-                out.write(chunk)
+                out.write(clean(chunk))
                 out.flush()
 
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(follow())
     return EXIT_OK
+
+
+class _CleanedOutput:
+    """A byte stream whose writes pass through `clean` first (safe text for the terminal)."""
+
+    def __init__(self, out: IO[bytes], clean: Callable[[bytes], bytes]) -> None:
+        self.out = out
+        self.clean = clean
+
+    def write(self, data: bytes) -> int:
+        self.out.write(self.clean(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def _log_recording(args: argparse.Namespace) -> int:
@@ -457,7 +486,10 @@ def _log_recording(args: argparse.Namespace) -> int:
             where=str(path),
             fix="open the target once (attach, the app or serve); recordings start at the first connect",
         )
-    recorded = RecordedRange(path, sys.stdout.buffer, title=args.name, cast=args.cast, since=since)
+    out: IO[bytes] = sys.stdout.buffer
+    if not (args.cast or args.raw):
+        out = cast("IO[bytes]", _CleanedOutput(out, _console_text(False)))
+    recorded = RecordedRange(path, out, title=args.name, cast=args.cast, since=since)
     for note in recorded.print_recorded():
         print(f"console-tui: {note}", file=sys.stderr)
     if args.follow:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import select
 import shutil
@@ -104,6 +105,17 @@ def keys(tmp_path: Path) -> Keys:
     folder = tmp_path / "keys"
     folder.mkdir()
     return Keys(folder)
+
+
+def audit_events(event: str) -> list[dict[str, object]]:
+    """The audit log's records of one kind of event."""
+    from console_tui.core.audit import audit_path
+
+    path = audit_path()
+    if not path.exists():
+        return []
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    return [e for e in entries if e["event"] == event]
 
 
 def need_command(*commands: str) -> None:

@@ -552,6 +552,64 @@ class TelnetLine:
 
 SSH_TIMEOUT = 10
 
+PROBE = r'''
+"""Stands in for the app: token from its pipe, the Hub over its socket, the pty's size."""
+import asyncio, fcntl, os, signal, struct, sys, termios, tty
+from console_tui.core.errors import ConsoleError
+from console_tui.core.hubwire import RemoteHub
+
+target = sys.argv[1]
+socket_path = sys.argv[sys.argv.index("--hub-socket") + 1]
+fd = int(sys.argv[sys.argv.index("--hub-token-fd") + 1])
+token = os.read(fd, 4096).decode()
+os.close(fd)
+hub = RemoteHub.dial(socket_path, token)
+out = sys.stdout.buffer
+
+
+def say(text):
+    out.write(f"\r\n[probe] {text}\r\n".encode())
+    out.flush()
+
+
+def size():
+    rows, cols = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, bytes(8)))[:2]
+    return f"{cols}x{rows}"
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    ctty = os.getsid(0) == os.getpid() and os.tcgetpgrp(0) == os.getpgrp()
+    hup = "default" if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL else "ignored"
+    say(f"pid={os.getpid()} who={hub.who} role={hub.role} ctty={'yes' if ctty else 'no'} hup={hup}")
+    say(f"size={size()}")
+    loop.add_signal_handler(signal.SIGWINCH, lambda: say(f"size={size()}"))
+    tty.setraw(0)
+    viewer = await hub.attach(target, wait=5)
+    say("attached")
+    inbox = asyncio.Queue()
+    loop.add_reader(0, lambda: inbox.put_nowait(os.read(0, 4096)))
+
+    async def pump():
+        async for event in viewer.events():
+            if event.kind in ("output", "snapshot"):
+                out.write(event.data)
+                out.flush()
+
+    task = loop.create_task(pump())
+    while data := await inbox.get():
+        try:
+            await hub.write(viewer, data)
+        except ConsoleError as exc:
+            say(str(exc))
+    task.cancel()
+
+
+asyncio.run(main())
+'''
+"""A stand-in for the app over ssh: it reaches the Hub with the one-time token exactly as the app
+does and reports its pty's size and controlling terminal."""
+
 
 class Keys:
     """Throwaway ed25519 keys made with ssh-keygen."""

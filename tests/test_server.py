@@ -20,78 +20,12 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import table_rows, wait_for
-from peers import EchoConsole, Keys, Server, start_server, users_toml
-
-from console_tui.core.audit import audit_path
+from conftest import audit_events, table_rows, wait_for
+from peers import PROBE, EchoConsole, Keys, Server, start_server, users_toml
 
 pytestmark = pytest.mark.debian
 
 TIMEOUT = 10
-
-PROBE = r'''
-"""Stands in for the app: token from its pipe, the Hub over its socket, the pty's size."""
-import asyncio, fcntl, os, signal, struct, sys, termios, tty
-from console_tui.core.errors import ConsoleError
-from console_tui.core.hubwire import RemoteHub
-
-target = sys.argv[1]
-socket_path = sys.argv[sys.argv.index("--hub-socket") + 1]
-fd = int(sys.argv[sys.argv.index("--hub-token-fd") + 1])
-token = os.read(fd, 4096).decode()
-os.close(fd)
-hub = RemoteHub.dial(socket_path, token)
-out = sys.stdout.buffer
-
-
-def say(text):
-    out.write(f"\r\n[probe] {text}\r\n".encode())
-    out.flush()
-
-
-def size():
-    rows, cols = struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, bytes(8)))[:2]
-    return f"{cols}x{rows}"
-
-
-async def main():
-    loop = asyncio.get_running_loop()
-    ctty = os.getsid(0) == os.getpid() and os.tcgetpgrp(0) == os.getpgrp()
-    hup = "default" if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL else "ignored"
-    say(f"pid={os.getpid()} who={hub.who} role={hub.role} ctty={'yes' if ctty else 'no'} hup={hup}")
-    say(f"size={size()}")
-    loop.add_signal_handler(signal.SIGWINCH, lambda: say(f"size={size()}"))
-    tty.setraw(0)
-    viewer = await hub.attach(target, wait=5)
-    say("attached")
-    inbox = asyncio.Queue()
-    loop.add_reader(0, lambda: inbox.put_nowait(os.read(0, 4096)))
-
-    async def pump():
-        async for event in viewer.events():
-            if event.kind in ("output", "snapshot"):
-                out.write(event.data)
-                out.flush()
-
-    task = loop.create_task(pump())
-    while data := await inbox.get():
-        try:
-            await hub.write(viewer, data)
-        except ConsoleError as exc:
-            say(str(exc))
-    task.cancel()
-
-
-asyncio.run(main())
-'''
-
-
-def audit_events(event: str) -> list[dict[str, object]]:
-    path = audit_path()
-    if not path.exists():
-        return []
-    entries = [json.loads(line) for line in path.read_text().splitlines()]
-    return [e for e in entries if e["event"] == event]
 
 
 ROLES = {"alice": "operator", "bob": "operator", "vic": "viewer"}

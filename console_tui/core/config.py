@@ -57,6 +57,11 @@ class Settings:
     idle_timeout: int = 0
     transcript_max_bytes: int = 8 * 1024 * 1024
     transcript_files: int = 5
+    audit_max_bytes: int = 8 * 1024 * 1024
+    audit_files: int = 5
+    max_sessions: int = 16
+    """full-screen app sessions over SSH at once, for everybody (about 45 MB each); 0: no limit"""
+    max_sessions_per_user: int = 4
     keymap: dict[str, str] = field(default_factory=dict)
     alerts: tuple[str, ...] = ()
     """Patterns (regular expressions) that raise an alert on every target, beside the defaults."""

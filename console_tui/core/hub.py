@@ -42,7 +42,9 @@ DENIED_QUIET = 60.0
 class Hub:
     def __init__(self, config: Config, *, audit: AuditLog | None = None) -> None:
         self.config = config
-        self.audit = audit or AuditLog()
+        self.audit = audit or AuditLog(
+            max_bytes=config.settings.audit_max_bytes, files=config.settings.audit_files
+        )
         self.sessions: dict[str, Session] = {}
         self._lock_requests: dict[str, Viewer] = {}
         self._denied: dict[tuple[int, str], float] = {}
@@ -247,6 +249,7 @@ class Hub:
         self._watches.clear()
         await asyncio.gather(*(session.close() for session in self.sessions.values()))
         self.sessions.clear()
+        self.audit.close()
 
     # -- the write lock ---------------------------------------------------------------------
 

@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from console_tui.core import keys
 from console_tui.core.api import Event, EventKind, HubAPI, Viewer
 from console_tui.core.errors import ConsoleError
+from console_tui.core.terminal_filter import ReplyFilter, TerminalFilter
 
 ESCAPE = ord("~")
 REFUSAL_QUIET = 10.0
 """Seconds before the same refusal is said again while the operator keeps typing."""
-
-# The operator's own terminal answers the guest's questions too (cursor position, device
-# attributes); the session's screen model already answered them, so those replies are dropped.
-TERMINAL_REPLY = re.compile(rb"\x1b\[\d+;\d+R|\x1b\[[?>=][\d;]*c")
 
 HELP = """\
 console-tui escapes (type them after Enter):
@@ -52,7 +48,14 @@ class MenuItem:
 
 
 class Passthrough:
-    """Feeds keystrokes to the Hub, console output to the terminal, and acts on escapes."""
+    """Feeds keystrokes to the Hub, console output to the terminal, and acts on escapes.
+
+    Console output passes a `TerminalFilter` (the session's screen model answers the guest's
+    queries; the operator's terminal never sees them, nor OSC, titles or lingering modes), and
+    `restore_terminal` undoes what it let through. Input loses the terminal's answers to queries.
+    The output side honours flow control: while paused, the viewer's bounded queue fills, drops
+    what it holds and starts over from a snapshot, so a slow reader costs bounded memory.
+    """
 
     def __init__(self, hub: HubAPI, viewer: Viewer, write_out: Callable[[bytes], None]) -> None:
         self.hub = hub
@@ -67,31 +70,59 @@ class Passthrough:
         self._last_refusal = ""
         self._last_refusal_at = 0.0
         self._pending: list[asyncio.Task[None]] = []
+        self._filter = TerminalFilter("passthrough")
+        self._replies = ReplyFilter()
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._restored = False
 
     def say(self, text: str) -> None:
         """A line of our own, set apart from console output."""
         body = text.rstrip("\n").replace("\n", "\r\n")
         self.write_out(f"\r\n[console-tui] {body}\r\n".encode())
 
+    def pause_output(self) -> None:
+        """The operator's side cannot take more now (an SSH channel's send buffer is full)."""
+        self._writable.clear()
+
+    def resume_output(self) -> None:
+        self._writable.set()
+
+    def restore_terminal(self) -> None:
+        """Undo every mode the console's output set on the operator's terminal (once)."""
+        if not self._restored:
+            self._restored = True
+            self.write_out(self._filter.restore())
+
     async def pump_output(self) -> None:
         """Console output and session events to the terminal, until detached."""
         async for event in self.viewer.events():
             self._show(event)
+            await self._writable.wait()
         self.done.set()
 
     def _show(self, event: Event) -> None:
         if event.kind in (EventKind.OUTPUT, EventKind.SNAPSHOT):
-            self.write_out(event.data)
+            if event.kind == EventKind.SNAPSHOT:
+                self._filter.reset()
+            if self._restored:
+                return
+            data = self._filter.feed(event.data)
+            if data:
+                self.write_out(data)
+        elif event.kind == EventKind.DETACHED:
+            self.restore_terminal()
+            self.say(event.text)
         elif event.kind == EventKind.STATE:
             self.say(f"console {event.text}")
         elif event.kind == EventKind.LOCK:
             self.say(f"write lock: {event.text or 'free'}")
-        elif event.kind in (EventKind.NOTICE, EventKind.DETACHED):
+        elif event.kind == EventKind.NOTICE:
             self.say(event.text)
 
     async def feed(self, data: bytes) -> None:
         """Keystrokes from the operator's terminal."""
-        data = TERMINAL_REPLY.sub(b"", data)
+        data = self._replies.feed(data)
         plain = bytearray()
         for byte in data:
             if self.done.is_set():
@@ -104,6 +135,12 @@ class Passthrough:
                 self._line_start = byte in (0x0D, 0x0A)
                 continue
             await self._flush(plain)
+            if byte == ESCAPE and self._line_start and self._mode != "tilde":
+                # `~` after Enter always starts an escape, even while a prompt waits: `~.` detaches.
+                self._digits, self._confirming = "", None
+                self.say("cancelled")
+                self._mode = "tilde"
+                continue
             await self._escape_byte(byte)
         await self._flush(plain)
 
@@ -119,7 +156,7 @@ class Passthrough:
         if mode == "tilde":
             await self._tilde(char, byte)
         elif mode == "sysrq":
-            self._line_start = False
+            self._line_start = byte in (0x0D, 0x0A)
             if char in keys.SYSRQ_KEYS:
                 meaning = keys.SYSRQ_KEYS[char]
                 if await self._act(self.hub.sysrq(self.viewer, char)):
@@ -161,6 +198,7 @@ class Passthrough:
     async def _tilde(self, char: str, byte: int) -> None:
         self._line_start = False
         if char == ".":
+            self.restore_terminal()
             self.say("detached")
             await self.hub.detach(self.viewer)
             self.done.set()
@@ -314,6 +352,7 @@ class Passthrough:
         return ""
 
     async def _detach_item(self) -> str:
+        self.restore_terminal()
         self.say("detached")
         await self.hub.detach(self.viewer)
         self.done.set()

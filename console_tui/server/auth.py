@@ -78,29 +78,41 @@ def _user_keys(user: User) -> list[asyncssh.SSHKey]:
 
 
 class FailureLimiter:
-    """Failed logins per source address in a sliding window; over the limit, the source waits."""
+    """Failed connections per source address in a sliding window; over the limit, the source waits.
+
+    A failed connection is one that ended without logging in, however many keys it offered (an
+    agent may hold many), as OpenSSH's per-source penalties count: a user whose last key works is
+    never held back by the keys before it. Memory stays bounded under a flood from many sources.
+    """
+
+    SOURCES_MAX = 10000
 
     def __init__(self, limit: int = 10, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
         self._failures: dict[str, deque[float]] = {}
 
-    def _recent(self, source: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(source, deque())
+    def _recent(self, source: str, now: float) -> int:
+        failures = self._failures.get(source)
+        if failures is None:
+            return 0
         while failures and now - failures[0] > self.window:
             failures.popleft()
         if not failures:
             del self._failures[source]
-            return deque()
-        return failures
+        return len(failures)
 
     def blocked(self, source: str) -> bool:
-        return len(self._recent(source, time.monotonic())) >= self.limit
+        return self._recent(source, time.monotonic()) >= self.limit
 
     def failed(self, source: str) -> None:
         now = time.monotonic()
-        self._recent(source, now)
-        self._failures.setdefault(source, deque()).append(now)
+        if source not in self._failures and len(self._failures) >= self.SOURCES_MAX:
+            for other in list(self._failures):
+                self._recent(other, now)
+            if len(self._failures) >= self.SOURCES_MAX:
+                del self._failures[next(iter(self._failures))]
+        self._failures.setdefault(source, deque(maxlen=self.limit)).append(now)
 
 
 def host_key_path() -> Path:

@@ -29,6 +29,22 @@ from console_tui.server.appproc import AppProcess
 if TYPE_CHECKING:
     from console_tui.server.ssh import ConsoleServer
 
+APP_ENV = ("COLORTERM", "LC_ALL", "LANG", "LC_CTYPE")
+"""The client's environment the app is given; every other `env` request is ignored."""
+ENV_VALUE_MAX = 256
+
+
+class AcceptedEnv(dict[bytes, bytes]):
+    """A channel's environment that keeps only what the app uses, in short values: a client
+    cannot make the server hold what it sends in `env` requests."""
+
+    accepted = frozenset(name.encode() for name in APP_ENV)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        if key in self.accepted and len(value) <= ENV_VALUE_MAX:
+            super().__setitem__(key, value)
+
+
 USAGE = """\
 usage: ssh console@HOST                 the full-screen app
        ssh -t console@HOST NAME         attach to NAME (escapes after Enter: ~~? help, ~~. detach)
@@ -51,6 +67,7 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         self.app: AppProcess | None = None
         self.passthrough: Passthrough | None = None
         self._token = ""
+        self._granted = False
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -59,6 +76,8 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
 
     def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:  # type: ignore[override]
         self.chan = chan
+        # asyncssh stores every `env` request in this dict, and asks the session nothing.
+        chan._env = AcceptedEnv()
 
     def pty_requested(
         self, term_type: str, term_size: tuple[int, int, int, int], term_modes: object
@@ -117,12 +136,17 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         return False
 
     def pause_writing(self) -> None:
+        """The client reads slower than we write: stop taking output until the buffer drains."""
         if self.app is not None:
             self.app.pause_output()
+        elif self.passthrough is not None:
+            self.passthrough.pause_output()
 
     def resume_writing(self) -> None:
         if self.app is not None:
             self.app.resume_output()
+        elif self.passthrough is not None:
+            self.passthrough.resume_output()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -246,6 +270,7 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+            passthrough.restore_terminal()
             await hub.detach(viewer)
         return EXIT_OK
 
@@ -266,6 +291,14 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
                 stderr=True,
             )
             return EXIT_USAGE
+        refusal = self.server.grant_app(self.user.name)
+        if refusal:
+            self.server.audit.record(
+                "denied", who=self.user.name, source=self.principal.source, action="open the app"
+            )
+            self._text(f"console-tui: {refusal}\n", stderr=True)
+            return EXIT_NOT_PERMITTED
+        self._granted = True
         self._token = self.server.service.issue_token(self.principal)
         app = AppProcess(
             self.server.app_command(),
@@ -286,7 +319,7 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         env["PYTHONUNBUFFERED"] = "1"
         if self.chan is not None:
             for key, value in self.chan.get_environment().items():
-                if key in ("COLORTERM", "LC_ALL", "LANG", "LC_CTYPE"):
+                if key in APP_ENV:
                     env[key] = value
         return env
 
@@ -297,6 +330,9 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
             await self.server.hub.send_break(viewer)
 
     async def _cleanup(self) -> None:
+        if self._granted:
+            self._granted = False
+            self.server.release_app(self.user.name)
         if self._token:
             self.server.service.revoke(self._token)
         if self.app is not None:
