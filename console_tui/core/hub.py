@@ -3,6 +3,9 @@
 Each call takes the Viewer acting (who, role, from where) so that permissions, the write lock and the
 audit log are enforced in one place. The API passes only plain data, so it can be served over a local
 socket to app processes of the SSH server (core/hubwire/).
+
+Over 400 lines: it is the one place where permissions, the write lock and the audit meet; the
+target list is core/inventory.py's.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
-from console_tui.core.paths import local_user
+from console_tui.core.inventory import TargetBook
+from console_tui.core.paths import local_user, state_dir
 from console_tui.core.probe import probe_console, probe_power
 from console_tui.core.session import Session, SessionState
 
@@ -40,20 +44,36 @@ class Hub:
         self.sessions: dict[str, Session] = {}
         self._lock_requests: dict[str, Viewer] = {}
         self._denied: dict[tuple[int, str], float] = {}
+        self.book = TargetBook(
+            config.targets,
+            str(config.path or "config"),
+            memory=state_dir() / "discovered-names.json",
+        )
 
     # -- targets ----------------------------------------------------------------------------
 
     def targets(self) -> tuple[Target, ...]:
-        return self.config.targets
+        return self.book.targets
 
     def target(self, name: str) -> Target:
-        return self.config.target(name)
+        return self.book.target(name)
+
+    async def refresh_targets(self, max_age: float = 0.0) -> None:
+        """Look again for targets without config, unless the last look is under `max_age` s old.
+        A found target that went away goes, unless a viewer has it open; its session closes."""
+        gone = await self.book.look(self.config.discovery, max_age=max_age, keep=self._has_viewers)
+        for name in gone:
+            session = self.sessions.pop(name, None)
+            if session is not None:
+                await session.close()
+
+    def _has_viewers(self, name: str) -> bool:
+        session = self.sessions.get(name)
+        return session is not None and bool(session.viewers)
 
     def visible_targets(self, user: User | None = None) -> tuple[Target, ...]:
-        """The targets a user may see and open: those in the user's groups ("*" for all)."""
-        if user is None or "*" in user.groups:
-            return self.config.targets
-        return tuple(t for t in self.config.targets if t.group in user.groups)
+        """The targets a user may see and open (the rule is `TargetBook.visible`'s)."""
+        return self.book.visible(user)
 
     def may_see(self, user: User | None, name: str) -> bool:
         return any(t.name == name for t in self.visible_targets(user))
@@ -68,6 +88,7 @@ class Hub:
         return TargetStatus(
             name=target.name,
             group=target.group,
+            source=target.source,
             backing=parse_console_uri(target.console).scheme,
             console=target.console,
             control=target.control,
