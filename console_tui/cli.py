@@ -213,18 +213,40 @@ async def _hub(config: config_mod.Config, names: Sequence[str]) -> HubAPI:
 # -- list -----------------------------------------------------------------------------------
 
 
+async def _hub_with(config: config_mod.Config, name: str) -> HubAPI:
+    """A Hub that serves `name`: configured, or found by discovery (which looks only when the
+    config does not have it). An unknown name is an error that lists the known ones."""
+    hub = await _hub(config, [name])
+    try:
+        if name not in {t.name for t in hub.targets()}:
+            await hub.refresh_targets()
+        hub.target(name)
+    except BaseException:
+        await hub.close()
+        raise
+    return hub
+
+
 async def _list(config: config_mod.Config, *, as_json: bool) -> int:
+    from console_tui.core.discovery import folder_problems
+
     hub = await _hub(config, [t.name for t in config.targets])
     try:
-        statuses = await asyncio.gather(*(hub.probe(t.name) for t in config.targets))
+        await hub.refresh_targets()
+        statuses = await asyncio.gather(*(hub.probe(t.name) for t in hub.targets()))
     finally:
         await hub.close()
+    for problem in folder_problems(config.discovery):
+        print(f"console-tui: {problem}", file=sys.stderr)
     if as_json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2))
         return EXIT_OK
     if not statuses:
         where = config.path or config_mod.locate(None)[0]
-        print(f"no targets: add [[target]] entries to {where} (see README: Config)")
+        print(
+            f"no targets: add [[target]] entries to {where} (see README: Config); "
+            "discovery found no running QEMU VMs, serial ports or socket folders"
+        )
         return EXIT_OK
     from console_tui.core.api import status_table
 
@@ -242,8 +264,7 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
     from console_tui.core.config import Role
     from console_tui.core.passthrough import Passthrough
 
-    config.target(name)
-    hub = await _hub(config, [name])
+    hub = await _hub_with(config, name)
     loop = asyncio.get_running_loop()
     stdin = sys.stdin.fileno()
     stdout = sys.stdout.buffer
@@ -328,12 +349,11 @@ def _raw_terminal(fd: int) -> Iterator[None]:
 
 
 async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
-    config.target(args.name)
-    if (args.nmi or args.reset) and not args.yes and not _confirm(args):
-        print("not sent", file=sys.stderr)
-        return EXIT_OK
-    hub = await _hub(config, [args.name])
+    hub = await _hub_with(config, args.name)
     try:
+        if (args.nmi or args.reset) and not args.yes and not _confirm(args):
+            print("not sent", file=sys.stderr)
+            return EXIT_OK
         needs_line = not (args.nmi or args.reset)
         if needs_line:
             _check_break(hub, args)

@@ -155,6 +155,8 @@ def private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         (home / sub).mkdir(mode=0o700)
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.delenv("CONSOLE_TUI_CONFIG", raising=False)
+    # Only configured targets, unless a test turns discovery on: this machine runs other QEMUs.
+    monkeypatch.setenv("CONSOLE_TUI_DISCOVERY", "off")
     return home
 
 

@@ -48,6 +48,10 @@ console = "unix://{sac_socket}"
 name = "web-01"
 group = "prod"
 console = "telnet://127.0.0.1:1"
+
+[discovery]
+qemu = false
+serial = false
 """
     return info.config_path.read_text() + extra
 

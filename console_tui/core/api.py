@@ -151,6 +151,8 @@ class TargetStatus:
     control: str
     state: str
     detail: str = ""
+    source: str = "config"
+    """where the target comes from: config, or what discovery found it by (qemu, serial, folder)"""
     power: str = ""
     writer: str = ""
     writer_id: int = 0
@@ -205,6 +207,12 @@ class HubAPI(Protocol):
         ...
 
     def target(self, name: str) -> Target: ...
+
+    async def refresh_targets(self, max_age: float = 0.0) -> None:
+        """Look again for targets found without config (running QEMU processes, serial ports,
+        socket folders), unless the last look is under `max_age` seconds old; `targets()` then
+        holds what was found."""
+        ...
 
     def status(self, name: str) -> TargetStatus:
         """The last known status, without touching the line."""

@@ -1,4 +1,8 @@
-"""The TOML config: where it is, what it holds, and errors that name file:line and the fix."""
+"""The TOML config: where it is, what it holds, and errors that name file:line and the fix.
+
+One module for the whole schema (over 400 lines), so every table's rules and error words sit
+together.
+"""
 
 from __future__ import annotations
 
@@ -91,6 +95,16 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Discovery:
+    """`[discovery]`: which sources add targets without config (core/discovery.py)."""
+
+    qemu: bool = True
+    serial: bool = True
+    folders: tuple[str, ...] = ()
+    where: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
 class User:
     name: str
     role: Role = Role.VIEWER
@@ -106,18 +120,24 @@ class Config:
     settings: Settings = field(default_factory=Settings)
     targets: tuple[Target, ...] = ()
     users: tuple[User, ...] = ()
+    discovery: Discovery = field(default_factory=Discovery)
 
     def target(self, name: str) -> Target:
-        for target in self.targets:
-            if target.name == name:
-                return target
-        hint = _did_you_mean(name, [t.name for t in self.targets])
-        known = ", ".join(t.name for t in self.targets) or "none"
-        raise ConfigError(
-            f"no target named {name!r}{hint}",
-            where=str(self.path or "config"),
-            fix=f"known targets: {known}; `console-tui list` shows them",
-        )
+        return find_target(self.targets, name, str(self.path or "config"))
+
+
+def find_target(targets: tuple[Target, ...], name: str, where: str) -> Target:
+    """The target called `name`, else an error naming the close one and the known ones."""
+    for target in targets:
+        if target.name == name:
+            return target
+    hint = _did_you_mean(name, [t.name for t in targets])
+    known = ", ".join(t.name for t in targets) or "none"
+    raise ConfigError(
+        f"no target named {name!r}{hint}",
+        where=where,
+        fix=f"known targets: {known}; `console-tui list` shows them",
+    )
 
 
 def locate(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
@@ -174,11 +194,12 @@ def parse(text: str, path: Path | None = None) -> Config:
     def where(*key: str | int) -> str:
         return f"{where_file}:{lines.find(*key)}"
 
-    _check_keys(data, ("settings", "target", "user"), where, ())
+    _check_keys(data, ("settings", "target", "user", "discovery"), where, ())
     settings = _settings(data.get("settings", {}), where)
     targets = _targets(data.get("target", []), where)
     users = _users(data.get("user", []), where)
-    return Config(path=path, settings=settings, targets=targets, users=users)
+    discovery = _discovery(data.get("discovery", {}), where)
+    return Config(path=path, settings=settings, targets=targets, users=users, discovery=discovery)
 
 
 def _settings(raw: Any, where: Any) -> Settings:
@@ -303,6 +324,36 @@ def _users(raw: Any, where: Any) -> tuple[User, ...]:
             values["role"] = Role(values["role"])
         users.append(User(**values, where=here))
     return tuple(users)
+
+
+def _discovery(raw: Any, where: Any) -> Discovery:
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            "discovery must be a table", where=where("discovery"), fix="write [discovery]"
+        )
+    _check_keys(raw, ("qemu", "serial", "folders"), where, ("discovery",))
+    values: dict[str, Any] = {}
+    for key in ("qemu", "serial"):
+        if key in raw:
+            values[key] = _typed(raw[key], bool, where("discovery", key), f"discovery.{key}")
+    folders = raw.get("folders", [])
+    here = where("discovery", "folders")
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        raise ConfigError(
+            "discovery.folders must be a list of folder paths",
+            where=here,
+            fix='e.g. folders = ["/run/qemu"]',
+        )
+    expanded = [os.path.expanduser(folder) for folder in folders]
+    for folder, full in zip(folders, expanded, strict=True):
+        if not os.path.isabs(full):
+            raise ConfigError(
+                f"discovery.folders: {folder!r} is not an absolute path",
+                where=here,
+                fix='write the whole path, e.g. "/run/qemu" or "~/vms"',
+            )
+    values["folders"] = tuple(dict.fromkeys(expanded))
+    return Discovery(**values, where=where("discovery"))
 
 
 def check_name(name: str, where: str, what: str) -> None:

@@ -31,8 +31,10 @@ from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control, parse_control_uri
 from console_tui.core.control.qmp import QMPWatch
+from console_tui.core.discovery import SCAN_INTERVAL
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
-from console_tui.core.paths import local_user
+from console_tui.core.inventory import TargetBook
+from console_tui.core.paths import local_user, state_dir
 from console_tui.core.probe import probe_console, probe_power
 from console_tui.core.session import Session, SessionState
 
@@ -50,20 +52,42 @@ class Hub:
         self._denied: dict[tuple[int, str], float] = {}
         self._alert_tasks: set[asyncio.Task[None]] = set()
         self._watches: dict[str, QMPWatch] = {}
+        self._rescan: asyncio.Task[None] | None = None
+        self.book = TargetBook(
+            config.targets,
+            str(config.path or "config"),
+            memory=state_dir() / "discovered-names.json",
+        )
 
     # -- targets ----------------------------------------------------------------------------
 
     def targets(self) -> tuple[Target, ...]:
-        return self.config.targets
+        return self.book.targets
 
     def target(self, name: str) -> Target:
-        return self.config.target(name)
+        return self.book.target(name)
+
+    async def refresh_targets(self, max_age: float = 0.0) -> None:
+        """Look again for targets without config, unless the last look is under `max_age` s old.
+        A found target that went away goes, unless a viewer has it open; its session closes."""
+        gone = await self.book.look(self.config.discovery, max_age=max_age, keep=self._has_viewers)
+        for name in gone:
+            watch = self._watches.pop(name, None)
+            if watch is not None:
+                await watch.close()
+            session = self.sessions.pop(name, None)
+            if session is not None:
+                await session.close()
+        if self._rescan is not None:
+            await self.capture()  # hold what was found since
+
+    def _has_viewers(self, name: str) -> bool:
+        session = self.sessions.get(name)
+        return session is not None and bool(session.viewers)
 
     def visible_targets(self, user: User | None = None) -> tuple[Target, ...]:
-        """The targets a user may see and open: those in the user's groups ("*" for all)."""
-        if user is None or "*" in user.groups:
-            return self.config.targets
-        return tuple(t for t in self.config.targets if t.group in user.groups)
+        """The targets a user may see and open (the rule is `TargetBook.visible`'s)."""
+        return self.book.visible(user)
 
     def may_see(self, user: User | None, name: str) -> bool:
         return any(t.name == name for t in self.visible_targets(user))
@@ -79,6 +103,7 @@ class Hub:
         return TargetStatus(
             name=target.name,
             group=target.group,
+            source=target.source,
             backing=parse_console_uri(target.console).scheme,
             console=target.console,
             control=target.control,
@@ -141,6 +166,8 @@ class Hub:
         not: transcript, screen and scrollback stay current (`serve`). A QEMU target's QMP socket
         is held too, so resets, shutdowns and panics are marked as they happen, whoever caused
         them. The names opened."""
+        if self._rescan is None:
+            self._rescan = asyncio.get_running_loop().create_task(self._keep_looking())
         names = [t.name for t in self.targets() if t.capture]
         for name in names:
             await self.open(name)
@@ -150,6 +177,13 @@ class Hub:
                 self._watches[name] = watch
                 watch.start()
         return names
+
+    async def _keep_looking(self) -> None:
+        """While capturing, look for new VMs and ports now and then, and hold their lines too."""
+        while True:
+            await asyncio.sleep(SCAN_INTERVAL)
+            with contextlib.suppress(ConsoleError, OSError):
+                await self.refresh_targets(max_age=SCAN_INTERVAL / 2)
 
     def _lifecycle(self, name: str, event: str, words: str, data: dict[str, object]) -> None:
         """A machine's lifecycle event, from its hypervisor: marked, told and audited."""
@@ -242,6 +276,11 @@ class Hub:
         await session.reconnect(viewer.label)
 
     async def close(self) -> None:
+        if self._rescan is not None:
+            self._rescan.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rescan
+            self._rescan = None
         for task in list(self._alert_tasks):
             task.cancel()
         for watch in list(self._watches.values()):

@@ -212,6 +212,7 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
 
     async def _list(self, *, as_json: bool) -> int:
         hub = self.server.hub
+        await hub.refresh_targets()
         targets = hub.visible_targets(self.user)
         statuses = await asyncio.gather(*(hub.probe(t.name) for t in targets))
         if as_json:

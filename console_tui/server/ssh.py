@@ -64,7 +64,9 @@ class ConsoleServer:
         ]
 
     async def start(self, host: str, port: int) -> int:
-        """Listen; the port actually bound (for port 0)."""
+        """Listen; the port actually bound (for port 0). Discovery looks once first, so the
+        first app's target list already holds what it finds."""
+        await self.hub.refresh_targets()
         await self.service.start()
         self._server = await asyncssh.create_server(
             lambda: ConsoleConnection(self),

@@ -16,6 +16,7 @@ from console_tui.ui.dialogs.function_keys import NAMED_KEYS, boot_shortcuts, sho
 from console_tui.ui.dialogs.sac import sac_actions
 from console_tui.ui.dialogs.sysrq import sysrq_label
 from console_tui.ui.screens.main import MainScreen
+from console_tui.ui.widgets.inventory import Inventory
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ def console_commands(screen: MainScreen) -> Iterator[Command]:
             f"Open {target.name}", partial(screen.open_target, target.name), "open its console"
         )
     yield Command("Help: keys", screen.action_help, "every key binding")
+    yield Command(
+        "Rescan for VMs and ports",
+        partial(screen.query_one(Inventory).rescan, announce=True),
+        "look again for running QEMU VMs, serial ports and QEMU socket folders",
+    )
     pane = screen.active_pane
     if pane is None:
         return

@@ -1,13 +1,15 @@
 """The client side of the hub wire: `RemoteHub`, the Hub API of a running `console-tui serve`.
 
 Its calls are the ones declared in `HubOps`; what it knows without asking (targets, statuses,
-capabilities) comes from the welcome and from the status the service pushes when it changes.
+capabilities) comes from the welcome and from the target list and status the service pushes when
+they change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -27,6 +29,12 @@ from console_tui.core.hubwire.framing import (
     unb64,
 )
 from console_tui.core.hubwire.ops import HubOps, Op
+
+
+def _target(raw: dict[str, Any]) -> Target:
+    """A target as the service sent it; fields this version does not know are left out."""
+    known = {f.name for f in fields(Target)}
+    return Target(**{k: v for k, v in raw.items() if k in known})
 
 
 @dataclass(eq=False)
@@ -53,7 +61,7 @@ class RemoteHub(HubOps):
         self.source: str = welcome["source"]
         known = {f.name for f in fields(Settings)}
         settings = {k: v for k, v in welcome["settings"].items() if k in known}
-        targets = tuple(Target(**t) for t in welcome["targets"])
+        targets = tuple(_target(t) for t in welcome["targets"])
         self.config = Config(path=None, settings=Settings(**settings), targets=targets)
         self._statuses = {s["name"]: TargetStatus.from_dict(s) for s in welcome.get("status", [])}
         self._viewers: dict[int, RemoteViewer] = {}
@@ -169,6 +177,9 @@ class RemoteHub(HubOps):
             viewer.deliver(Event(kind, unb64(message.get("data", "")), message.get("text", "")))
             if kind == EventKind.DETACHED:
                 self._viewers.pop(viewer.id, None)
+        elif "targets" in message:
+            targets = tuple(_target(t) for t in message["targets"])
+            self.config = dataclasses.replace(self.config, targets=targets)
         elif "status" in message:
             self._statuses = {s["name"]: TargetStatus.from_dict(s) for s in message["status"]}
         elif "id" in message:
@@ -228,6 +239,7 @@ class RemoteHub(HubOps):
             return TargetStatus(
                 name=name,
                 group=target.group,
+                source=target.source,
                 backing=target.console.split(":", 1)[0],
                 console=target.console,
                 control=target.control,

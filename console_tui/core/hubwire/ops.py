@@ -165,6 +165,7 @@ def _decode(tp: Any, raw: Any, side: WireSide) -> Any:
 class HubOps:
     """The calls the hub wire carries. `RemoteHub` inherits them as its methods."""
 
+    refresh_targets = Op(HubAPI.refresh_targets)
     probe = Op(HubAPI.probe, quiet=True)
     power_state = Op(HubAPI.power_state, quiet=True)
     attach = Op(HubAPI.attach)

@@ -28,6 +28,7 @@ from typing import Any
 
 from console_tui.core.api import Event, EventKind, Role, Viewer
 from console_tui.core.config import Target, User
+from console_tui.core.discovery import SCAN_INTERVAL
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.hub import Hub
 from console_tui.core.hubwire.framing import (
@@ -197,6 +198,7 @@ class _Client:
         self._ordered: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._send_lock = asyncio.Lock()
         self._last_status: list[dict[str, Any]] = []
+        self._last_targets: list[dict[str, Any]] = []
         self._closed = False
 
     @property
@@ -232,12 +234,13 @@ class _Client:
             await self.writer.drain()
 
     async def run(self) -> None:
+        self._last_targets = self._target_list()
         welcome = {
             "who": self.user.name,
             "role": str(self.user.role),
             "source": self.principal.source,
             "settings": asdict(self.hub.config.settings),
-            "targets": [asdict(t) for t in self.visible()],
+            "targets": self._last_targets,
             "status": self._statuses(),
         }
         try:
@@ -284,6 +287,7 @@ class _Client:
         except Exception as exc:
             reply = {"id": request.get("id"), "error": error_dict(exc)}
         with contextlib.suppress(ConnectionError):
+            await self._push_targets()
             await self.send(reply)
         self._start_forwarders()
         if op is None or not op.quiet:
@@ -312,7 +316,18 @@ class _Client:
             self.viewers[result.id] = result
         return result
 
-    # -- status pushes ---------------------------------------------------------------------
+    # -- target list and status pushes -----------------------------------------------------
+
+    def _target_list(self) -> list[dict[str, Any]]:
+        return [asdict(t) for t in self.visible()]
+
+    async def _push_targets(self) -> None:
+        """The visible target list when it changed (discovery found or lost one), sent before
+        the answer to the call that changed it, so the caller's list is current when it returns."""
+        targets = self._target_list()
+        if targets != self._last_targets:
+            self._last_targets = targets
+            await self.send({"targets": targets})
 
     def _statuses(self) -> list[dict[str, Any]]:
         return [self.hub.status(target.name).as_dict() for target in self.visible()]
@@ -323,6 +338,8 @@ class _Client:
             await self.send({"id": request.get("id"), "result": self._last_status})
 
     async def _push_status(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self._push_targets()
         statuses = self._statuses()
         if statuses != self._last_status:
             self._last_status = statuses
@@ -331,6 +348,7 @@ class _Client:
 
     async def _push_status_loop(self) -> None:
         while True:
+            await self.hub.refresh_targets(max_age=SCAN_INTERVAL)
             await self._push_status()
             await asyncio.sleep(STATUS_INTERVAL)
 

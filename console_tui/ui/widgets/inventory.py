@@ -1,4 +1,8 @@
-"""The inventory: every target, grouped by source and group, with its backing and live state."""
+"""The inventory: every target, grouped by source and group, with its backing and live state.
+
+Discovery looks again every few seconds and on demand (the palette's "Rescan for VMs and ports");
+the look runs in the Hub's thread, so a frame never waits for it.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,19 @@ from textual.widgets import Input, Label, Tree
 
 from console_tui.core.api import HubAPI
 from console_tui.core.config import Target
+from console_tui.core.discovery import SCAN_INTERVAL
+from console_tui.core.errors import ConsoleError
+from console_tui.core.inventory import source_rank
 from console_tui.ui.messages import Announce, OpenTarget
 
 POWERED_OFF = ("off", "shutdown", "shutoff", "poweroff", "powered off")
 STATE_WORDS = {"closed": "not open", "reachable": "reachable"}
+SOURCE_LABELS = {
+    "config": "configured",
+    "qemu": "QEMU, running here",
+    "folder": "QEMU socket folders",
+    "serial": "serial ports here",
+}
 
 
 def state_words(state: str, power: str = "") -> str:
@@ -57,6 +70,13 @@ class Inventory(Vertical):
             self.state = state
             self.power = power
 
+    class Looked(Message):
+        """Discovery looked again (posted by the rescan worker); `announce` when asked for."""
+
+        def __init__(self, announce: bool) -> None:
+            super().__init__()
+            self.announce = announce
+
     def __init__(self, hub: HubAPI, *, probe: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
         self.hub = hub
@@ -66,6 +86,7 @@ class Inventory(Vertical):
         self.states: dict[str, str] = {t.name: first for t in hub.targets()}
         self._powers: dict[str, str] = {}
         self._alerts_seen: dict[str, tuple[str, str]] = {}
+        self._shown: tuple[Target, ...] = ()
 
     def compose(self) -> ComposeResult:
         field = Input(placeholder="Filter targets", id="filter")
@@ -88,10 +109,49 @@ class Inventory(Vertical):
         self.call_after_refresh(self.select_first)
         self.set_interval(FOLLOW_SECONDS, self.follow_hub)
         if self.probe:
-            self._probe_all()
+            self._probe_all(self.hub.targets())
+        self.rescan()
+        self.set_interval(SCAN_INTERVAL, self.rescan)
 
-    @work(group="probe", exclusive=True, exit_on_error=False)
-    async def _probe_all(self) -> None:
+    def rescan(self, announce: bool = False) -> None:
+        """Look again for targets found without config; with announce, say what changed."""
+        self._rescan(announce)
+
+    @work(group="rescan", exit_on_error=False)
+    async def _rescan(self, announce: bool) -> None:
+        try:
+            await self.hub.refresh_targets(max_age=0.0 if announce else SCAN_INTERVAL / 2)
+        except ConsoleError as exc:
+            if announce:
+                self.post_message(Announce(f"rescan failed: {exc}", bell=True))
+            return
+        self.post_message(self.Looked(announce))
+
+    @on(Looked)
+    def _looked(self, message: Looked) -> None:
+        """Show targets that came, drop those that went, and probe the new ones."""
+        message.stop()
+        targets = self.hub.targets()
+        names = {t.name for t in targets}
+        gone = [name for name in self.states if name not in names]
+        new = [t for t in targets if t.name not in self.states]
+        for name in gone:
+            del self.states[name]
+            self._powers.pop(name, None)
+        for target in new:
+            self.states[target.name] = "checking" if self.probe else "not open"
+        if targets != self._shown:
+            self.rebuild()
+        if new and self.probe:
+            self._probe_all(new)
+        if message.announce:
+            found = sum(t.source != "config" for t in targets)
+            self.post_message(
+                Announce(f"rescan: {len(new)} new, {len(gone)} gone; {found} found without config")
+            )
+
+    @work(group="probe", exit_on_error=False)
+    async def _probe_all(self, targets: tuple[Target, ...] | list[Target]) -> None:
         async def one(target: Target) -> None:
             try:
                 status = await self.hub.probe(target.name)
@@ -100,7 +160,7 @@ class Inventory(Vertical):
                 return
             self.post_message(self.Probed(target.name, status.state, status.power))
 
-        await asyncio.gather(*(one(t) for t in self.hub.targets()))
+        await asyncio.gather(*(one(t) for t in targets))
 
     @on(Probed)
     def _probed(self, message: Probed) -> None:
@@ -119,6 +179,8 @@ class Inventory(Vertical):
 
     def refresh_status(self, name: str) -> None:
         """Take a target's state from the Hub (after a session event)."""
+        if name not in self.states:
+            return
         status = self.hub.status(name)
         self.set_state(name, f"ALERT {status.alert}" if status.alert else status.state)
 
@@ -160,12 +222,14 @@ class Inventory(Vertical):
         tree = self.target_tree
         cursor = tree.cursor_node.data if tree.cursor_node is not None else None
         tree.clear()
-        targets = [t for t in self.hub.targets() if self.matches(t)]
-        sources = sorted({t.source for t in targets})
+        self._shown = self.hub.targets()
+        targets = [t for t in self._shown if self.matches(t)]
+        sources = sorted({t.source for t in targets}, key=source_rank)
         for source in sources:
             parent = tree.root
-            if len(sources) > 1:
-                parent = tree.root.add(Text(f"{source}", style="italic"), expand=True)
+            if len(sources) > 1 or source != "config":
+                label = SOURCE_LABELS.get(source, source)
+                parent = tree.root.add(Text(label, style="italic"), expand=True)
             groups = sorted({t.group for t in targets if t.source == source})
             for group in groups:
                 node = parent.add(Text(group, style="bold"), expand=True)
@@ -180,10 +244,10 @@ class Inventory(Vertical):
             )
 
     def _relabel(self, name: str) -> None:
-        tree = self.target_tree
-        for node in _walk(tree.root):
-            if node.data == name:
-                node.set_label(self.label(self.hub.target(name)))
+        target = next((t for t in self._shown if t.name == name), None)
+        for node in _walk(self.target_tree.root):
+            if node.data == name and target is not None:
+                node.set_label(self.label(target))
 
     def select_first(self) -> None:
         for node in _walk(self.target_tree.root):
