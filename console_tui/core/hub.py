@@ -2,8 +2,10 @@
 
 Each call takes the Viewer acting (who, role, from where) so that permissions, the write lock and the
 audit log are enforced in one place. The API passes only plain data, so it can be served over a local
-socket to app processes of the SSH server (core/hubwire/). Every call is here, past 400 lines, beside
-the permission, write-lock and marker rules they share.
+socket to app processes of the SSH server (core/hubwire/). What the Hub does for lines nobody may
+be watching (capture, lifecycle events, alerts) is core/watch.py's; the target list is
+core/inventory.py's. Every call of the API is here, past 400 lines, beside the permission,
+write-lock and marker rules they share.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Iterator
-from functools import partial
 
 from console_tui.core import keys
-from console_tui.core.alerts import Alert, describe, run_alert_command
+from console_tui.core.alerts import describe
 from console_tui.core.api import (
     Capability,
     Event,
@@ -29,14 +30,13 @@ from console_tui.core.api import (
 from console_tui.core.audit import AuditLog
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Config, Target, User
-from console_tui.core.control import Control, make_control, parse_control_uri
-from console_tui.core.control.qmp import QMPWatch
-from console_tui.core.discovery import SCAN_INTERVAL
+from console_tui.core.control import Control, make_control
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.inventory import TargetBook
 from console_tui.core.paths import local_user, state_dir
 from console_tui.core.probe import probe_console, probe_power
 from console_tui.core.session import Session, SessionState
+from console_tui.core.watch import Watch
 
 DENIED_QUIET = 60.0
 
@@ -50,9 +50,7 @@ class Hub:
         self.sessions: dict[str, Session] = {}
         self._lock_requests: dict[str, Viewer] = {}
         self._denied: dict[tuple[int, str], float] = {}
-        self._alert_tasks: set[asyncio.Task[None]] = set()
-        self._watches: dict[str, QMPWatch] = {}
-        self._rescan: asyncio.Task[None] | None = None
+        self.watch = Watch(self)
         self.book = TargetBook(
             config.targets,
             str(config.path or "config"),
@@ -72,14 +70,12 @@ class Hub:
         A found target that went away goes, unless a viewer has it open; its session closes."""
         gone = await self.book.look(self.config.discovery, max_age=max_age, keep=self._has_viewers)
         for name in gone:
-            watch = self._watches.pop(name, None)
-            if watch is not None:
-                await watch.close()
+            await self.watch.forget(name)
             session = self.sessions.pop(name, None)
             if session is not None:
                 await session.close()
-        if self._rescan is not None:
-            await self.capture()  # hold what was found since
+        if self.watch.capturing:
+            await self.watch.capture()  # hold what was found since
 
     def _has_viewers(self, name: str) -> bool:
         session = self.sessions.get(name)
@@ -139,7 +135,7 @@ class Hub:
         session = self.sessions.get(name)
         if session is None or session.state is SessionState.CLOSED:
             session = Session(target, self.config.settings)
-            session.on_alert = self._alerted
+            session.on_alert = self.watch.alerted
             self.sessions[name] = session
             session.start()
             self.audit.record("connect", who="hub", target=name)
@@ -147,53 +143,10 @@ class Hub:
             await session.wait_ready(wait)
         return session
 
-    def _alerted(self, session: Session, alert: Alert) -> None:
-        """A console printed trouble: say so to its viewers, audit and mark it, run the command."""
-        name = session.target.name
-        self.audit.record("alert", who="hub", target=name, alert=alert.name, line=alert.line)
-        session.mark(f"alert: {alert.name}: {alert.line}")
-        session.broadcast(Event(EventKind.NOTICE, text=f"ALERT {alert.name}: {alert.line}"))
-        command = self.config.settings.alert_command
-        if command:
-            task = asyncio.get_running_loop().create_task(
-                run_alert_command(command, name, alert, self.config.settings.alert_timeout)
-            )
-            self._alert_tasks.add(task)
-            task.add_done_callback(self._alert_tasks.discard)
-
     async def capture(self) -> list[str]:
-        """Open every target's line that has `capture` on, and hold it whether anyone watches or
-        not: transcript, screen and scrollback stay current (`serve`). A QEMU target's QMP socket
-        is held too, so resets, shutdowns and panics are marked as they happen, whoever caused
-        them. The names opened."""
-        if self._rescan is None:
-            self._rescan = asyncio.get_running_loop().create_task(self._keep_looking())
-        names = [t.name for t in self.targets() if t.capture]
-        for name in names:
-            await self.open(name)
-            control = self.target(name).control
-            if control.startswith("qmp:") and name not in self._watches:
-                watch = QMPWatch(parse_control_uri(control), partial(self._lifecycle, name))
-                self._watches[name] = watch
-                watch.start()
-        return names
-
-    async def _keep_looking(self) -> None:
-        """While capturing, look for new VMs and ports now and then, and hold their lines too."""
-        while True:
-            await asyncio.sleep(SCAN_INTERVAL)
-            with contextlib.suppress(ConsoleError, OSError):
-                await self.refresh_targets(max_age=SCAN_INTERVAL / 2)
-
-    def _lifecycle(self, name: str, event: str, words: str, data: dict[str, object]) -> None:
-        """A machine's lifecycle event, from its hypervisor: marked, told and audited."""
-        reason = data.get("reason")
-        said = f"{words} ({reason})" if isinstance(reason, str) and reason else words
-        self.audit.record("lifecycle", who="hub", target=name, kind=event.lower(), words=said)
-        session = self.sessions.get(name)
-        if session is not None:
-            session.mark(said)
-            session.broadcast(Event(EventKind.NOTICE, text=said))
+        """Hold every captured line from now on, whether anyone watches or not (`serve`); the
+        names held. See core/watch.py."""
+        return await self.watch.capture()
 
     async def attach(
         self,
@@ -276,16 +229,7 @@ class Hub:
         await session.reconnect(viewer.label)
 
     async def close(self) -> None:
-        if self._rescan is not None:
-            self._rescan.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rescan
-            self._rescan = None
-        for task in list(self._alert_tasks):
-            task.cancel()
-        for watch in list(self._watches.values()):
-            await watch.close()
-        self._watches.clear()
+        await self.watch.close()
         await asyncio.gather(*(session.close() for session in self.sessions.values()))
         self.sessions.clear()
         self.audit.close()

@@ -1,0 +1,103 @@
+"""What the Hub does for console lines nobody may be watching.
+
+Under `serve`, every captured target's line is held from the start (and what discovery finds
+later, as it appears); a QEMU target's QMP socket is held too, so its resets, shutdowns, pauses and
+panics are marked, told and audited as they happen, whoever caused them. On any open line, an alert
+(core/alerts.py) is told to its viewers, audited, marked, and may run the configured command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from functools import partial
+from typing import TYPE_CHECKING
+
+from console_tui.core.alerts import Alert, run_alert_command
+from console_tui.core.api import Event, EventKind
+from console_tui.core.control import parse_control_uri
+from console_tui.core.control.qmp import QMPWatch
+from console_tui.core.discovery import SCAN_INTERVAL
+from console_tui.core.errors import ConsoleError
+
+if TYPE_CHECKING:
+    from console_tui.core.hub import Hub
+    from console_tui.core.session import Session
+
+
+class Watch:
+    """One Hub's capture, lifecycle watches and alert commands."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.capturing = False
+        self._watches: dict[str, QMPWatch] = {}
+        self._rescan: asyncio.Task[None] | None = None
+        self._alert_tasks: set[asyncio.Task[None]] = set()
+
+    async def capture(self) -> list[str]:
+        """Open every target's line that has `capture` on and hold it whether anyone watches or
+        not: transcript, recording, screen and scrollback stay current. The names held."""
+        hub = self.hub
+        if not self.capturing:
+            self.capturing = True
+            self._rescan = asyncio.get_running_loop().create_task(self._keep_looking())
+        names = [t.name for t in hub.targets() if t.capture]
+        for name in names:
+            await hub.open(name)
+            control = hub.target(name).control
+            if control.startswith("qmp:") and name not in self._watches:
+                watch = QMPWatch(parse_control_uri(control), partial(self.lifecycle, name))
+                self._watches[name] = watch
+                watch.start()
+        return names
+
+    async def _keep_looking(self) -> None:
+        """While capturing, look for new VMs and ports now and then, and hold their lines too."""
+        while True:
+            await asyncio.sleep(SCAN_INTERVAL)
+            with contextlib.suppress(ConsoleError, OSError):
+                await self.hub.refresh_targets(max_age=SCAN_INTERVAL / 2)
+
+    async def forget(self, name: str) -> None:
+        """A found target went away: stop watching its hypervisor."""
+        watch = self._watches.pop(name, None)
+        if watch is not None:
+            await watch.close()
+
+    def lifecycle(self, name: str, event: str, words: str, data: dict[str, object]) -> None:
+        """A machine's lifecycle event, from its hypervisor: marked, told and audited."""
+        reason = data.get("reason")
+        said = f"{words} ({reason})" if isinstance(reason, str) and reason else words
+        self.hub.audit.record("lifecycle", who="hub", target=name, kind=event.lower(), words=said)
+        session = self.hub.sessions.get(name)
+        if session is not None:
+            session.mark(said)
+            session.broadcast(Event(EventKind.NOTICE, text=said))
+
+    def alerted(self, session: Session, alert: Alert) -> None:
+        """A console printed trouble: say so to its viewers, audit and mark it, run the command."""
+        name = session.target.name
+        settings = self.hub.config.settings
+        self.hub.audit.record("alert", who="hub", target=name, alert=alert.name, line=alert.line)
+        session.mark(f"alert: {alert.name}: {alert.line}")
+        session.broadcast(Event(EventKind.NOTICE, text=f"ALERT {alert.name}: {alert.line}"))
+        if settings.alert_command:
+            task = asyncio.get_running_loop().create_task(
+                run_alert_command(settings.alert_command, name, alert, settings.alert_timeout)
+            )
+            self._alert_tasks.add(task)
+            task.add_done_callback(self._alert_tasks.discard)
+
+    async def close(self) -> None:
+        if self._rescan is not None:
+            self._rescan.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rescan
+            self._rescan = None
+        for task in list(self._alert_tasks):
+            task.cancel()
+        for watch in list(self._watches.values()):
+            await watch.close()
+        self._watches.clear()
+        self.capturing = False
