@@ -118,3 +118,17 @@ def test_a_late_joiners_snapshot_carries_the_scrollback(backend: str) -> None:
     catch_up = make_screen(40, 5, scrollback_lines=100, backend=backend)
     catch_up.feed(source.snapshot())
     assert catch_up.history() == [], "a catch-up snapshot redraws the screen only"
+
+
+def test_found_vms_and_ports_are_not_held_from_the_start() -> None:
+    """A found line may belong to another tool (or reset a board when opened): listed, not held."""
+    from console_tui.core.discovery import qemu_target, serial_targets
+
+    found = qemu_target(
+        ["qemu-system-x86_64", "-name", "vm", "-chardev", "socket,id=s,path=/x.sock,server=on"]
+        + ["-serial", "chardev:s"],
+        pid=1,
+        cwd="/",
+    )
+    assert found is not None and found.capture is False
+    assert all(port.capture is False for port in serial_targets())

@@ -138,6 +138,7 @@ def qemu_target(argv: Sequence[str], *, pid: int = 0, cwd: str = "") -> Target |
         control=next((c for c in controls if c), ""),
         group=DISCOVERED_GROUP,
         description=f"QEMU process {pid}" if pid else "QEMU process",
+        capture=False,  # another tool may hold its one-client line and QMP: open on demand
         source="qemu",
         where=f"QEMU process {pid}",
     )
@@ -282,6 +283,7 @@ def serial_targets(
                 console=f"serial://{port.device}",
                 group=DISCOVERED_GROUP,
                 description=port.description if described else builtin,
+                capture=False,  # opening a port toggles DTR, which resets some boards
                 source="serial",
                 where=port.device,
             )
