@@ -124,11 +124,8 @@ def test_found_vms_and_ports_are_not_held_from_the_start() -> None:
     """A found line may belong to another tool (or reset a board when opened): listed, not held."""
     from console_tui.core.discovery import qemu_target, serial_targets
 
-    found = qemu_target(
-        ["qemu-system-x86_64", "-name", "vm", "-chardev", "socket,id=s,path=/x.sock,server=on"]
-        + ["-serial", "chardev:s"],
-        pid=1,
-        cwd="/",
-    )
+    argv = ["qemu-system-x86_64", "-name", "vm", "-serial", "chardev:s"]
+    argv += ["-chardev", "socket,id=s,path=/x.sock,server=on"]
+    found = qemu_target(argv, pid=1, cwd="/")
     assert found is not None and found.capture is False
     assert all(port.capture is False for port in serial_targets())
