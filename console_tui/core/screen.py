@@ -13,6 +13,8 @@ Conventions shared by both backends:
   `scrollback_lines` scrolled off between two calls, only the newest that many are kept.
 - `feed()` never raises: broken input is drawn as a terminal would, and an error raised by the
   `on_reply` callback is logged, not passed on.
+- Replies carry no text the console chose: a title or icon-label report is not answered.
+- A screen is at most `MAX_COLUMNS` x `MAX_ROWS`: a larger size is clamped.
 - The reverse-video screen mode (DECSCNM) is not passed on: a cell style cannot say it.
 - `snapshot()` carries the visible screen, SGR styles, cursor position and visibility, cursor-key
   and bracketed-paste modes, the alternate screen flag and the title; not the scroll margins,
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,11 +45,14 @@ from typing import Any
 
 __all__ = [
     "KNOWN_GAPS",
+    "MAX_COLUMNS",
+    "MAX_ROWS",
     "CellStyle",
     "Color",
     "Screen",
     "ScreenRow",
     "available_backends",
+    "bounded_size",
     "make_screen",
 ]
 
@@ -67,6 +73,11 @@ KNOWN_GAPS: dict[str, list[str]] = {
 }
 
 ENV_BACKEND = "CONSOLE_TUI_SCREEN"
+
+MAX_COLUMNS = 500
+MAX_ROWS = 300
+"""The largest screen a model holds; a larger size is clamped. A window-change request can ask for
+any size, and a shared session's model must not grow with it (6000x6000 would hold over a GB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +165,7 @@ class Screen(ABC):
         scrollback_lines: int = 10000,
         on_reply: Callable[[bytes], None] | None = None,
     ) -> None:
-        check_size(columns, rows)
+        columns, rows = bounded_size(columns, rows)
         self.scrollback_lines = max(0, scrollback_lines)
         self._on_reply = on_reply
         self._start(columns, rows)
@@ -174,7 +185,8 @@ class Screen(ABC):
 
     @abstractmethod
     def resize(self, columns: int, rows: int) -> None:
-        """Change the screen's size, keeping the cursor's line and what is above it."""
+        """Change the screen's size (clamped by `bounded_size`), keeping the cursor's line and what
+        is above it."""
 
     @abstractmethod
     def rows(self) -> tuple[ScreenRow, ...]:
@@ -260,8 +272,14 @@ class Screen(ABC):
         return "".join(parts).encode("utf-8", "replace")
 
     def _reply(self, data: bytes) -> None:
-        """Pass a reply the guest asked for to `on_reply`, logging what that raises."""
+        """Pass a reply the guest asked for to `on_reply`, logging what that raises.
+
+        Title and icon-label reports (`ESC [ 21 t`, `ESC [ 20 t`) are never answered: they would
+        type text the console output chose (the title it set) into the console, with no writer."""
         if self._on_reply is None:
+            return
+        data = _TEXT_REPORT.sub(b"", data)
+        if not data:
             return
         try:
             self._on_reply(data)
@@ -269,11 +287,17 @@ class Screen(ABC):
             log.exception("on_reply raised while answering the guest")
 
 
-def check_size(columns: int, rows: int) -> None:
-    """Refuse a screen smaller than one cell."""
+def bounded_size(columns: int, rows: int) -> tuple[int, int]:
+    """The size a screen takes for `columns` x `rows`: at most `MAX_COLUMNS` x `MAX_ROWS`.
+
+    Refuses a screen smaller than one cell."""
     if columns < 1 or rows < 1:
         raise ValueError(f"a screen needs at least 1x1 cells, not {columns}x{rows}")
+    return min(columns, MAX_COLUMNS), min(rows, MAX_ROWS)
 
+
+_TEXT_REPORT = re.compile(rb"\x1b\][lL].*?(?:\x1b\\|\x07|\Z)", re.DOTALL)
+"""A title (`OSC l`) or icon-label (`OSC L`) report, up to its terminator."""
 
 _SGR_CACHE: dict[CellStyle, str] = {}
 
