@@ -88,7 +88,9 @@ class TelnetCodec:
         state = self._state
         at, size = 0, len(raw)
         # Most reads hold no option request or subnegotiation at all: one plain run.
-        plain = not raw.endswith(b"\xff") and not any(end in raw for end in _RUN_ENDS)
+        plain = IAC not in raw or (
+            not raw.endswith(b"\xff") and not any(end in raw for end in _RUN_ENDS)
+        )
         while at < size:
             if state is _State.SB_IAC:
                 state = _State.DATA if raw[at] == SE else _State.SB
