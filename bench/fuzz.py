@@ -1,7 +1,6 @@
-"""A long run of the property tests of the terminal filter and the attach escape parser.
-
-`make test` runs them with a few examples; this runs many more and prints how long it took.
-"""
+"""The property-based tests (the telnet codec and the hub wire in tests/test_fuzz.py, the terminal
+filter and the attach escape parser in tests/test_terminal_filter.py) with many more examples than
+`make test` gives them: CONSOLE_TUI_FUZZ_EXAMPLES per property."""
 
 from __future__ import annotations
 
@@ -11,21 +10,28 @@ import sys
 import time
 from pathlib import Path
 
-EXAMPLES = 5000
+EXAMPLES = 2000
+FILES = ("tests/test_fuzz.py", "tests/test_terminal_filter.py")
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CONSOLE_TUI_FUZZ_EXAMPLES": str(EXAMPLES)}
     started = time.perf_counter()
-    tests = str(root / "tests" / "test_terminal_filter.py")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "fuzz", tests],
-        env={**os.environ, "CONSOLE_TUI_FUZZ_EXAMPLES": str(EXAMPLES)},
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FILES],
+        cwd=root,
+        env=env,
         capture_output=True,
         text=True,
     )
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr
-    print(f"fuzz, {EXAMPLES} examples per property: {summary}")
+    lines = done.stdout.strip().splitlines()
+    print(f"{EXAMPLES} examples a property: {lines[-1] if lines else 'no output'}", flush=True)
     print(f"  {time.perf_counter() - started:.0f} s")
-    if result.returncode:
-        print(result.stdout[-4000:])
+    if done.returncode:
+        print(done.stdout[-4000:], done.stderr[-2000:], sep="\n")
+        raise SystemExit(done.returncode)
+
+
+if __name__ == "__main__":
+    main()

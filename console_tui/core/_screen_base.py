@@ -6,6 +6,7 @@ that `screen` can import them.
 from __future__ import annotations
 
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -14,6 +15,11 @@ from operator import itemgetter
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+MAX_COLUMNS = 500
+MAX_ROWS = 300
+"""The largest screen a model holds; a larger size is clamped. A window-change request can ask for
+any size, and a shared session's model must not grow with it (6000x6000 would hold over a GB)."""
 
 Color = int | tuple[int, int, int] | None
 """A colour: `None` for the terminal's default, a palette index (0-255), or RGB."""
@@ -104,7 +110,7 @@ class Screen(ABC):
         scrollback_lines: int = 10000,
         on_reply: Callable[[bytes], None] | None = None,
     ) -> None:
-        check_size(columns, rows)
+        columns, rows = bounded_size(columns, rows)
         self.scrollback_lines = max(0, scrollback_lines)
         self._on_reply = on_reply
         self._start(columns, rows)
@@ -212,8 +218,14 @@ class Screen(ABC):
         return "".join(parts).encode("utf-8", "replace")
 
     def _reply(self, data: bytes) -> None:
-        """Pass a reply the guest asked for to `on_reply`, logging what that raises."""
+        """Pass a reply the guest asked for to `on_reply`, logging what that raises.
+
+        Title and icon-label reports (`ESC [ 21 t`, `ESC [ 20 t`) are never answered: they would
+        type text the console output chose (the title it set) into the console, with no writer."""
         if self._on_reply is None:
+            return
+        data = _TEXT_REPORT.sub(b"", data)
+        if not data:
             return
         try:
             self._on_reply(data)
@@ -221,10 +233,17 @@ class Screen(ABC):
             log.exception("on_reply raised while answering the guest")
 
 
-def check_size(columns: int, rows: int) -> None:
-    """Refuse a screen smaller than one cell."""
+def bounded_size(columns: int, rows: int) -> tuple[int, int]:
+    """The size a screen takes for `columns` x `rows`: at most `MAX_COLUMNS` x `MAX_ROWS`.
+
+    Refuses a screen smaller than one cell."""
     if columns < 1 or rows < 1:
         raise ValueError(f"a screen needs at least 1x1 cells, not {columns}x{rows}")
+    return min(columns, MAX_COLUMNS), min(rows, MAX_ROWS)
+
+
+_TEXT_REPORT = re.compile(rb"\x1b\][lL].*?(?:\x1b\\|\x07|\Z)", re.DOTALL)
+"""A title (`OSC l`) or icon-label (`OSC L`) report, up to its terminator."""
 
 
 _SGR_CACHE: dict[CellStyle, str] = {}

@@ -14,7 +14,7 @@ from console_tui.core._screen_base import (
     RowInterner,
     Screen,
     ScreenRow,
-    check_size,
+    bounded_size,
 )
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class EvpScreen(Screen):
         self._frame = None
 
     def resize(self, columns: int, rows: int) -> None:
-        check_size(columns, rows)
+        columns, rows = bounded_size(columns, rows)
         self._drain()
         self._terminal.resize(columns, rows)
         self._frame = None

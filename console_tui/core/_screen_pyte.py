@@ -31,7 +31,7 @@ from console_tui.core._screen_base import (
     RowInterner,
     Screen,
     ScreenRow,
-    check_size,
+    bounded_size,
     row_from_cells,
 )
 
@@ -432,7 +432,7 @@ class PyteScreen(Screen):
             log.exception("pyte failed on %d bytes", len(data))
 
     def resize(self, columns: int, rows: int) -> None:
-        check_size(columns, rows)
+        columns, rows = bounded_size(columns, rows)
         self._emulator.resize_keeping_cursor_line(columns, rows)
 
     def _convert(self, line: Line) -> ScreenRow:

@@ -1,7 +1,7 @@
 """The TOML config: where it is, what it holds, and errors that name file:line and the fix.
 
 One module for the whole schema (over 400 lines), so every table's rules and error words sit
-together.
+together: every check stands next to the key it checks.
 """
 
 from __future__ import annotations
@@ -26,6 +26,16 @@ from console_tui.core.errors import ConfigError
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 OS_KINDS = ("linux", "windows")
 KEY_STYLES = ("xterm", "vt220", "vt100+")
+
+SETTING_RANGES: dict[str, tuple[int, int]] = {
+    "scrollback_lines": (0, 1_000_000),
+    "paste_limit": (0, 4 << 20),
+    "idle_timeout": (0, 30 * 24 * 3600),
+    "transcript_max_bytes": (4096, 1 << 40),
+    "transcript_files": (1, 1000),
+}
+"""The sane range of each number in [settings], ends included."""
+BAUD_RANGE = (50, 4_000_000)
 
 
 class Role(enum.StrEnum):
@@ -162,16 +172,20 @@ def load(explicit: str | os.PathLike[str] | None = None) -> Config:
             )
         return Config(path=None)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"config is not UTF-8 text (byte {exc.start})",
-            where=str(path),
-            fix="save the file as UTF-8",
-        ) from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(
             f"cannot read config: {exc.strerror}", where=str(path), fix="check its permissions"
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"config is not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {column}",
+            where=f"{path}:{line}",
+            fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8), or retype that character",
         ) from None
     return parse(text, path)
 
@@ -188,6 +202,14 @@ def parse(text: str, path: Path | None = None) -> Config:
             f"not valid TOML: {message}",
             where=f"{where_file}:{line}" if line else where_file,
             fix="fix the syntax on that line (strings need quotes, tables [name], lists [[name]])",
+        ) from None
+    except ValueError:  # tomllib reads no integer of more than 4300 digits
+        long_number = re.search(r"\d{4000,}", text)
+        line = text.count("\n", 0, long_number.start()) + 1 if long_number else 0
+        raise ConfigError(
+            "a number too long to read",
+            where=f"{where_file}:{line}" if line else where_file,
+            fix="use a number in the setting's range",
         ) from None
     lines = _LineIndex(text)
 
@@ -214,7 +236,9 @@ def _settings(raw: Any, where: Any) -> Settings:
     for key, value in raw.items():
         expected = type(getattr(defaults, key))
         values[key] = _typed(value, expected, where("settings", key), f"settings.{key}")
-        if expected is int and values[key] < 0:
+        if key in SETTING_RANGES:
+            _in_range(value, SETTING_RANGES[key], where("settings", key), f"settings.{key}")
+        elif expected is int and values[key] < 0:
             raise ConfigError(
                 f"settings.{key} is negative", where=where("settings", key), fix="use 0 or more"
             )
@@ -277,12 +301,8 @@ def _targets(raw: Any, where: Any) -> tuple[Target, ...]:
         _choice(values, "keys", KEY_STYLES, where("target", index, "keys"))
         if "group" in values:
             check_name(values["group"], where("target", index, "group"), "group")
-        if "baud" in values and values["baud"] <= 0:
-            raise ConfigError(
-                "baud must be positive",
-                where=where("target", index, "baud"),
-                fix="e.g. baud = 115200",
-            )
+        if "baud" in values:
+            _in_range(values["baud"], BAUD_RANGE, where("target", index, "baud"), "target.baud")
         targets.append(Target(**values, where=name_where))
     return tuple(targets)
 
@@ -400,6 +420,13 @@ def _typed(value: Any, expected: type, where: str, key: str) -> Any:
             fix=f"write {key.split('.')[-1]} = {_example(expected)}",
         )
     return value
+
+
+def _in_range(value: int, bounds: tuple[int, int], where: str, key: str) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        fix = f"use a whole number from {low} to {high}"
+        raise ConfigError(f"{key} = {value} is out of range", where=where, fix=fix)
 
 
 def _example(expected: type) -> str:

@@ -8,6 +8,11 @@ EXIT_UNREACHABLE = 3
 EXIT_NOT_PERMITTED = 4
 
 
+def in_mib(size: int) -> str:
+    """A byte count for a message: `3.5 MiB`, or `512 bytes` below one MiB."""
+    return f"{size / (1 << 20):.1f} MiB" if size >= 1 << 20 else f"{size} bytes"
+
+
 class ConsoleError(Exception):
     """An error with a place and a fix, printed as one line: `where: what (fix)`."""
 

@@ -35,6 +35,7 @@ from console_tui.core.errors import ConsoleError, NotPermittedError, Unreachable
 from console_tui.core.inventory import TargetBook
 from console_tui.core.paths import local_user, state_dir
 from console_tui.core.probe import probe_console, probe_power
+from console_tui.core.screen import MAX_COLUMNS, MAX_ROWS, bounded_size
 from console_tui.core.session import Session, SessionState
 from console_tui.core.watch import Watch
 
@@ -49,6 +50,8 @@ class Hub:
         )
         self.sessions: dict[str, Session] = {}
         self._lock_requests: dict[str, Viewer] = {}
+        self._windows: dict[int, tuple[int, int]] = {}
+        """The window size each viewer last asked for, applied when it takes the write lock."""
         self._denied: dict[tuple[int, str], float] = {}
         self.watch = Watch(self)
         self.book = TargetBook(
@@ -166,7 +169,7 @@ class Hub:
         session.mark(f"{viewer.label} attached ({role})")
         self.audit.record("attach", who=who, target=name, source=source, role=role)
         if write and viewer.may_write and session.lock_holder is None:
-            self._set_lock(session, viewer, "took")
+            self._set_lock(session, viewer, "took", by=viewer)
         return viewer
 
     async def detach(self, viewer: Viewer) -> None:
@@ -178,12 +181,13 @@ class Hub:
             return
         was_writer = session.lock_holder is viewer
         session.remove_viewer(viewer)
+        self._windows.pop(viewer.id, None)
         if was_writer:
             session.mark(f"{viewer.label} released the write lock")
         session.mark(f"{viewer.label} detached: {why}" if why else f"{viewer.label} detached")
         self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
         if was_writer:
-            self.audit.record("lock", who=viewer.who, target=viewer.target, action="released")
+            self._audit_lock(viewer, "released")
         writers_left = any(v.may_write for v in session.viewers.values())
         text = session.target.on_detach
         if (
@@ -236,13 +240,20 @@ class Hub:
 
     # -- the write lock ---------------------------------------------------------------------
 
-    def _set_lock(self, session: Session, viewer: Viewer | None, action: str) -> None:
+    def _set_lock(
+        self, session: Session, holder: Viewer | None, action: str, *, by: Viewer
+    ) -> None:
+        """Give the write lock to `holder` (None frees it), recording `by`, who did it."""
         previous = session.lock_holder
-        session.set_lock(viewer)
-        if viewer is not previous:
-            session.mark(_lock_change(previous, viewer, action))
-        who = viewer.who if viewer else (previous.who if previous else "")
-        self.audit.record("lock", who=who, target=session.target.name, action=action)
+        session.set_lock(holder)
+        if holder is not previous:
+            session.mark(_lock_change(previous, holder, action))
+        self._audit_lock(by, action)
+        if holder is not None and (window := self._windows.get(holder.id)):
+            self._resize_screen(session, holder, *window)
+
+    def _audit_lock(self, by: Viewer, action: str) -> None:
+        self.audit.record("lock", who=by.who, target=by.target, source=by.source, action=action)
 
     async def request_lock(self, viewer: Viewer) -> bool:
         """Take the lock when free; otherwise ask its holder. True when the viewer now writes."""
@@ -250,7 +261,7 @@ class Hub:
         self._require(viewer, Role.OPERATOR, "write to the console")
         holder = session.lock_holder
         if holder is None or holder is viewer:
-            self._set_lock(session, viewer, "took")
+            self._set_lock(session, viewer, "took", by=viewer)
             return True
         self._lock_requests[session.target.name] = viewer
         holder.deliver(
@@ -259,7 +270,7 @@ class Hub:
             )
         )
         viewer.deliver(Event(EventKind.NOTICE, text=f"asked {holder.label} for the write lock"))
-        self.audit.record("lock", who=viewer.who, target=viewer.target, action="requested")
+        self._audit_lock(viewer, "requested")
         return False
 
     async def hand_over(self, viewer: Viewer, to: int = 0) -> LockHolder | None:
@@ -272,9 +283,9 @@ class Hub:
         if to and receiver is None:
             raise UnreachableError("that viewer is no longer attached", where=viewer.target)
         if receiver is None or receiver.id not in session.viewers:
-            self._set_lock(session, None, "released")
+            self._set_lock(session, None, "released", by=viewer)
             return None
-        self._set_lock(session, receiver, f"handed to {receiver.who}")
+        self._set_lock(session, receiver, f"handed to {receiver.who}", by=viewer)
         receiver.deliver(Event(EventKind.NOTICE, text=f"{viewer.label} handed you the write lock"))
         return LockHolder(receiver.id, receiver.label)
 
@@ -289,17 +300,41 @@ class Hub:
             )
         else:
             self._require(viewer, Role.OPERATOR, "write to the console")
-        self._set_lock(session, viewer, "taken" if holder else "took")
+        self._set_lock(session, viewer, "taken" if holder else "took", by=viewer)
 
     async def resize(self, viewer: Viewer, columns: int, rows: int) -> None:
-        """The writer's window size becomes the session's, so cursor reports match what it sees."""
+        """The writer's window size becomes the session's, so cursor reports match what it sees.
+
+        Only the write lock's holder sizes the shared screen (any viewer may send any size), and
+        never past `MAX_COLUMNS` x `MAX_ROWS`: a larger window is clamped, and its owner told."""
         session = self._session_of(viewer)
-        if session.lock_holder in (None, viewer) and (columns, rows) != session.screen.size:
-            session.resize(max(columns, 2), max(rows, 2))
+        self._windows[viewer.id] = (columns, rows)
+        if session.lock_holder is viewer:
+            self._resize_screen(session, viewer, columns, rows)
+
+    @staticmethod
+    def _resize_screen(
+        session: Session, viewer: Viewer, columns: int, rows: int
+    ) -> tuple[int, int]:
+        """Size the session's screen for `viewer`'s window; the size it took."""
+        size = bounded_size(max(columns, 2), max(rows, 2))
+        if size == session.screen.size:
+            return size
+        if size != (columns, rows) and (columns > MAX_COLUMNS or rows > MAX_ROWS):
+            viewer.deliver(
+                Event(
+                    EventKind.NOTICE,
+                    text=f"your window is {columns}x{rows}; a console screen is at most "
+                    f"{MAX_COLUMNS}x{MAX_ROWS}, so {session.target.name} uses {size[0]}x{size[1]}",
+                )
+            )
+        session.resize(*size)
+        return size
 
     async def sync_size(self, viewer: Viewer, columns: int, rows: int) -> None:
         """Tell the guest the window size: a serial line carries none, so type `stty rows R cols C`."""
-        await self.resize(viewer, columns, rows)
+        session = self._writer_session(viewer, "set the console's size")
+        columns, rows = self._resize_screen(session, viewer, columns, rows)
         await self.write(viewer, f"stty rows {rows} cols {columns}\r".encode())
 
     # -- actions ----------------------------------------------------------------------------
@@ -437,7 +472,7 @@ class Hub:
         self._require(viewer, Role.OPERATOR, words)
         holder = session.lock_holder
         if holder is None:
-            self._set_lock(session, viewer, "took")
+            self._set_lock(session, viewer, "took", by=viewer)
         elif holder is not viewer:
             yours = " (your other session)" if holder.who == viewer.who else ""
             raise NotPermittedError(

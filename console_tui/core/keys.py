@@ -255,6 +255,10 @@ would otherwise swallow a key that arrives in the same read."""
 SYSRQ_SLOW_KEYS = "su"
 """Sync and remount read-only need time: the pause after them is doubled."""
 
+SYSRQ_MAX_KEYS = 32
+SYSRQ_MAX_PAUSE = 60.0
+"""A SysRq plan holds the line while it runs: its length and pauses are bounded."""
+
 
 class Step(NamedTuple):
     """One step of a SysRq plan: `break`, `send` (with `data`) or `sleep` (for `seconds`)."""
@@ -269,6 +273,12 @@ def sysrq_plan(keys: str, pause: float = 2.0) -> list[Step]:
     wanted = "".join(keys.split()).lower()
     if not wanted:
         raise ValueError(f"no SysRq key given. Known: {_sysrq_key_list()}")
+    if len(wanted) > SYSRQ_MAX_KEYS:
+        raise ValueError(
+            f"{len(wanted)} SysRq keys at once; at most {SYSRQ_MAX_KEYS} (reisub is 6)"
+        )
+    if not 0 <= pause <= SYSRQ_MAX_PAUSE:
+        raise ValueError(f"a pause of {pause:g} s between SysRq keys; use 0 to {SYSRQ_MAX_PAUSE:g}")
     for key in wanted:
         if key not in SYSRQ_KEYS:
             raise ValueError(f"unknown SysRq key {key!r}. Known: {_sysrq_key_list()}")

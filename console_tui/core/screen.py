@@ -13,6 +13,8 @@ Conventions shared by both backends:
   `scrollback_lines` scrolled off between two calls, only the newest that many are kept.
 - `feed()` never raises: broken input is drawn as a terminal would, and an error raised by the
   `on_reply` callback is logged, not passed on.
+- Replies carry no text the console chose: a title or icon-label report is not answered.
+- A screen is at most `MAX_COLUMNS` x `MAX_ROWS`: a larger size is clamped.
 - The reverse-video screen mode (DECSCNM) is not passed on: a cell style cannot say it.
 - `snapshot()` carries the visible screen, SGR styles, cursor position and visibility, cursor-key
   and bracketed-paste modes, the alternate screen flag and the title; not the scroll margins,
@@ -34,15 +36,26 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from console_tui.core._screen_base import CellStyle, Color, Screen, ScreenRow
+from console_tui.core._screen_base import (
+    MAX_COLUMNS,
+    MAX_ROWS,
+    CellStyle,
+    Color,
+    Screen,
+    ScreenRow,
+    bounded_size,
+)
 
 __all__ = [
     "KNOWN_GAPS",
+    "MAX_COLUMNS",
+    "MAX_ROWS",
     "CellStyle",
     "Color",
     "Screen",
     "ScreenRow",
     "available_backends",
+    "bounded_size",
     "make_screen",
 ]
 

@@ -21,7 +21,7 @@ from console_tui.core.alerts import Alert, AlertWatch
 from console_tui.core.api import Event, EventKind, Viewer
 from console_tui.core.backings import Backing, BackingClosed, make_backing, parse_console_uri
 from console_tui.core.config import Settings, Target
-from console_tui.core.errors import ConsoleError, UnreachableError
+from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError, in_mib
 from console_tui.core.keys import Step
 from console_tui.core.paths import private_dir, runtime_dir
 from console_tui.core.recording import Recording, recording_path
@@ -31,6 +31,9 @@ from console_tui.core.transcript import Transcript, transcript_path
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 5.0
 CLAIM_POLL = 0.5
+WRITE_BACKLOG = 4 << 20
+"""Bytes of input a session holds for its line at most: accepted and not yet taken by the line.
+More is refused, so a console that stops reading cannot make the server hold a paste of any size."""
 ONE_CLIENT_SCHEMES = ("unix", "serial", "pty")
 """Lines that serve one client: a second one sits unaccepted in QEMU's backlog or splits the bytes."""
 
@@ -113,8 +116,12 @@ class Session:
         self.on_alert: Callable[[Session, Alert], None] | None = None
         self._claim = LineClaim(target)
         self._line = asyncio.Lock()
-        self._connected = asyncio.Event()
-        self._attempted = asyncio.Event()
+        self._backlog = 0
+        self._attempts_started = 0
+        self._attempt_finished = 0
+        """The number of the last connection attempt that finished (attempts are numbered)."""
+        self._progress = asyncio.Condition()
+        self._retry = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._reply_tasks: set[asyncio.Task[None]] = set()
 
@@ -127,12 +134,23 @@ class Session:
             )
 
     async def wait_ready(self, timeout: float = 8.0) -> None:
-        """Wait for the first connection; raise UnreachableError with the last error if it fails."""
+        """Wait until the line is connected, or until an attempt that started after this call
+        failed: then raise UnreachableError with that attempt's error, never an older one.
+
+        A session waiting out its reconnect backoff tries again at once, so a console that just
+        came back is attached now, not after the backoff."""
+        if self.state is SessionState.CONNECTED:
+            return
+        first_new = self._attempts_started + 1
+        self._retry.set()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._attempted.wait()
-                if self.state is not SessionState.CONNECTED:
-                    await asyncio.wait_for(self._connected.wait(), max(0.0, timeout / 4))
+            async with asyncio.timeout(timeout), self._progress:
+                await self._progress.wait_for(
+                    lambda: (
+                        self.state in (SessionState.CONNECTED, SessionState.CLOSED)
+                        or self._attempt_finished >= first_new
+                    )
+                )
         if self.state is not SessionState.CONNECTED:
             if self.last_error:
                 raise UnreachableError(self.last_error, where=self.target.name)
@@ -160,6 +178,8 @@ class Session:
             await self.backing.close()
         self._claim.release()
         self._set_state(SessionState.CLOSED)
+        async with self._progress:
+            self._progress.notify_all()
         for viewer in list(self.viewers.values()):
             viewer.deliver(Event(EventKind.DETACHED, text="the session was closed"))
         self.viewers.clear()
@@ -173,30 +193,32 @@ class Session:
             with contextlib.suppress(Exception):
                 await self.backing.close()
         self.mark(f"reconnecting on request of {who}" if who else "reconnecting on request")
-        self._connected.clear()
-        self._attempted.clear()
         self._set_state(SessionState.RECONNECTING)
         self.backing = self._new_backing()
         self.start()
 
     async def _run(self) -> None:
         backoff = BACKOFF_FIRST
-        while holder := self._claim.take():
-            self.last_error = f"in use by {holder} on this machine; waiting for it to let go"
-            if self.state is not SessionState.WAITING:
-                self._set_state(SessionState.WAITING)
-                self.broadcast(Event(EventKind.NOTICE, text=self.last_error))
-            self._attempted.set()
-            await asyncio.sleep(CLAIM_POLL)
         while True:
+            self._attempts_started += 1
+            attempt = self._attempts_started
+            holder = self._claim.take()
+            if holder:
+                self.last_error = f"in use by {holder} on this machine; waiting for it to let go"
+                if self.state is not SessionState.WAITING:
+                    self._set_state(SessionState.WAITING)
+                    self.broadcast(Event(EventKind.NOTICE, text=self.last_error))
+                await self._finished(attempt)
+                await self._pause(CLAIM_POLL)
+                continue
             assert self.backing is not None
             try:
                 await self.backing.open()
             except (UnreachableError, OSError) as exc:
                 self.last_error = str(exc)
                 self._set_state(SessionState.UNREACHABLE)
-                self._attempted.set()
-                await asyncio.sleep(backoff)
+                await self._finished(attempt)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 self.backing = self._new_backing()
                 continue
@@ -205,21 +227,32 @@ class Session:
             self.last_error = ""
             self.mark("connected" if self.connects == 1 else "reconnected")
             self._set_state(SessionState.CONNECTED)
-            self._connected.set()
-            self._attempted.set()
+            await self._finished(attempt)
             try:
                 while True:
                     self._output(await self.backing.read())
             except BackingClosed as exc:
                 self.last_error = str(exc) or "the far end closed the connection"
             finally:
-                self._connected.clear()
                 with contextlib.suppress(Exception):
                     await self.backing.close()
             self.mark(f"disconnected: {self.last_error}")
             self._set_state(SessionState.RECONNECTING)
-            await asyncio.sleep(BACKOFF_FIRST)
+            await self._pause(BACKOFF_FIRST)
             self.backing = self._new_backing()
+
+    async def _finished(self, attempt: int) -> None:
+        """Connection attempt number `attempt` is over (connected or not): wake wait_ready."""
+        async with self._progress:
+            self._attempt_finished = attempt
+            self._progress.notify_all()
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds` before the next attempt, or less when wait_ready asks for one now."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._retry.wait()
+        self._retry.clear()
 
     # -- console output ---------------------------------------------------------------------
 
@@ -315,17 +348,46 @@ class Session:
         return "" if self.backing is None else self.backing.break_reason
 
     async def write(self, data: bytes, *, pace_baud: int = 0) -> None:
-        """Send bytes to the console; with pace_baud, no faster than that line rate (for pastes)."""
-        async with self._line:
-            backing = self._live_backing()
-            if not pace_baud:
-                await backing.write(data)
-                return
-            chunk = max(1, pace_baud // 10 // 20)
-            for start in range(0, len(data), chunk):
-                piece = data[start : start + chunk]
-                await backing.write(piece)
-                await asyncio.sleep(len(piece) * 10 / pace_baud)
+        """Send bytes to the console; with pace_baud, no faster than that line rate (for pastes).
+
+        Writes wait their turn for the line. Bytes that would put more than `WRITE_BACKLOG` in
+        wait are refused whole (NotPermittedError): none of them is sent, and what was accepted
+        before is still sent, in order."""
+        self._hold_input(len(data))
+        try:
+            async with self._line:
+                backing = self._live_backing()
+                if not pace_baud:
+                    await backing.write(data)
+                    return
+                chunk = max(1, pace_baud // 10 // 20)
+                for start in range(0, len(data), chunk):
+                    piece = data[start : start + chunk]
+                    await backing.write(piece)
+                    await asyncio.sleep(len(piece) * 10 / pace_baud)
+        finally:
+            self._backlog -= len(data)
+
+    def _hold_input(self, size: int) -> None:
+        """Count `size` more bytes waiting for the line, or refuse them if that is too many."""
+        if self._backlog + size <= WRITE_BACKLOG:
+            self._backlog += size
+            return
+        where = f"{self.target.name} ({self.target.console})"
+        if size > WRITE_BACKLOG:
+            raise NotPermittedError(
+                f"{in_mib(size)} at once is more than a console takes ({in_mib(WRITE_BACKLOG)}); "
+                "none of it was sent",
+                where=where,
+                fix="send it in smaller parts",
+            )
+        raise NotPermittedError(
+            f"the console is not taking input: {in_mib(self._backlog)} still waits for the line, "
+            f"so these {in_mib(size)} were not sent",
+            where=where,
+            fix="wait for the console to read what waits (is the guest hung or its line "
+            "stopped?), or reconnect it",
+        )
 
     async def send_break(self) -> None:
         async with self._line:

@@ -20,7 +20,13 @@ from console_tui.core.errors import UnreachableError
 
 CONNECT_TIMEOUT = 5.0
 READ_SIZE = 4096
+YIELD_EVERY = 4 * READ_SIZE
+"""Bytes read in a row, without waiting for more, before a read lets the event loop run other
+work: a console that floods its line (output or telnet commands) holds up no other console."""
 CLOSE_TIMEOUT = 1.0
+ANSWER_BACKLOG = 64 * 1024
+"""Bytes of telnet answers left unsent, past which further answers are dropped: a server that
+floods option requests and never reads cannot make us hold answers without end."""
 
 
 class StreamBacking:
@@ -39,6 +45,7 @@ class StreamBacking:
         self._writer: asyncio.StreamWriter | None = None
         self._telnet: TelnetCodec | None = None
         self._closed = False
+        self._unyielded = 0
 
     def _telnet_framing(self) -> bool:
         """Whether this line speaks telnet (RFC 854) rather than raw bytes."""
@@ -84,19 +91,25 @@ class StreamBacking:
         return self._reader, self._writer
 
     async def read(self) -> bytes:
-        """At least one console byte; telnet commands are answered and left out."""
+        """At least one console byte; telnet commands are answered and left out.
+
+        Every `YIELD_EVERY` bytes, commands or not, it lets the event loop run other work first."""
         reader, writer = self._stream()
         while True:
+            if self._unyielded >= YIELD_EVERY:
+                self._unyielded = 0
+                await asyncio.sleep(0)
             try:
                 raw = await reader.read(READ_SIZE)
             except OSError as exc:
                 raise BackingClosed(f"{self.uri.where}: {exc}") from exc
             if not raw:
                 raise BackingClosed(f"{self.uri.where}: the far end closed the line")
+            self._unyielded += len(raw)
             if self._telnet is None:
                 return raw
             data, answers = self._telnet.decode(raw)
-            if answers:
+            if answers and writer.transport.get_write_buffer_size() < ANSWER_BACKLOG:
                 writer.write(answers)
             if data:
                 return data

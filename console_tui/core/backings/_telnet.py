@@ -39,13 +39,27 @@ THEIR_OPTIONS = frozenset({ECHO, SGA, BINARY})
 OUR_OPTIONS = frozenset({SGA, BINARY})
 
 
+# Where a plain run (data, doubled 0xFF and 2-byte commands such as NOP, GA, DM) may end: at an IAC
+# that starts an option request or subnegotiation, or that the read cut off. It does end there
+# unless that 0xFF is the second half of a doubled 0xFF (see `_plain_end`).
+_RUN_END = re.compile(rb"\xff(?:[\xfa-\xfe]|\Z)")
+_RUN_ENDS = tuple(bytes((0xFF, verb)) for verb in (0xFA, 0xFB, 0xFC, 0xFD, 0xFE))
+# Inside such a run: IAC IAC is a data 0xFF, any other 2-byte command is dropped, and outside
+# binary mode a CR NUL is a CR. Left to right, so `IAC CR NUL` drops IAC CR and keeps the NUL.
+# (Used for runs that mix doubled 0xFF and commands; `_unescape` does the usual runs faster.)
+_UNESCAPE_BINARY = re.compile(rb"\xff(?:(\xff)|[^\xfa-\xfe])")
+_UNESCAPE_TEXT = re.compile(rb"\xff(?:(\xff)|[^\xfa-\xfe])|(\r)\x00")
+# A subnegotiation's payload (0xFF doubled in it) up to and including IAC SE, if the read has it.
+_SUBNEGOTIATION = re.compile(rb"(?:[^\xff]++|\xff[^\xf0])*+(\xff\xf0)?")
+# One option request and its repeats: they are answered all at once.
+_SAME_REQUESTS = re.compile(rb"(\xff[\xfb-\xfe].)(?:\1)*+", re.DOTALL)
+
+
 class _State(Enum):
     DATA = auto()
-    CR = auto()  # a CR just went by: a NUL after it is padding
-    IAC = auto()
-    OPTION = auto()  # after IAC WILL/WONT/DO/DONT, waiting for the option byte
-    SB = auto()
-    SB_IAC = auto()
+    CR = auto()  # the read ended with a data CR: a NUL starting the next one is padding
+    SB = auto()  # inside a subnegotiation, whose payload is dropped as it comes
+    SB_IAC = auto()  # inside a subnegotiation, after an IAC
 
 
 class TelnetCodec:
@@ -53,49 +67,75 @@ class TelnetCodec:
 
     Outside binary mode (RFC 856) a CR travels as CR NUL or CR LF, so the NUL is dropped on receive
     and added on send; in binary mode, which QEMU asks for, bytes pass as they are.
+
+    Decoding works on whole runs with `re` and `bytes` methods, never byte by byte in Python: only
+    option requests are handled one at a time, as each needs its answer. What a read cuts off is
+    kept to at most two bytes (IAC and a verb); a subnegotiation's payload is never kept.
     """
 
     def __init__(self) -> None:
         self._state = _State.DATA
-        self._verb = 0
+        self._partial = b""  # IAC, or IAC and a verb, that ended the last read
         self.theirs: set[int] = set()  # options on at the server's end
         self.ours: set[int] = set()  # options on at our end
 
     def decode(self, raw: bytes) -> tuple[bytes, bytes]:
         """Return (console data, negotiation answers to send back) for bytes from the server."""
-        data = bytearray()
+        if self._partial:
+            raw, self._partial = self._partial + raw, b""
+        data: list[bytes] = []
         answers = bytearray()
         state = self._state
-        for byte in raw:
-            if state is _State.DATA or state is _State.CR:
-                if byte == IAC:
-                    state = _State.IAC
-                elif state is _State.CR and byte == NUL and BINARY not in self.theirs:
-                    state = _State.DATA
-                else:
-                    data.append(byte)
-                    state = _State.CR if byte == CR else _State.DATA
-            elif state is _State.IAC:
-                if byte == IAC:
-                    data.append(IAC)
-                    state = _State.DATA
-                elif byte in (WILL, WONT, DO, DONT):
-                    self._verb = byte
-                    state = _State.OPTION
-                elif byte == SB:
-                    state = _State.SB
-                else:
-                    state = _State.DATA  # NOP, GA, DM, AYT...: nothing for a console
-            elif state is _State.OPTION:
-                answers += self._answer(self._verb, byte)
+        at, size = 0, len(raw)
+        # Most reads hold no option request or subnegotiation at all: one plain run.
+        plain = IAC not in raw or (
+            not raw.endswith(b"\xff") and not any(end in raw for end in _RUN_ENDS)
+        )
+        while at < size:
+            if state is _State.SB_IAC:
+                state = _State.DATA if raw[at] == SE else _State.SB
+                at += 1
+                continue
+            if state is _State.SB:
+                match = _SUBNEGOTIATION.match(raw, at)
+                assert match is not None  # it matches the empty string too
+                if match.group(1):
+                    state, at = _State.DATA, match.end()
+                else:  # the read ended inside it; on a lone IAC that may start IAC SE
+                    state, at = (_State.SB_IAC if match.end() < size else _State.SB), size
+                continue
+            binary = BINARY in self.theirs
+            if state is _State.CR:
                 state = _State.DATA
-            elif state is _State.SB:
-                if byte == IAC:
-                    state = _State.SB_IAC
-            else:  # SB_IAC
-                state = _State.DATA if byte == SE else _State.SB
+                if raw[at] == NUL and not binary:
+                    at += 1
+                    continue
+            end = size if plain else _plain_end(raw, at)
+            if end > at:
+                if not binary and end == size and _ends_with_data_cr(raw, at, end):
+                    state = _State.CR
+                data.append(_unescape(raw[at:end], binary))
+                at = end
+                if at == size:
+                    break
+            # raw[at] is an IAC that starts an option request or a subnegotiation, or ends the read.
+            if at + 1 < size and raw[at + 1] == SB:
+                state, at = _State.SB, at + 2
+            elif at + 2 < size:
+                # After the first of identical requests the options no longer change, so the
+                # second's answer is every later one's.
+                requests = _SAME_REQUESTS.match(raw, at)
+                assert requests is not None  # raw[at:at + 3] is one
+                verb, option, count = raw[at + 1], raw[at + 2], (requests.end() - at) // 3
+                answers += self._answer(verb, option)
+                if count > 1:
+                    answers += self._answer(verb, option) * (count - 1)
+                at = requests.end()
+            else:
+                self._partial = raw[at:]
+                break
         self._state = state
-        return bytes(data), bytes(answers)
+        return b"".join(data), bytes(answers)
 
     def _answer(self, verb: int, option: int) -> bytes:
         """The minimal RFC 854 answer: agree to the options above, refuse the rest, never loop."""
@@ -121,3 +161,53 @@ class TelnetCodec:
         if BINARY in self.ours:
             return out
         return _BARE_CR.sub(b"\r\x00", out)
+
+
+def _plain_end(raw: bytes, at: int) -> int:
+    """The end of the plain run that starts at `at`, a token boundary: the first IAC that starts
+    an option request or subnegotiation or that the read cut off, else the end of `raw`.
+
+    A 0xFF found there is such an IAC when an even number of 0xFF stand right before it: doubled
+    ones. With an odd number, it is the second half of a doubled 0xFF and the run goes on."""
+    boundary = at
+    while (found := _RUN_END.search(raw, boundary)) is not None:
+        start = found.start()
+        before = raw[boundary:start]
+        if (len(before) - len(before.rstrip(b"\xff"))) % 2 == 0:
+            return start
+        boundary = start + 1
+    return len(raw)
+
+
+def _unescape(run: bytes, binary: bool) -> bytes:
+    """The console data of a plain run: doubled 0xFF undone, 2-byte commands dropped, and outside
+    binary mode CR NUL made CR. Runs of only data, only commands or only doubled 0xFF take a few
+    `bytes.replace` passes; a run mixing doubled 0xFF and commands, one regex pass."""
+    if IAC in run:
+        doubled = run.count(b"\xff\xff")
+        if not doubled and (binary or b"\xff\r" not in run):
+            # Each IAC starts a command; a data CR NUL has nothing between CR and NUL.
+            return _drop_commands(run if binary else run.replace(b"\r\x00", b"\r"))
+        if 2 * doubled != run.count(IAC):  # doubled 0xFF and commands
+            if binary:
+                return _UNESCAPE_BINARY.sub(rb"\1", run)
+            return _UNESCAPE_TEXT.sub(rb"\1\2", run)
+        run = run.replace(b"\xff\xff", b"\xff")
+    return run if binary else run.replace(b"\r\x00", b"\r")
+
+
+def _drop_commands(run: bytes) -> bytes:
+    """Drop every `IAC X` from a run where each IAC starts a 2-byte command, one pass per kind of
+    command (removing one never makes another: no byte left next to an IAC is an IAC)."""
+    while (at := run.find(b"\xff")) >= 0:
+        run = run.replace(run[at : at + 2], b"")
+    return run
+
+
+def _ends_with_data_cr(raw: bytes, start: int, end: int) -> bool:
+    """Whether the plain run raw[start:end] ends with a data CR, not the CR of an `IAC CR` command:
+    that is, when an even number of 0xFF bytes stand right before it."""
+    if raw[end - 1] != CR:
+        return False
+    before = raw[start : end - 1]
+    return (len(before) - len(before.rstrip(b"\xff"))) % 2 == 0

@@ -38,12 +38,14 @@ def error_dict(exc: BaseException) -> dict[str, str]:
     return {"type": "ConsoleError", "what": f"hub error: {exc}", "where": "", "fix": ""}
 
 
-def raise_error(error: dict[str, str]) -> None:
-    """Raise what `error_dict` described, as the same kind of error where it is one of ours."""
-    kind = error.get("type", "ConsoleError")
+def raise_error(error: dict[str, Any]) -> None:
+    """Raise what `error_dict` described, as the same kind of error where it is one of ours
+    (a malformed description still raises a ConsoleError, with what could be read)."""
+    what, where, fix = (str(error.get(key) or "") for key in ("what", "where", "fix"))
+    kind = error.get("type")
     if kind == "ValueError":
-        raise ValueError(error.get("what", ""))
-    cls = getattr(errors, kind, ConsoleError)
+        raise ValueError(what)
+    cls = getattr(errors, kind, ConsoleError) if isinstance(kind, str) else ConsoleError
     if not (isinstance(cls, type) and issubclass(cls, ConsoleError)):
         cls = ConsoleError
-    raise cls(error.get("what", ""), where=error.get("where", ""), fix=error.get("fix", ""))
+    raise cls(what, where=where, fix=fix)

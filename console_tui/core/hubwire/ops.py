@@ -9,6 +9,7 @@ hints. Adding a call to the Hub API adds one line here.
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Coroutine
@@ -150,7 +151,13 @@ def _decode(tp: Any, raw: Any, side: WireSide) -> Any:
     if tp in (str, int, float, bool):
         if not isinstance(raw, (str, int, float, bool)):
             raise ValueError(f"expected {tp.__name__}, got {type(raw).__name__}")
-        return tp(raw)
+        try:
+            value = tp(raw)
+        except (ValueError, OverflowError):
+            raise ValueError(f"expected {tp.__name__}, got {raw!r:.40}") from None
+        if tp is float and not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {raw!r:.40}")
+        return value
     if typing.get_origin(tp) is list:
         (item,) = typing.get_args(tp)
         if not isinstance(raw, list):

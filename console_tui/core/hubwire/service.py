@@ -9,6 +9,11 @@ A process of the server's own Unix user (`console-tui attach`, `send`, `list` or
 server machine) may connect without a token: the kernel vouches for its uid (SO_PEERCRED), and it
 acts as the local admin, as it could by opening the consoles itself. So a console line is opened
 once, by the server, however it is reached.
+
+Whatever a connection sends is bounded: every line gets an answer (an error for garbage), calls on
+console lines wait in a queue of at most `ORDERED_BACKLOG` bytes, and other calls run at most
+`CONCURRENT_CALLS` at a time. (The file runs past 400 lines: the connection's intake and dispatch
+are one piece, read together.)
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 from console_tui.core.api import Event, EventKind, Role, Viewer
 from console_tui.core.config import Target, User
 from console_tui.core.discovery import SCAN_INTERVAL
-from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
+from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError, in_mib
 from console_tui.core.hub import Hub
 from console_tui.core.hubwire.framing import (
     HANDSHAKE_TIMEOUT,
@@ -43,6 +48,11 @@ from console_tui.core.paths import local_user
 
 TOKEN_LIFETIME = 60.0
 STATUS_INTERVAL = 1.0
+ORDERED_BACKLOG = 8 << 20
+"""Bytes of calls on console lines (keystrokes, pastes) one connection may have waiting; a call
+past that is refused at once, so a console that stops reading cannot make the server queue more."""
+CONCURRENT_CALLS = 16
+"""Other calls one connection may have running at once; past that its requests wait unread."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,13 @@ class HubService:
             self._clients.discard(client)
 
 
+def _request_error(why: str) -> ValueError:
+    return ValueError(
+        f"bad hub request ({why}): each line must be one JSON object "
+        '{"id": N, "op": NAME, "args": {...}}'
+    )
+
+
 def _local_principal(writer: asyncio.StreamWriter) -> Principal | None:
     """The local admin, if the peer process runs as this server's own Unix user."""
     sock = writer.get_extra_info("socket")
@@ -195,7 +212,10 @@ class _Client:
         self.viewers: dict[int, Viewer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._forwarders: dict[int, asyncio.Task[None]] = {}
-        self._ordered: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._ordered: asyncio.Queue[tuple[dict[str, Any], int]] = asyncio.Queue()
+        self._ordered_bytes = 0
+        self._slots = asyncio.Semaphore(CONCURRENT_CALLS)
+        self._watching: asyncio.Future[None] | None = None
         self._send_lock = asyncio.Lock()
         self._last_status: list[dict[str, Any]] = []
         self._last_targets: list[dict[str, Any]] = []
@@ -212,7 +232,8 @@ class _Client:
 
     def viewer(self, raw: dict[str, Any]) -> Viewer:
         """This connection's own viewer of that id; another's cannot be named."""
-        viewer = self.viewers.get(int(raw.get("id") or 0))
+        ident = raw.get("id")
+        viewer = self.viewers.get(ident) if type(ident) is int else None
         if viewer is None:
             raise UnreachableError("not attached", where="hub", fix="attach to the target first")
         return viewer
@@ -246,35 +267,69 @@ class _Client:
         try:
             await self.send({"welcome": welcome})
             self._spawn(self._run_ordered())
-            while line := await self.reader.readline():
+            while True:
                 try:
-                    request = json.loads(line)
-                except ValueError:
-                    continue
-                if not isinstance(request, dict):
-                    continue
-                name = request.get("op")
-                if name == "watch":
-                    self._spawn(self._push_status_loop())
-                elif name == "statuses":
-                    self._spawn(self._answer_statuses(request))
-                elif isinstance(name, str) and name in OPS and OPS[name].ordered:
-                    self._ordered.put_nowait(request)
-                else:
-                    self._spawn(self._answer(request))
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+                    line = await self.reader.readline()
+                except ValueError:  # past LINE_LIMIT: what follows cannot be framed
+                    await self._refuse(None, _request_error(f"longer than {LINE_LIMIT} bytes"))
+                    break
+                if not line:
+                    break
+                await self._take(line)
+        except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             await self.close()
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    async def _take(self, line: bytes) -> None:
+        """Start answering one request line; whatever it holds, it gets an answer."""
+        try:
+            request = json.loads(line)
+        except (ValueError, RecursionError):
+            request = None
+        if not isinstance(request, dict):
+            await self._refuse(None, _request_error("not a JSON object"))
+            return
+        name = request.get("op")
+        if name == "watch":
+            if self._watching is None:
+                self._watching = self._spawn(self._push_status_loop())
+        elif isinstance(name, str) and name in OPS and OPS[name].ordered:
+            if self._ordered_bytes and self._ordered_bytes + len(line) > ORDERED_BACKLOG:
+                await self._refuse(
+                    request.get("id"),
+                    NotPermittedError(
+                        f"the console is not taking input: {in_mib(self._ordered_bytes)} of "
+                        "calls already wait for it, so this one was not sent",
+                        where="hub",
+                        fix="wait for the console to read what waits, or reconnect it",
+                    ),
+                )
+                return
+            self._ordered_bytes += len(line)
+            self._ordered.put_nowait((request, len(line)))
+        else:
+            await self._slots.acquire()
+            answer = self._answer_statuses if name == "statuses" else self._answer
+            self._spawn(answer(request)).add_done_callback(lambda _: self._slots.release())
+
+    async def _refuse(self, request_id: Any, exc: Exception) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self.send({"id": request_id, "error": error_dict(exc)})
+
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _run_ordered(self) -> None:
         while True:
-            await self._answer(await self._ordered.get())
+            request, size = await self._ordered.get()
+            try:
+                await self._answer(request)
+            finally:
+                self._ordered_bytes -= size
 
     async def _answer(self, request: dict[str, Any]) -> None:
         name = request.get("op", "")
@@ -296,10 +351,13 @@ class _Client:
     async def _call(self, op: Op[..., Any], raw: dict[str, Any]) -> Any:
         """Run one call on the Hub as this connection's principal."""
         if op is HubOps.detach:
-            viewer = self.viewers.pop(int((raw.get("viewer") or {}).get("id") or 0), None)
-            if viewer is not None:
-                await self.hub.detach(viewer)
-                viewer.deliver(Event(EventKind.DETACHED, text="detached"))
+            try:
+                viewer = op.decode_args(raw, self)["viewer"]
+            except UnreachableError:  # not attached (any more): detaching is moot
+                return None
+            self.viewers.pop(viewer.id, None)
+            await self.hub.detach(viewer)
+            viewer.deliver(Event(EventKind.DETACHED, text="detached"))
             return None
         args = op.decode_args(raw, self)
         if "name" in args:
