@@ -400,6 +400,7 @@ async def test_log_cast_follow_streams_new_events(tmp_path: Path) -> None:
     moments = iter([1000.0, 1001.0, 1002.5])
     recording = Recording(recording_path("vm"), clock=lambda: next(moments))
     recording.output(b"before\r\n")
+    recording.flush()  # as it would be within FLUSH_DELAY
     follower = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -416,6 +417,7 @@ async def test_log_cast_follow_streams_new_events(tmp_path: Path) -> None:
             assert json.loads(await follower.stdout.readline())["timestamp"] == 1001
             assert json.loads(await follower.stdout.readline()) == [0.0, "o", "before\r\n"]
             recording.output(b"after\r\n")
+            recording.flush()
             assert json.loads(await follower.stdout.readline()) == [1.5, "o", "after\r\n"]
     finally:
         recording.close()

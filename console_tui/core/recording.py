@@ -24,12 +24,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
 from console_tui.core import paths
 from console_tui.core.errors import UsageError
 from console_tui.core.transcript import (
+    SoonFlush,
     follow_transcript,
     rotate_files,
     transcript_files,
@@ -62,6 +64,12 @@ def _line(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode() + b"\n"
 
 
+def _event_line(at: float, kind: str, data: str) -> bytes:
+    """`[at, kind, data]` as a JSON line, built by hand: the one line written per console read,
+    where a JSON encoder built per call (as `json.dumps` does) costs more than the rest."""
+    return f'[{at!r}, "{kind}", {encode_basestring(data)}]\n'.encode()
+
+
 class Recording:
     """Appends one target's timed output, resizes and markers to `NAME.cast`, rotating with its
     Transcript. A file that already holds a recording is continued under its own header."""
@@ -83,6 +91,7 @@ class Recording:
         self._last = 0.0
         start = _continued_start(path)
         self._file: IO[bytes] = paths.open_private(path, "ab")
+        self._flush = SoonFlush(self._file)
         if start is None:
             self._begin()
         else:
@@ -98,11 +107,12 @@ class Recording:
     def _event(self, kind: str, data: str) -> None:
         at = max(self._last, round(self._clock() - self._start, 6))
         self._last = at
-        self._write([at, kind, data])
+        self._file.write(_event_line(at, kind, data))
+        self._flush.ask()
 
     def _write(self, value: object) -> None:
         self._file.write(_line(value))
-        self._file.flush()
+        self._flush.ask()
 
     def output(self, data: bytes) -> None:
         """Console bytes (and the transcript's marker lines), as text."""
@@ -123,15 +133,21 @@ class Recording:
         """The transcript rotated: rotate too, and start the new file with a fresh header.
 
         A character split at the rotation stays whole: it lands in the new file."""
+        self._flush.now()
         self._file.close()
         rotate_files(self.path, files)
-        self._file = paths.open_private(self.path, "ab")
+        self._file = self._flush.file = paths.open_private(self.path, "ab")
         self._begin()
+
+    def flush(self) -> None:
+        """Write what is buffered now (it goes by itself within FLUSH_DELAY)."""
+        self._flush.now()
 
     def close(self) -> None:
         tail = self._decoder.decode(b"", final=True)
         if tail:
             self._event("o", tail)
+        self._flush.now()
         self._file.close()
 
 
@@ -272,7 +288,7 @@ class CastWriter:
             self._begin(event.at)
         assert self.origin is not None
         self._last = max(self._last, round(event.at - self.origin, 6))
-        self.out.write(_line([self._last, event.kind, event.data]))
+        self.out.write(_event_line(self._last, event.kind, event.data))
 
     def _begin(self, at: float) -> None:
         self.origin = at

@@ -31,6 +31,11 @@ from console_tui.core.transcript import Transcript, transcript_path
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 5.0
 CLAIM_POLL = 0.5
+UNWATCHED_GATHER = 0.1
+"""While no viewer is attached, a busy line is read at most this often (capture costs per read,
+and nobody waits for the echo); a viewer attaching ends the wait at the next read."""
+UNWATCHED_MIN = 256
+UNWATCHED_FULL = 4096
 WRITE_BACKLOG = 4 << 20
 """Bytes of input a session holds for its line at most: accepted and not yet taken by the line.
 More is refused, so a console that stops reading cannot make the server hold a paste of any size."""
@@ -230,7 +235,12 @@ class Session:
             await self._finished(attempt)
             try:
                 while True:
-                    self._output(await self.backing.read())
+                    data = await self.backing.read()
+                    self._output(data)
+                    if not self.viewers and UNWATCHED_MIN <= len(data) < UNWATCHED_FULL:
+                        # Nobody watches: let a busy line's output gather into fewer, larger
+                        # reads (a full read means more is waiting: go on at once).
+                        await asyncio.sleep(UNWATCHED_GATHER)
             except BackingClosed as exc:
                 self.last_error = str(exc) or "the far end closed the connection"
             finally:

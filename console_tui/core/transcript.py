@@ -10,13 +10,44 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from console_tui.core import paths
 
 
 def transcript_path(target: str) -> Path:
     return paths.state_dir() / "transcripts" / f"{target}.log"
+
+
+FLUSH_DELAY = 0.2
+"""A timed recording reaches its file at most this long after: one flush per burst of reads, not
+one per read (200 lines at line rate read 4,000 times a second). The raw transcript, the lossless
+record, is flushed on every write."""
+
+
+class SoonFlush:
+    """Flushes `file` once, FLUSH_DELAY after the first write that asked, however many ask."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self._handle: asyncio.TimerHandle | None = None
+
+    def ask(self) -> None:
+        if self._handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.file.flush()  # no event loop to wait in: now
+            return
+        self._handle = loop.call_later(FLUSH_DELAY, self.now)
+
+    def now(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if not self.file.closed:
+            self.file.flush()
 
 
 class TranscriptFollower(Protocol):
@@ -58,7 +89,7 @@ class Transcript:
             self._size += len(chunk)
             if self.follower is not None:
                 self.follower.output(chunk)
-        self._file.flush()
+        self._file.flush()  # the raw record is never behind what a viewer saw
 
     def mark(self, text: str) -> None:
         """A line of our own in the transcript (connect, reconnect), set apart from console bytes."""
