@@ -15,6 +15,7 @@ import time
 from console_tui.core import keys
 from console_tui.core.alerts import Alert, describe, run_alert_command
 from console_tui.core.api import (
+    LOCK_REQUESTED,
     Capability,
     Event,
     EventKind,
@@ -33,6 +34,7 @@ from console_tui.core.probe import probe_console, probe_power
 from console_tui.core.session import Session, SessionState
 
 DENIED_QUIET = 60.0
+_LINE_DOWN = (SessionState.UNREACHABLE, SessionState.WAITING)
 
 
 class Hub:
@@ -41,6 +43,8 @@ class Hub:
         self.audit = audit or AuditLog()
         self.sessions: dict[str, Session] = {}
         self._lock_requests: dict[str, Viewer] = {}
+        self._lock_waiting: dict[str, list[Viewer]] = {}
+        """Per target, who gets the write lock when its line comes up, first in line first."""
         self._denied: dict[tuple[int, str], float] = {}
         self._alert_tasks: set[asyncio.Task[None]] = set()
 
@@ -108,6 +112,7 @@ class Hub:
         if session is None or session.state is SessionState.CLOSED:
             session = Session(target, self.config.settings)
             session.on_alert = self._alerted
+            session.on_state = self._line_changed
             self.sessions[name] = session
             session.start()
             self.audit.record("connect", who="hub", target=name)
@@ -154,7 +159,7 @@ class Hub:
         session.add_viewer(viewer)
         self.audit.record("attach", who=who, target=name, source=source, role=role)
         if write and viewer.may_write and session.lock_holder is None:
-            self._set_lock(session, viewer, "took")
+            self._lock_or_wait(session, viewer)
         return viewer
 
     async def detach(self, viewer: Viewer) -> None:
@@ -163,6 +168,9 @@ class Hub:
             return
         was_writer = session.lock_holder is viewer
         session.remove_viewer(viewer)
+        waiting = self._lock_waiting.get(viewer.target, [])
+        if viewer in waiting:
+            waiting.remove(viewer)
         self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
         if was_writer:
             self.audit.record("lock", who=viewer.who, target=viewer.target, action="released")
@@ -216,8 +224,14 @@ class Hub:
         for session in list(self.sessions.values()):
             await session.close()
         self.sessions.clear()
+        self._lock_waiting.clear()
 
     # -- the write lock ---------------------------------------------------------------------
+    #
+    # The write lock says who types on a live line, so nobody holds it while the line is down: an
+    # operator who attaches (or asks) then waits in line for it, and a holder whose line drops
+    # gives it up and is first in line when the line comes back, so a bounce of the line never
+    # hands the console to somebody else.
 
     def _set_lock(self, session: Session, viewer: Viewer | None, action: str) -> None:
         previous = session.lock_holder
@@ -225,18 +239,55 @@ class Hub:
         who = viewer.who if viewer else (previous.who if previous else "")
         self.audit.record("lock", who=who, target=session.target.name, action=action)
 
+    def _lock_or_wait(self, session: Session, viewer: Viewer, *, first: bool = False) -> bool:
+        """Give a free lock to `viewer` on a live line (True), or put it in line for when the
+        line comes up (first in line with `first`)."""
+        if session.state is SessionState.CONNECTED:
+            self._set_lock(session, viewer, "took")
+            return True
+        waiting = self._lock_waiting.setdefault(session.target.name, [])
+        if viewer in waiting:
+            waiting.remove(viewer)
+        waiting.insert(0 if first else len(waiting), viewer)
+        return False
+
+    def _line_changed(self, session: Session) -> None:
+        """The line came up (the first in line takes the lock) or went down (the holder lets go
+        and goes first in line)."""
+        name = session.target.name
+        holder = session.lock_holder
+        if session.state is SessionState.CONNECTED:
+            waiting = self._lock_waiting.pop(name, [])
+            present = [v for v in waiting if v.id in session.viewers]
+            if holder is None and present:
+                self._set_lock(session, present[0], "took")
+        elif session.state in _LINE_DOWN and holder is not None:
+            self._set_lock(session, None, "released: the line is down")
+            self._lock_or_wait(session, holder, first=True)
+
     async def request_lock(self, viewer: Viewer) -> bool:
         """Take the lock when free; otherwise ask its holder. True when the viewer now writes."""
         session = self._session_of(viewer)
         self._require(viewer, Role.OPERATOR, "write to the console")
         holder = session.lock_holder
-        if holder is None or holder is viewer:
-            self._set_lock(session, viewer, "took")
+        if holder is viewer:
             return True
+        if holder is None:
+            if self._lock_or_wait(session, viewer):
+                return True
+            viewer.deliver(
+                Event(
+                    EventKind.NOTICE,
+                    text=f"the line is {session.state}: the write lock is yours when it is up",
+                )
+            )
+            return False
         self._lock_requests[session.target.name] = viewer
         holder.deliver(
             Event(
-                EventKind.NOTICE, text=f"{viewer.label} asks for the write lock (hand it over: ~w)"
+                EventKind.NOTICE,
+                text=f"{viewer.label} asks for the write lock",
+                detail=LOCK_REQUESTED,
             )
         )
         viewer.deliver(Event(EventKind.NOTICE, text=f"asked {holder.label} for the write lock"))
@@ -270,7 +321,10 @@ class Hub:
             )
         else:
             self._require(viewer, Role.OPERATOR, "write to the console")
-        self._set_lock(session, viewer, "taken" if holder else "took")
+        if session.state is SessionState.CONNECTED:
+            self._set_lock(session, viewer, "taken" if holder else "took")
+        else:
+            self._lock_or_wait(session, viewer, first=True)
 
     async def resize(self, viewer: Viewer, columns: int, rows: int) -> None:
         """The writer's window size becomes the session's, so cursor reports match what it sees."""
@@ -415,6 +469,7 @@ class Hub:
         self._require(viewer, Role.OPERATOR, words)
         holder = session.lock_holder
         if holder is None:
+            session.check_line()
             self._set_lock(session, viewer, "took")
         elif holder is not viewer:
             yours = " (your other session)" if holder.who == viewer.who else ""

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from console_tui.core import keys
-from console_tui.core.api import Event, EventKind, HubAPI, Viewer
+from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
 from console_tui.core.errors import ConsoleError
 
 ESCAPE = ord("~")
@@ -86,6 +86,8 @@ class Passthrough:
             self.say(f"console {event.text}")
         elif event.kind == EventKind.LOCK:
             self.say(f"write lock: {event.text or 'free'}")
+        elif event.kind == EventKind.NOTICE and event.detail == LOCK_REQUESTED:
+            self.say(f"{event.text} (hand it over: ~w)")
         elif event.kind in (EventKind.NOTICE, EventKind.DETACHED):
             self.say(event.text)
 
