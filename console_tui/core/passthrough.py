@@ -123,9 +123,7 @@ class Passthrough:
         elif mode == "sysrq":
             self._line_start = False
             if char in keys.SYSRQ_KEYS:
-                meaning = keys.SYSRQ_KEYS[char]
-                if await self._act(self.hub.sysrq(self.viewer, char)):
-                    self.say(f"sent BREAK then SysRq {char} ({meaning})")
+                await self._choose(self._sysrq_item(char))
             else:
                 self.say(f"no SysRq key {char!r}; keys: {''.join(sorted(keys.SYSRQ_KEYS))}")
         elif mode == "fkey":
@@ -224,7 +222,10 @@ class Passthrough:
         if not 0 <= index < len(self._menu):
             self.say(f"no action {number}: the menu has 1 to {len(self._menu)}; ~? shows it again")
             return
-        item = self._menu[index]
+        await self._choose(self._menu[index])
+
+    async def _choose(self, item: MenuItem) -> None:
+        """Run an action, or ask first (y/n) when it cannot be taken back."""
         if item.reason or item.action is None:
             self.say(f"{item.label}: unavailable: {item.reason}")
         elif item.confirm:
@@ -257,17 +258,7 @@ class Passthrough:
 
         items = [MenuItem("Send BREAK", brk_action, reason=brk.reason)]
 
-        def sysrq(key: str, meaning: str) -> Callable[[], Awaitable[str]]:
-            async def run() -> str:
-                await hub.sysrq(viewer, key)
-                return f"sent BREAK then SysRq {key} ({meaning})"
-
-            return run
-
-        for key, meaning in keys.SYSRQ_KEYS.items():
-            items.append(
-                MenuItem(f"SysRq {key}: {meaning}", sysrq(key, meaning), reason=brk.reason)
-            )
+        items += [self._sysrq_item(key, brk.reason) for key in keys.SYSRQ_KEYS]
 
         async def nmi() -> str:
             await hub.nmi(viewer)
@@ -303,6 +294,20 @@ class Passthrough:
         items.append(MenuItem("Take, ask for, or hand over the write lock", self._lock_item))
         items.append(MenuItem("Detach", self._detach_item))
         return items
+
+    def _sysrq_item(self, key: str, reason: str = "") -> MenuItem:
+        """SysRq `key` as an action; reboot, crash and power off ask first."""
+        meaning = keys.SYSRQ_KEYS[key]
+
+        async def run() -> str:
+            await self.hub.sysrq(self.viewer, key)
+            return f"sent BREAK then SysRq {key} ({meaning})"
+
+        confirm = ""
+        if keys.dangerous_sysrq(key):
+            question, detail = keys.sysrq_question(key, self.viewer.target)
+            confirm = f"{detail} {question}"
+        return MenuItem(f"SysRq {key}: {meaning}", run, confirm, reason)
 
     def _typer(self, data: bytes, said: str) -> Callable[[], Awaitable[str]]:
         async def run() -> str:

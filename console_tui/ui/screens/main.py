@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from console_tui.core import keys
 from console_tui.core.api import HubAPI
 from console_tui.ui.dialogs._base import Dialog
 from console_tui.ui.dialogs.confirm import ConfirmDialog
@@ -267,9 +268,22 @@ class MainScreen(Screen[None]):
             self.send_sysrq(sysrq_keys)
 
     def send_sysrq(self, sysrq_keys: str) -> None:
+        """Send SysRq keys; reboot, crash and power off (alone or in a sequence) ask first."""
         pane = self._pane_for("SysRq", "sysrq")
-        if pane is not None:
+        if pane is None:
+            return
+        if not keys.dangerous_sysrq(sysrq_keys):
             pane.send_sysrq(sysrq_keys)
+            return
+        question, detail = keys.sysrq_question(sysrq_keys, pane.target.name)
+        self.app.push_screen(
+            ConfirmDialog(question, yes="Send", detail=detail),
+            lambda yes: (
+                pane.send_sysrq(sysrq_keys)
+                if yes
+                else self.announce(f"SysRq {sysrq_keys} not sent")
+            ),
+        )
 
     def action_send_break(self) -> None:
         pane = self._pane_for("BREAK", "send_break")
