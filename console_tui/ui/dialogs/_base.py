@@ -1,4 +1,8 @@
-"""What every dialog shares: a centred box, a title, Escape to cancel."""
+"""What every dialog shares: a centred box, a title, Escape to cancel, and a size that fits.
+
+On a short terminal (80x24) a dialog's lists give up rows so that every field, note and button of
+the box stays on screen, and Tab never moves to something the operator cannot see.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +10,63 @@ from typing import TypeVar
 
 from textual.binding import Binding
 from textual.screen import ModalScreen
+from textual.widgets import OptionList
 
 T = TypeVar("T")
+
+HEIGHT_SHARE = 0.9
+"""The most of the terminal's height a dialog takes."""
 
 
 class Dialog(ModalScreen[T]):
     """A centred modal box that Escape cancels (dismissing None)."""
 
-    DEFAULT_CSS = """
-    Dialog {
+    DEFAULT_CSS = f"""
+    Dialog {{
         align: center middle;
-        #dialog {
+        #dialog {{
             width: 76;
             max-width: 95%;
             height: auto;
-            max-height: 90%;
+            max-height: {HEIGHT_SHARE:.0%};
             padding: 1 2;
             background: $surface;
             border: thick $primary;
-        }
-        Label { width: 100%; }
-        .title { text-style: bold; margin-bottom: 1; }
-        .note { color: $foreground; margin-top: 1; }
-        .reason { color: $error; text-style: bold; margin-top: 1; }
-        .buttons { height: auto; margin-top: 1; align-horizontal: right; }
-        .buttons Button { margin-left: 2; }
-        OptionList { height: auto; max-height: 20; }
-        Input { margin-top: 1; }
-    }
+        }}
+        Label {{ width: 100%; }}
+        .title {{ text-style: bold; margin-bottom: 1; }}
+        .note {{ color: $foreground; margin-top: 1; }}
+        .reason {{ color: $error; text-style: bold; margin-top: 1; }}
+        .buttons {{ height: auto; margin-top: 1; align-horizontal: right; }}
+        .buttons Button {{ margin-left: 2; }}
+        OptionList {{ height: auto; max-height: 20; }}
+        Input {{ margin-top: 1; }}
+        #dialog.-short {{
+            padding: 0 1;
+            OptionList {{ height: 1fr; min-height: 3; }}
+        }}
+    }}
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
+    _natural_height = 0
+    """The box's height with its lists at full length, measured while it is not short."""
+
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.fit)
+
+    def fit(self) -> None:
+        """Make the box short (its lists shrink to what is left) when it would not fit."""
+        found = self.query("#dialog")
+        if not found or not found.first().query(OptionList):
+            return
+        box = found.first()
+        if not box.has_class("-short"):
+            self._natural_height = box.virtual_size.height + box.styles.gutter.height
+        box.set_class(self._natural_height > int(self.size.height * HEIGHT_SHARE), "-short")

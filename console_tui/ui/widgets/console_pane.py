@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from rich.style import Style
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -137,8 +138,19 @@ class ConsolePane(Vertical):
 
     def on_mount(self) -> None:
         self.terminal.border_title = f"{self.target.name} console"
+        self.call_after_refresh(self._paint_in_theme)
+        self.app.theme_changed_signal.subscribe(
+            self, lambda _theme: self.call_after_refresh(self._paint_in_theme)
+        )
         self._reader = self._read_session()
         self._write_outbox()
+
+    def _paint_in_theme(self) -> None:
+        """Console cells in default colours take the theme's (black on high contrast)."""
+        terminal = self.terminal
+        style = terminal.rich_style
+        terminal.painter.set_base(Style(color=style.color, bgcolor=style.bgcolor))
+        terminal.refresh()
 
     # -- workers: they only post messages -----------------------------------------------------
 

@@ -1,0 +1,100 @@
+"""The footer: the keys in force where the focus is, as many as fit, and a word for the rest.
+
+Textual's footer drops what does not fit without a word (F9, F10 and F12 vanished at 80 columns,
+`^w` lost its label at 140). This one shows the keys that fit whole, says how many it left out and
+where they are listed (F1), and inside a console says that every other key goes to the console.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey, FooterLabel
+
+COMPACT_BELOW = 120
+"""Columns below which the keys sit closer together."""
+HELP_ACTION = "help"
+
+
+def key_width(key: str, description: str, *, compact: bool) -> int:
+    """Cells a footer key takes: its padding and margin as the footer's CSS lays them out."""
+    if compact:
+        return len(key) + 1 + len(description) + 1
+    return len(key) + 2 + len(description) + 1
+
+
+def fitting(
+    keys: list[tuple[str, str]], room: int, *, compact: bool, more: int
+) -> tuple[list[int], int]:
+    """Which keys (by index) fit in `room` cells, keeping `more` cells for the word on the rest
+    when not all fit; and how many were left out."""
+    widths = [key_width(key, words, compact=compact) for key, words in keys]
+    if sum(widths) <= room:
+        return list(range(len(keys))), 0
+    shown: list[int] = []
+    used = 0
+    for index, width in enumerate(widths):
+        if used + width <= room - more:
+            shown.append(index)
+            used += width
+    return shown, len(keys) - len(shown)
+
+
+class KeysFooter(Footer):
+    """The keys in force, never cut: those that do not fit are counted and found under F1."""
+
+    inside_words = ""
+    """Said after the keys, e.g. that every other key goes to the console (set by the screen)."""
+
+    def on_resize(self) -> None:
+        compact = self.size.width < COMPACT_BELOW
+        if compact != self.compact:
+            self.compact = compact
+        self.call_after_refresh(self.recompose)
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        compact = self.compact
+        active = self.screen.active_bindings
+        by_action: dict[str, tuple[Binding, bool, str]] = {}
+        for _namespace, binding, enabled, tooltip in active.values():
+            if binding.show and binding.action not in by_action:
+                by_action[binding.action] = (binding, enabled, tooltip)
+        entries = sorted(by_action.values(), key=lambda entry: entry[0].action != HELP_ACTION)
+        palette = active.get(self.app.COMMAND_PALETTE_BINDING)
+        room = (self.size.width or self.app.size.width) - 2
+        if palette is not None and self.show_command_palette:
+            room -= key_width(self.app.get_key_display(palette.binding), "palette", compact=False)
+        if self.inside_words:
+            room -= len(self.inside_words) + 2
+        shown_keys = [
+            (self.app.get_key_display(binding), binding.description) for binding, _, _ in entries
+        ]
+        more_words = f"+{len(entries)} more: F1"
+        shown, left_out = fitting(shown_keys, room, compact=compact, more=len(more_words) + 1)
+        for index in shown:
+            binding, enabled, tooltip = entries[index]
+            yield FooterKey(
+                binding.key,
+                shown_keys[index][0],
+                binding.description,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip,
+            ).data_bind(compact=Footer.compact)
+        if left_out:
+            yield FooterLabel(f"+{left_out} more: F1", id="more-keys")
+        if self.inside_words:
+            yield FooterLabel(self.inside_words, id="inside-words")
+        if palette is not None and self.show_command_palette:
+            yield FooterKey(
+                palette.binding.key,
+                self.app.get_key_display(palette.binding),
+                "palette",
+                palette.binding.action,
+                classes="-command-palette",
+                disabled=not palette.enabled,
+                tooltip=palette.binding.tooltip or palette.binding.description,
+            )
