@@ -7,8 +7,9 @@ terminal bytes out, every action through the Hub. The escapes:
     ~n  NMI (asks y/n)    ~r  reset (asks y/n)  ~f N    function key N (1-12, then Enter)
     ~w  write lock        ~?  help and menu     ~~      a literal ~
 
-`~?` also prints a numbered menu of every action, answered by typing its number and Enter: the
-plain path for screen-reader and braille users, where each action confirms in words what was sent.
+`~?` also prints a numbered menu of every action, a page that fits the terminal at a time (Enter
+alone shows the next), answered by typing its number and Enter: the plain path for screen-reader
+and braille users, where each action confirms in words what was sent.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewe
 from console_tui.core.errors import ConsoleError
 
 ESCAPE = ord("~")
+MENU_CHROME = 4
+"""Rows of a menu page besides its header and actions: the line break before it, the heading
+(which may wrap once), and the prompt."""
 REFUSAL_QUIET = 10.0
 """Seconds before the same refusal is said again while the operator keeps typing."""
 
@@ -54,10 +58,20 @@ class MenuItem:
 class Passthrough:
     """Feeds keystrokes to the Hub, console output to the terminal, and acts on escapes."""
 
-    def __init__(self, hub: HubAPI, viewer: Viewer, write_out: Callable[[bytes], None]) -> None:
+    def __init__(
+        self,
+        hub: HubAPI,
+        viewer: Viewer,
+        write_out: Callable[[bytes], None],
+        *,
+        size: Callable[[], tuple[int, int]] = lambda: (80, 24),
+    ) -> None:
         self.hub = hub
         self.viewer = viewer
         self.write_out = write_out
+        self.size = size
+        """The operator's terminal (columns, rows) now, so the `~?` menu pages to fit it."""
+        self._shown = 0
         self.done = asyncio.Event()
         self._line_start = True
         self._mode = "normal"  # normal | tilde | sysrq | fkey | confirm-nmi | confirm-reset
@@ -184,19 +198,8 @@ class Passthrough:
             await self._lock()
         elif char == "?":
             self._menu = self.menu()
-            lines = [
-                HELP.rstrip(),
-                self._who(),
-                "",
-                "Actions: type a number and Enter (Enter alone closes):",
-            ]
-            for number, item in enumerate(self._menu, start=1):
-                note = f"  (unavailable: {item.reason})" if item.reason else ""
-                lines.append(f"{number:3d}  {item.label}{note}")
-            self.say("\n".join(lines))
-            self.write_out(b"number> ")
-            self._mode = "menu"
-            self._digits = ""
+            self._shown = 0
+            self._show_page([HELP.rstrip(), self._who(), ""])
         else:
             # Not an escape: send the ~ and the key as typed, as OpenSSH does.
             await self._act(self.hub.write(self.viewer, b"~" + bytes([byte])))
@@ -215,6 +218,9 @@ class Passthrough:
             return
         number, self._digits = self._digits, ""
         self._line_start = True
+        if char in "\r\n" and not number and self._shown < len(self._menu):
+            self._show_page([])
+            return
         if char not in "\r\n" or not number:
             self.say("menu closed")
             return
@@ -223,6 +229,43 @@ class Passthrough:
             self.say(f"no action {number}: the menu has 1 to {len(self._menu)}; ~? shows it again")
             return
         await self._choose(self._menu[index])
+
+    def _show_page(self, header: list[str]) -> None:
+        """The next page of the numbered menu, as many actions as fit the operator's terminal
+        under `header`, so the header never scrolls off; Enter alone shows the next page."""
+        columns, rows = self.size()
+        columns = max(columns, 20)
+
+        def height(text: str) -> int:
+            return sum(max(1, -(-len(line) // columns)) for line in text.split("\n"))
+
+        room = rows - sum(height(part) for part in header) - MENU_CHROME
+        first = last = self._shown
+        lines: list[str] = []
+        said = ""
+        while last < len(self._menu):
+            item = self._menu[last]
+            note = ""
+            if item.reason:
+                note = "  (unavailable, as above)" if item.reason == said else ""
+                note = note or f"  (unavailable: {item.reason})"
+                said = item.reason
+            line = f"{last + 1:3d}  {item.label}{note}"
+            if lines and room - height(line) < 0:
+                break
+            room -= height(line)
+            lines.append(line)
+            last += 1
+        more = last < len(self._menu)
+        heading = (
+            f"Actions {first + 1}-{last} of {len(self._menu)}: a number and Enter runs one; "
+            + ("Enter alone shows more" if more else "Enter alone closes")
+        )
+        self._shown = last
+        self.say("\n".join([*header, heading, *lines]))
+        self.write_out(b"number> ")
+        self._mode = "menu"
+        self._digits = ""
 
     async def _choose(self, item: MenuItem) -> None:
         """Run an action, or ask first (y/n) when it cannot be taken back."""

@@ -30,6 +30,7 @@ from console_tui.ui.dialogs.sysrq import SysRqDialog
 from console_tui.ui.dialogs.transcript import TranscriptDialog
 from console_tui.ui.messages import Announce, OpenTarget, TargetChanged
 from console_tui.ui.screens.help import (
+    COPY_AND_PASTE,
     INSIDE_CONSOLE,
     MOVING,
     HelpScreen,
@@ -507,10 +508,11 @@ class MainScreen(Screen[None]):
             key_display=app.COMMAND_PALETTE_DISPLAY,
         )
         return [
-            ("Anywhere", [palette, *own_bindings(app)]),
-            ("Outside a console", own_bindings(self)),
+            ("Anywhere", [palette]),
+            ("Outside a console", [*own_bindings(app), *own_bindings(self)]),
             ("In the target list", own_bindings(self.query_one(Inventory))),
             ("Inside a console", [*own_bindings(TerminalView), *INSIDE_CONSOLE]),
+            ("Copy and paste", COPY_AND_PASTE),
             ("In dialogs and help", own_bindings(Dialog, ConfirmDialog, HelpScreen)),
             ("Moving around", MOVING),
         ]
