@@ -447,13 +447,14 @@ def _log(args: argparse.Namespace) -> int:
 
 
 def _lab(command: str) -> int:
-    from console_tui.lab import Lab
+    from console_tui.lab import Lab, adopt_as_default
 
     lab = Lab()
     if command == "up":
         info = lab.up()
         print(f"demo guest running (pid {info.pid}, ready in {info.boot_seconds:.1f} s)")
         print(f"config: {info.config_path}")
+        print(adopt_as_default(info.config_path))
         print(f"open it:  console-tui --config {info.config_path}")
     elif command == "down":
         lab.down()

@@ -7,9 +7,9 @@ terminal bytes out, every action through the Hub. The escapes:
     ~n  NMI (asks y/n)    ~r  reset (asks y/n)  ~f N    function key N (1-12, then Enter)
     ~w  write lock        ~?  help and menu     ~~      a literal ~
 
-`~?` also prints a numbered menu of every action, a page that fits the terminal at a time (Enter
-alone shows the next), answered by typing its number and Enter: the plain path for screen-reader
-and braille users, where each action confirms in words what was sent.
+`~?` also prints a numbered menu of every action, a page that fits the terminal at a time (Space
+shows the next), answered by typing its number and Enter: the plain path for screen-reader and
+braille users, where each action confirms in words what was sent.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewe
 from console_tui.core.errors import ConsoleError
 
 ESCAPE = ord("~")
-MENU_CHROME = 4
-"""Rows of a menu page besides its header and actions: the line break before it, the heading
-(which may wrap once), and the prompt."""
+SAY_TAG = "[console-tui] "
+"""What `say` puts before a line of our own (the menu counts it when it fits a page)."""
 REFUSAL_QUIET = 10.0
 """Seconds before the same refusal is said again while the operator keeps typing."""
 
@@ -218,7 +217,7 @@ class Passthrough:
             return
         number, self._digits = self._digits, ""
         self._line_start = True
-        if char in "\r\n" and not number and self._shown < len(self._menu):
+        if char == " " and not number and self._shown < len(self._menu):
             self._show_page([])
             return
         if char not in "\r\n" or not number:
@@ -232,15 +231,19 @@ class Passthrough:
 
     def _show_page(self, header: list[str]) -> None:
         """The next page of the numbered menu, as many actions as fit the operator's terminal
-        under `header`, so the header never scrolls off; Enter alone shows the next page."""
+        under `header`, so the header never scrolls off; Space shows the next page."""
         columns, rows = self.size()
         columns = max(columns, 20)
 
-        def height(text: str) -> int:
-            return sum(max(1, -(-len(line) // columns)) for line in text.split("\n"))
+        def height(line: str) -> int:
+            return max(1, -(-len(line) // columns))
 
-        room = rows - sum(height(part) for part in header) - MENU_CHROME
         first = last = self._shown
+        heading = f"Actions {first + 1}-{{last}} of {len(self._menu)}: a number and Enter runs one"
+        heading += "; Space shows more; Enter alone closes"
+        # The line break before it, the tag on its first line, the heading, and the prompt.
+        top = "\n".join([*header, heading]).split("\n")
+        used = 1 + height(SAY_TAG + top[0]) + sum(height(line) for line in top[1:]) + 1
         lines: list[str] = []
         said = ""
         while last < len(self._menu):
@@ -251,18 +254,15 @@ class Passthrough:
                 note = note or f"  (unavailable: {item.reason})"
                 said = item.reason
             line = f"{last + 1:3d}  {item.label}{note}"
-            if lines and room - height(line) < 0:
+            if lines and used + height(line) > rows:
                 break
-            room -= height(line)
+            used += height(line)
             lines.append(line)
             last += 1
-        more = last < len(self._menu)
-        heading = (
-            f"Actions {first + 1}-{last} of {len(self._menu)}: a number and Enter runs one; "
-            + ("Enter alone shows more" if more else "Enter alone closes")
-        )
+        if last == len(self._menu):
+            heading = heading.replace("; Space shows more", "")
         self._shown = last
-        self.say("\n".join([*header, heading, *lines]))
+        self.say("\n".join([*header, heading.format(last=last), *lines]))
         self.write_out(b"number> ")
         self._mode = "menu"
         self._digits = ""
@@ -347,7 +347,7 @@ class Passthrough:
             return f"sent BREAK then SysRq {key} ({meaning})"
 
         confirm = ""
-        if keys.dangerous_sysrq(key):
+        if keys.dangerous_sysrq(key) and self.viewer.may_write:  # a viewer is refused, not asked
             question, detail = keys.sysrq_question(key, self.viewer.target)
             confirm = f"{detail} {question}"
         return MenuItem(f"SysRq {key}: {meaning}", run, confirm, reason)
