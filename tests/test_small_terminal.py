@@ -124,7 +124,7 @@ async def test_the_footer_says_what_it_cannot_show(sock_dir: Path, size: tuple[i
             more = footer.query("#more-keys")
             if offered - shown:
                 assert more, f"{offered - shown} left out without a word"
-                assert "more: F1" in str(more.first().render())
+                assert "more: F1" in str(more.first().render()), "F1 lists them"
                 assert more.first().region.right <= width
             else:
                 assert not more
@@ -132,10 +132,13 @@ async def test_the_footer_says_what_it_cannot_show(sock_dir: Path, size: tuple[i
             assert "Ctrl+]" in [key.key_display for key in footer.query(FooterKey)]
 
 
-async def test_inside_a_console_the_footer_shows_what_keys_do_there(sock_dir: Path) -> None:
+@pytest.mark.parametrize("size", [SMALL, (140, 40)])
+async def test_inside_a_console_the_footer_shows_what_keys_do_there(
+    sock_dir: Path, size: tuple[int, int]
+) -> None:
     async with ConsolePeer(sock_dir / "box.sock", b"C:\\> ", reply=echo):
         app = ConsoleApp(make_config(sock_dir, box_target(sock_dir)), blink=False, probe=False)
-        async with app.run_test(size=(140, 40)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await open_console(pilot, app, "box")
             await until(pilot, lambda: isinstance(app.focused, TerminalView), "in the console")
             await pilot.pause()
@@ -147,6 +150,8 @@ async def test_inside_a_console_the_footer_shows_what_keys_do_there(sock_dir: Pa
             assert not [key for key in shown if key.startswith("F")], "F-keys go to the guest"
             assert "Ctrl+Q" not in shown and "Ctrl+W" not in shown
             assert "other keys go to box" in str(footer.query_one("#inside-words").render())
+            status = main_screen(app).active_pane.query_one("#status")
+            assert status.region.height <= 2, "the status line leaves the console its rows"
 
 
 async def test_the_status_line_keeps_path_and_viewers_whole(sock_dir: Path) -> None:

@@ -70,3 +70,5 @@ class Dialog(ModalScreen[T]):
         if not box.has_class("-short"):
             self._natural_height = box.virtual_size.height + box.styles.gutter.height
         box.set_class(self._natural_height > int(self.size.height * HEIGHT_SHARE), "-short")
+        for option_list in box.query(OptionList):  # the chosen option stays in sight
+            option_list.call_after_refresh(option_list.scroll_to_highlight)

@@ -79,12 +79,12 @@ class MainScreen(Screen[None]):
         Binding("f3", "function_keys", "Keys", id="main.function_keys"),
         Binding("f4", "sac", "SAC", id="main.sac"),
         Binding("f5", "send_break", "BREAK", id="main.send_break"),
+        Binding("f6", "toggle_targets", "Targets", id="main.toggle_targets"),
         Binding("f7", "search", "Search", id="main.search"),
         Binding("f8", "nmi", "NMI", id="main.nmi"),
         Binding("f9", "reset", "Reset", id="main.reset"),
         Binding("f10", "sync_size", "Sync size", id="main.sync_size"),
         Binding("f12", "reading_view", "Reading view", id="main.reading_view"),
-        Binding("f6", "toggle_targets", "Targets", id="main.toggle_targets"),
         Binding("ctrl+f6", "enter_console", "Console", id="main.enter_console"),
         Binding("ctrl+w", "close_tab", "Close tab", id="main.close_tab"),
         Binding("ctrl+l", "inventory", "Targets", id="main.inventory", show=False),
@@ -303,6 +303,7 @@ class MainScreen(Screen[None]):
         pane = self.active_pane
         inside = isinstance(event.widget, TerminalView) and pane is not None
         footer.inside_words = f"other keys go to {pane.target.name}" if inside and pane else ""
+        footer.more_words = "+{count} more" if inside else "+{count} more: F1"
 
     def refuse(self, what: str, reason: str) -> None:
         """Say why an action cannot be done: on the announcement line, and as a notice unless the

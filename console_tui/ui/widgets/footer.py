@@ -25,27 +25,33 @@ def key_width(key: str, description: str, *, compact: bool) -> int:
 
 
 def fitting(
-    keys: list[tuple[str, str]], room: int, *, compact: bool, more: int
+    keys: list[tuple[str, str]], room: int, *, compact: bool, more: int, first: list[int]
 ) -> tuple[list[int], int]:
-    """Which keys (by index) fit in `room` cells, keeping `more` cells for the word on the rest
-    when not all fit; and how many were left out."""
+    """Which keys (by index, in order) fit in `room` cells, those in `first` chosen first,
+    keeping `more` cells for the word on the rest when not all fit; and how many were left out."""
     widths = [key_width(key, words, compact=compact) for key, words in keys]
     if sum(widths) <= room:
         return list(range(len(keys))), 0
     shown: list[int] = []
     used = 0
-    for index, width in enumerate(widths):
-        if used + width <= room - more:
+    for index in [*first, *(i for i in range(len(keys)) if i not in first)]:
+        if used + widths[index] <= room - more:
             shown.append(index)
-            used += width
-    return shown, len(keys) - len(shown)
+            used += widths[index]
+    return sorted(shown), len(keys) - len(shown)
 
 
 class KeysFooter(Footer):
     """The keys in force, never cut: those that do not fit are counted and found under F1."""
 
+    DEFAULT_CSS = """
+    KeysFooter FooterLabel, KeysFooter.-compact FooterLabel { margin: 0 1; }
+    """
+
     inside_words = ""
     """Said after the keys, e.g. that every other key goes to the console (set by the screen)."""
+    more_words = "+{count} more: F1"
+    """Said for the keys left out, and where they are listed (set by the screen)."""
 
     def on_resize(self) -> None:
         compact = self.size.width < COMPACT_BELOW
@@ -62,18 +68,26 @@ class KeysFooter(Footer):
         for _namespace, binding, enabled, tooltip in active.values():
             if binding.show and binding.action not in by_action:
                 by_action[binding.action] = (binding, enabled, tooltip)
-        entries = sorted(by_action.values(), key=lambda entry: entry[0].action != HELP_ACTION)
+        entries = list(by_action.values())
+        # Help first (it lists the rest), then what can be done now, then what is disabled.
+        first = sorted(
+            range(len(entries)),
+            key=lambda i: (entries[i][0].action != HELP_ACTION, not entries[i][1]),
+        )
         palette = active.get(self.app.COMMAND_PALETTE_BINDING)
         room = (self.size.width or self.app.size.width) - 2
         if palette is not None and self.show_command_palette:
             room -= key_width(self.app.get_key_display(palette.binding), "palette", compact=False)
         if self.inside_words:
             room -= len(self.inside_words) + 2
+        room -= 2  # the labels' margins
         shown_keys = [
             (self.app.get_key_display(binding), binding.description) for binding, _, _ in entries
         ]
-        more_words = f"+{len(entries)} more: F1"
-        shown, left_out = fitting(shown_keys, room, compact=compact, more=len(more_words) + 1)
+        more_words = self.more_words.format(count=len(entries))
+        shown, left_out = fitting(
+            shown_keys, room, compact=compact, more=len(more_words) + 1, first=first
+        )
         for index in shown:
             binding, enabled, tooltip = entries[index]
             yield FooterKey(
@@ -85,7 +99,7 @@ class KeysFooter(Footer):
                 tooltip=tooltip,
             ).data_bind(compact=Footer.compact)
         if left_out:
-            yield FooterLabel(f"+{left_out} more: F1", id="more-keys")
+            yield FooterLabel(self.more_words.format(count=left_out), id="more-keys")
         if self.inside_words:
             yield FooterLabel(self.inside_words, id="inside-words")
         if palette is not None and self.show_command_palette:

@@ -12,6 +12,7 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 SEPARATOR = " · "
+MOST_LINES = 2
 LINE_UP = "connected"
 
 
@@ -66,12 +67,22 @@ class SessionFacts:
 
     def lines(self, width: int | None = None) -> list[Text]:
         """The facts as lines no wider than `width` (one line when None), broken between facts;
-        a fact wider than a whole line is cut with an ellipsis."""
+        past two lines the transcript is named by its file alone (the palette opens it), and a
+        fact wider than a whole line is cut with an ellipsis."""
+        lines = self._lines(self.parts(), width)
+        if len(lines) > MOST_LINES and self.transcript:
+            short = self.update(transcript=os.path.basename(self.transcript))
+            lines = self._lines(short.parts(), width)
+        return lines
+
+    @staticmethod
+    def _lines(parts: list[tuple[str, str]], width: int | None) -> list[Text]:
         lines: list[Text] = []
         line = Text(no_wrap=True, overflow="ellipsis")
-        for words, style in self.parts():
+        for words, style in parts:
             wanted = len(SEPARATOR) + len(words) if line.plain else len(words)
-            if width is not None and line.plain and line.cell_len + wanted > width:
+            too_wide = width is not None and len(words) > width  # cut where it starts instead
+            if width is not None and line.plain and line.cell_len + wanted > width and not too_wide:
                 lines.append(line)
                 line = Text(no_wrap=True, overflow="ellipsis")
             if line.plain:
