@@ -121,7 +121,7 @@ async def test_the_footer_says_what_it_cannot_show(sock_dir: Path, size: tuple[i
                 assert key.region.right <= width, f"{key.key_display} cut off"
             shown = {key.action for key in keys}
             offered = {b.action for b in MainScreen.BINDINGS if b.show}
-            more = footer.query("#more-keys")
+            more = footer.query(".more-keys")
             if offered - shown:
                 assert more, f"{offered - shown} left out without a word"
                 assert "more: F1" in str(more.first().render()), "F1 lists them"
@@ -149,7 +149,7 @@ async def test_inside_a_console_the_footer_shows_what_keys_do_there(
             assert shown.get("Ctrl+]") == "palette"
             assert not [key for key in shown if key.startswith("F")], "F-keys go to the guest"
             assert "Ctrl+Q" not in shown and "Ctrl+W" not in shown
-            assert "other keys go to box" in str(footer.query_one("#inside-words").render())
+            assert "other keys go to box" in str(footer.query_one(".inside-words").render())
             status = main_screen(app).active_pane.query_one("#status")
             assert status.region.height <= 2, "the status line leaves the console its rows"
 

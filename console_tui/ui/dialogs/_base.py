@@ -16,6 +16,7 @@ T = TypeVar("T")
 
 HEIGHT_SHARE = 0.9
 """The most of the terminal's height a dialog takes."""
+WIDTH_SHARE = 0.95
 
 
 class Dialog(ModalScreen[T]):
@@ -26,7 +27,7 @@ class Dialog(ModalScreen[T]):
         align: center middle;
         #dialog {{
             width: 76;
-            max-width: 95%;
+            max-width: {WIDTH_SHARE:.0%};
             height: auto;
             max-height: {HEIGHT_SHARE:.0%};
             padding: 1 2;
@@ -56,10 +57,10 @@ class Dialog(ModalScreen[T]):
         self.dismiss(None)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self.fit)
+        self.fit()  # before the first paint: a dialog drawn twice costs a screen reader's bytes
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self.fit)
+        self.fit()
 
     def fit(self) -> None:
         """Make the box short (its lists shrink to what is left) when it would not fit."""
@@ -67,8 +68,15 @@ class Dialog(ModalScreen[T]):
         if not found or not found.first().query(OptionList):
             return
         box = found.first()
+        size = self.app.size
         if not box.has_class("-short"):
-            self._natural_height = box.virtual_size.height + box.styles.gutter.height
-        box.set_class(self._natural_height > int(self.size.height * HEIGHT_SHARE), "-short")
+            most = size.width * WIDTH_SHARE
+            wanted = float(box.styles.width.resolve(size, size)) if box.styles.width else most
+            width = int(min(wanted, most))
+            inner = width - box.styles.gutter.width
+            self._natural_height = (
+                box.get_content_height(size, size, inner) + box.styles.gutter.height
+            )
+        box.set_class(self._natural_height > int(size.height * HEIGHT_SHARE), "-short")
         for option_list in box.query(OptionList):  # the chosen option stays in sight
             option_list.call_after_refresh(option_list.scroll_to_highlight)

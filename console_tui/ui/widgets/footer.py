@@ -53,10 +53,14 @@ class KeysFooter(Footer):
     more_words = "+{count} more: F1"
     """Said for the keys left out, and where they are listed (set by the screen)."""
 
+    _laid_out_for = 0
+
     def on_resize(self) -> None:
-        compact = self.size.width < COMPACT_BELOW
-        if compact != self.compact:
-            self.compact = compact
+        """Lay the keys out again for a new width (a recompose is queued once, not per event)."""
+        if self.size.width == self._laid_out_for:
+            return
+        self._laid_out_for = self.size.width
+        self.compact = self.size.width < COMPACT_BELOW
         self.call_after_refresh(self.recompose)
 
     def compose(self) -> ComposeResult:
@@ -99,9 +103,9 @@ class KeysFooter(Footer):
                 tooltip=tooltip,
             ).data_bind(compact=Footer.compact)
         if left_out:
-            yield FooterLabel(self.more_words.format(count=left_out), id="more-keys")
+            yield FooterLabel(self.more_words.format(count=left_out), classes="more-keys")
         if self.inside_words:
-            yield FooterLabel(self.inside_words, id="inside-words")
+            yield FooterLabel(self.inside_words, classes="inside-words")
         if palette is not None and self.show_command_palette:
             yield FooterKey(
                 palette.binding.key,
