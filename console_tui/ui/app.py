@@ -84,7 +84,9 @@ class ConsoleApp(App[int], inherit_bindings=False):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Inside a console Ctrl+Q goes to the guest, so the footer does not offer Quit there."""
-        return not (action == "quit" and isinstance(self.focused, TerminalView))
+        main = self._main_screen()
+        inside = main is not None and isinstance(main.focused, TerminalView)
+        return not (action == "quit" and inside)
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.hub, who=self.who, screen_reader=self.screen_reader))

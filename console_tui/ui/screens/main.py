@@ -53,6 +53,7 @@ WELCOME = (
 TARGETS_COLLAPSE_BELOW = 100
 """Columns below which the target list hides by itself once a console is open (F6 brings it)."""
 NEEDS_PANE = {
+    "enter_console",
     "sysrq",
     "send_break",
     "nmi",
@@ -79,7 +80,7 @@ class MainScreen(Screen[None]):
         Binding("f3", "function_keys", "Keys", id="main.function_keys"),
         Binding("f4", "sac", "SAC", id="main.sac"),
         Binding("f5", "send_break", "BREAK", id="main.send_break"),
-        Binding("f6", "toggle_targets", "Targets", id="main.toggle_targets"),
+        Binding("f6", "toggle_targets", "Target list", id="main.toggle_targets"),
         Binding("f7", "search", "Search", id="main.search"),
         Binding("f8", "nmi", "NMI", id="main.nmi"),
         Binding("f9", "reset", "Reset", id="main.reset"),
@@ -87,7 +88,7 @@ class MainScreen(Screen[None]):
         Binding("f12", "reading_view", "Reading view", id="main.reading_view"),
         Binding("ctrl+f6", "enter_console", "Console", id="main.enter_console"),
         Binding("ctrl+w", "close_tab", "Close tab", id="main.close_tab"),
-        Binding("ctrl+l", "inventory", "Targets", id="main.inventory", show=False),
+        Binding("ctrl+l", "inventory", "Go to targets", id="main.inventory", show=False),
     ]
 
     def __init__(self, hub: HubAPI, *, who: str, screen_reader: bool = False) -> None:
