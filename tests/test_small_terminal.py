@@ -169,3 +169,23 @@ async def test_the_status_line_keeps_path_and_viewers_whole(sock_dir: Path) -> N
             assert "bob-the-second-operator (operator)" in words
             assert status.region.right <= 140
             await app.hub.detach(other)
+
+
+def test_the_status_line_names_the_transcript_by_file_rather_than_cut_it() -> None:
+    from console_tui.ui.widgets.status_line import SessionFacts
+
+    facts = SessionFacts(
+        target="demo",
+        backing="unix",
+        state="connected",
+        writer="root",
+        you="root",
+        viewers="root (admin)",
+        transcript="/var/lib/console-tui/state/transcripts/demo.log",
+    )
+    for width in (60, 78, 98):
+        lines = [str(line) for line in facts.lines(width)]
+        assert len(lines) <= 2 and all(len(line) <= width for line in lines), lines
+        assert "…" not in "".join(lines), lines
+        assert "demo.log" in lines[-1]
+    assert "/var/lib/console-tui/state/transcripts/demo.log" in str(facts.text(200))

@@ -70,9 +70,13 @@ class SessionFacts:
         past two lines the transcript is named by its file alone (the palette opens it), and a
         fact wider than a whole line is cut with an ellipsis."""
         lines = self._lines(self.parts(), width)
-        if len(lines) > MOST_LINES and self.transcript:
+        cut = width is not None and any(line.cell_len > width for line in lines)
+        if (len(lines) > MOST_LINES or cut) and self.transcript:
             short = self.update(transcript=os.path.basename(self.transcript))
             lines = self._lines(short.parts(), width)
+        if width is not None:
+            for line in lines:
+                line.truncate(max(width, 1), overflow="ellipsis")
         return lines
 
     @staticmethod
@@ -89,9 +93,6 @@ class SessionFacts:
                 line.append(SEPARATOR, "dim")
             line.append(words, style)
         lines.append(line)
-        if width is not None:
-            for each in lines:
-                each.truncate(max(width, 1), overflow="ellipsis")
         return lines
 
     def text(self, width: int | None = None) -> Text:
