@@ -281,7 +281,7 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
             write=not read_only,
             wait=8,
         )
-        passthrough = Passthrough(hub, viewer, write_out)
+        passthrough = Passthrough(hub, viewer, write_out, size=_terminal_size)
         with _raw_terminal(stdin):
             passthrough.say(f"attached to {name}; ~? for help, ~. to detach")
             inbox: asyncio.Queue[bytes] = asyncio.Queue()
@@ -321,6 +321,15 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
     return EXIT_OK
 
 
+def _terminal_size() -> tuple[int, int]:
+    """The operator's terminal (columns, rows); 80x24 when it is not a terminal."""
+    try:
+        size = os.get_terminal_size(sys.stdout.fileno())
+    except OSError:
+        return 80, 24
+    return size.columns, size.lines
+
+
 async def _cancelled(task: asyncio.Task[None]) -> None:
     """Cancel a task we own and wait until it has finished."""
     task.cancel()
@@ -351,6 +360,7 @@ def _raw_terminal(fd: int) -> Iterator[None]:
 async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
     hub = await _hub_with(config, args.name)
     try:
+        _check_send_words(hub.target(args.name), args)
         if (args.nmi or args.reset) and not args.yes and not _confirm(args):
             print("not sent", file=sys.stderr)
             return EXIT_OK
@@ -383,16 +393,27 @@ def _check_break(hub: HubAPI, args: argparse.Namespace) -> None:
             raise NotPermittedError(f"cannot send {what}: {capability.reason}", where=args.name)
 
 
-async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str:
+def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> None:
+    """Refuse unknown SysRq keys and key names before touching the line, saying each once."""
     from console_tui.core import keys
 
-    if args.sysrq:
-        if any(k not in keys.SYSRQ_KEYS for k in args.sysrq):
+    if args.sysrq and any(k not in keys.SYSRQ_KEYS for k in args.sysrq):
+        raise UsageError(
+            f"unknown SysRq key in {args.sysrq!r}",
+            where="--sysrq",
+            fix=f"use keys from: {''.join(sorted(keys.SYSRQ_KEYS))} (h shows the guest's help)",
+        )
+    for name in args.key or ():
+        try:
+            keys.encode_key(name, target.keys)
+        except ValueError as exc:
             raise UsageError(
-                f"unknown SysRq key in {args.sysrq!r}",
-                where="--sysrq",
-                fix=f"use keys from: {''.join(sorted(keys.SYSRQ_KEYS))} (h shows the guest's help)",
-            )
+                str(exc), where="--key", fix="use one of the key names listed"
+            ) from None
+
+
+async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str:
+    if args.sysrq:
         await hub.sysrq(viewer, args.sysrq)
         return f"sent SysRq {args.sysrq}"
     if args.nmi:
@@ -405,12 +426,7 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
         await hub.send_break(viewer)
         return "sent BREAK"
     if args.key:
-        try:
-            await hub.send_keys(viewer, args.key)
-        except ValueError as exc:
-            raise UsageError(
-                str(exc), where="--key", fix=f"key names: {' '.join(keys.KEY_NAMES)}"
-            ) from None
+        await hub.send_keys(viewer, args.key)
         return f"sent {' '.join(args.key)}"
     text = args.text.encode().decode("unicode_escape").encode("utf-8", "surrogateescape")
     await hub.write(viewer, text)
@@ -522,13 +538,14 @@ def _log_recording(args: argparse.Namespace) -> int:
 
 
 def _lab(command: str) -> int:
-    from console_tui.lab import Lab
+    from console_tui.lab import Lab, adopt_as_default
 
     lab = Lab()
     if command == "up":
         info = lab.up()
         print(f"demo guest running (pid {info.pid}, ready in {info.boot_seconds:.1f} s)")
         print(f"config: {info.config_path}")
+        print(adopt_as_default(info.config_path))
         print(f"open it:  console-tui --config {info.config_path}")
     elif command == "down":
         lab.down()

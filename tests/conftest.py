@@ -286,3 +286,75 @@ async def open_console(pilot: Pilot, app: ConsoleApp, name: str) -> ConsolePane:
     await until(pilot, lambda: pane.viewer is not None, f"{name} attached")
     await until(pilot, lambda: pane.facts.state == "connected", f"{name} connected")
     return pane
+
+
+# -- a real terminal ------------------------------------------------------------------------
+
+
+class Tmux:
+    """A real terminal for tests where the terminal itself matters: a tmux server of the test's
+    own (`tmux -L NAME`, its files in the test's runtime dir), one window of a given size running
+    a command; the screen is read back as text. `close` kills that server, and only it."""
+
+    def __init__(self, name: str, columns: int, rows: int) -> None:
+        need_command("tmux")
+        settings = Path(os.environ.get("XDG_RUNTIME_DIR", tempfile.gettempdir())) / "tmux.conf"
+        settings.write_text("set -g remain-on-exit on\n")  # the last screen stays readable
+        self.base = ["tmux", "-L", f"{name}-{os.getpid()}", "-f", str(settings)]
+        self.columns, self.rows = columns, rows
+        self.env = dict(os.environ)
+
+    def start(self, *command: str) -> None:
+        size = ["-x", str(self.columns), "-y", str(self.rows)]
+        env = {
+            **os.environ,
+            "TMUX_TMPDIR": os.environ.get("XDG_RUNTIME_DIR", tempfile.gettempdir()),
+        }
+        env.pop("TMUX", None)
+        subprocess.run(
+            [*self.base, "new-session", "-d", *size, "-s", "test", "--", *command],
+            check=True,
+            env=env,
+        )
+        self.env = env
+
+    def send(self, text: str = "", *keys: str) -> None:
+        """Type `text` as it is, then named keys (`Enter`, `Escape`)."""
+        if text:
+            self._tmux("send-keys", "-t", "test", "-l", text)
+        if keys:
+            self._tmux("send-keys", "-t", "test", *keys)
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-J", "-t", "test").stdout
+
+    def _tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.base, *args], capture_output=True, text=True, env=self.env, check=False
+        )
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        """Wait until `text` is on the screen (wrapped lines joined); return the screen."""
+        deadline = time.monotonic() + timeout
+        while text not in (screen := self.screen()):
+            assert time.monotonic() < deadline, f"timed out waiting for {text!r}; saw:\n{screen}"
+            time.sleep(0.05)
+        return screen
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+@pytest.fixture
+def tmux(request: pytest.FixtureRequest) -> Iterator[Callable[[int, int], Tmux]]:
+    """Make a Tmux terminal of a size; every one made is killed at the end of the test."""
+    made: list[Tmux] = []
+
+    def make(columns: int, rows: int) -> Tmux:
+        terminal = Tmux(f"ctui-{request.node.name[:20]}-{len(made)}", columns, rows)
+        made.append(terminal)
+        return terminal
+
+    yield make
+    for terminal in made:
+        terminal.close()

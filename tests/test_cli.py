@@ -214,7 +214,7 @@ def test_numbered_menu_drives_sysrq_h(guest: lab.LabInfo) -> None:
     import re
 
     pexpect = pytest.importorskip("pexpect")
-    child = spawn_attach(guest, rows=60)
+    child = spawn_attach(guest, rows=80)  # the whole menu on one page
     try:
         child.expect_exact("attached to demo")
         child.send("\r~?")

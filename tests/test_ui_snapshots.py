@@ -83,8 +83,8 @@ async def open_with(pilot: Pilot, name: str, output: bytes) -> None:
     deadline = asyncio.get_running_loop().time() + 5
 
     def settled() -> bool:
-        # Both first events of an attach (the line's state, our write lock) have been shown.
-        return pane.facts.state == "unreachable" and bool(pane.facts.writer)
+        # The first events of an attach have been shown: the line is down, and why.
+        return pane.facts.state == "unreachable" and pane.facts.line_down
 
     while not settled() and asyncio.get_running_loop().time() < deadline:
         await pilot.pause(0.02)

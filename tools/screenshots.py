@@ -1,13 +1,16 @@
 """Render SVG screenshots of the main screens into screenshots/ (run by `make screenshots`).
 
 The inventory and console pictures show a live session on the demo guest, which this starts (and
-stops again if it was not already running). The SAC picture draws a Windows-style console's
-SAC> prompt on a target whose line is down: no real Windows can run here.
+stops again if it was not already running). The SAC picture is a live session too, on a small
+console here that greets as Windows SAC does and echoes: no real Windows can run here. The
+small-terminal picture is the demo at 80x24; the line-down picture a target whose VM is not there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -47,7 +50,7 @@ console = "unix://{sac_socket}"
 [[target]]
 name = "web-01"
 group = "prod"
-console = "telnet://127.0.0.1:1"
+console = "unix:///run/vms/web-01.sock?telnet=1"
 
 [discovery]
 qemu = false
@@ -56,15 +59,26 @@ serial = false
     return info.config_path.read_text() + extra
 
 
+async def _sac_console(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One client of the SAC look-alike: the greeting and prompt, then an echo (a probe that
+    only looks and goes away is fine)."""
+    with contextlib.suppress(ConnectionError):
+        writer.write(SAC_SCREEN)
+        while data := await reader.read(4096):
+            writer.write(data.replace(b"\r", b"\r\n"))
+    writer.close()
+
+
 async def _shoot(
     config: config_mod.Config,
     name: str,
     steps: Callable[[ConsoleApp, MainScreen, Pilot], Awaitable[None]],
     *,
     theme: str | None = None,
+    size: tuple[int, int] = SIZE,
 ) -> Path:
     app = ConsoleApp(config, theme=theme, blink=False, who="operator")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         screen = app.screen
         assert isinstance(screen, MainScreen)
         await steps(app, screen, pilot)
@@ -97,9 +111,13 @@ async def _function_keys(app: ConsoleApp, screen: MainScreen, pilot: Pilot) -> N
 
 async def _sac(app: ConsoleApp, screen: MainScreen, pilot: Pilot) -> None:
     pane = await screen.open_target("win-01")
-    pane.terminal.feed(SAC_SCREEN)
-    pane.terminal.sync_now()
+    await _until(pilot, lambda: pane.terminal.sac_prompt)
     screen.action_sac()
+
+
+async def _line_down(app: ConsoleApp, screen: MainScreen, pilot: Pilot) -> None:
+    pane = await screen.open_target("web-01")
+    await _until(pilot, lambda: pane.facts.line_down)
 
 
 async def main() -> int:
@@ -110,16 +128,28 @@ async def main() -> int:
     assert info is not None
     try:
         with tempfile.TemporaryDirectory(prefix="ctui-shots-") as folder:
+            # The apps keep their transcripts (shown in the pictures) and state under a home of
+            # their own: the pictures show ~/.local/state/..., never this machine's paths.
+            os.environ["HOME"] = folder
+            os.environ["XDG_STATE_HOME"] = str(Path(folder) / ".local" / "state")
             config_path = Path(folder) / "config.toml"
-            config_path.write_text(_config_text(info, Path(folder) / "win-01.sock"))
+            sac_socket = Path(folder) / "win-01.sock"
+            config_path.write_text(_config_text(info, sac_socket))
             config = config_mod.load(config_path)
-            shots = [
-                await _shoot(config, "inventory", _demo_session),
-                await _shoot(config, "sysrq", _sysrq),
-                await _shoot(config, "function-keys", _function_keys),
-                await _shoot(config, "sac", _sac),
-                await _shoot(config, "high-contrast", _demo_session, theme="high-contrast"),
-            ]
+            sac = await asyncio.start_unix_server(_sac_console, str(sac_socket))
+            try:
+                shots = [
+                    await _shoot(config, "inventory", _demo_session),
+                    await _shoot(config, "sysrq", _sysrq),
+                    await _shoot(config, "function-keys", _function_keys),
+                    await _shoot(config, "sac", _sac),
+                    await _shoot(config, "high-contrast", _demo_session, theme="high-contrast"),
+                    await _shoot(config, "small-terminal", _demo_session, size=(80, 24)),
+                    await _shoot(config, "line-down", _line_down, size=(100, 30)),
+                ]
+            finally:
+                sac.close()
+                await sac.wait_closed()
     finally:
         if started:
             demo.down()

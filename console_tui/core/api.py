@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from console_tui.core.config import Config, Role, Target
 
 __all__ = [
+    "LOCK_REQUESTED",
     "Capability",
     "Event",
     "EventKind",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 VIEWER_QUEUE = 512
+LOCK_REQUESTED = "lock-requested"
+"""The detail of the notice that tells the write lock's holder somebody asks for it."""
 
 
 class EventKind(enum.StrEnum):
@@ -40,13 +43,14 @@ class EventKind(enum.StrEnum):
     SNAPSHOT = "snapshot"
     """VT bytes that redraw the whole screen: first on attach, and after a viewer fell behind"""
     STATE = "state"
-    """text: the session's state (connected, reconnecting, ...)"""
+    """text: the session's state (connected, reconnecting, ...); detail: why the line is down"""
     LOCK = "lock"
     """text: who holds the write lock, empty when free"""
     VIEWERS = "viewers"
     """text: who is attached"""
     NOTICE = "notice"
-    """text for the operator"""
+    """text for the operator, in words that fit every client; detail: what it is about
+    (`LOCK_REQUESTED`), so a client can add its own way to act on it"""
     DETACHED = "detached"
     """text: why this viewer was detached; the last event it gets"""
 
@@ -56,6 +60,7 @@ class Event:
     kind: EventKind
     data: bytes = b""
     text: str = ""
+    detail: str = ""
 
 
 _viewer_ids = itertools.count(1)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from console_tui.core import keys
 from console_tui.core.alerts import describe
 from console_tui.core.api import (
+    LOCK_REQUESTED,
     Capability,
     Event,
     EventKind,
@@ -40,6 +41,7 @@ from console_tui.core.session import Session, SessionState
 from console_tui.core.watch import Watch
 
 DENIED_QUIET = 60.0
+_LINE_DOWN = (SessionState.UNREACHABLE, SessionState.WAITING)
 
 
 class Hub:
@@ -52,6 +54,8 @@ class Hub:
         self._lock_requests: dict[str, Viewer] = {}
         self._windows: dict[int, tuple[int, int]] = {}
         """The window size each viewer last asked for, applied when it takes the write lock."""
+        self._lock_waiting: dict[str, list[Viewer]] = {}
+        """Per target, who gets the write lock when its line comes up, first in line first."""
         self._denied: dict[tuple[int, str], float] = {}
         self.watch = Watch(self)
         self.book = TargetBook(
@@ -139,6 +143,7 @@ class Hub:
         if session is None or session.state is SessionState.CLOSED:
             session = Session(target, self.config.settings)
             session.on_alert = self.watch.alerted
+            session.on_state = self._line_changed
             self.sessions[name] = session
             session.start()
             self.audit.record("connect", who="hub", target=name)
@@ -169,7 +174,7 @@ class Hub:
         session.mark(f"{viewer.label} attached ({role})")
         self.audit.record("attach", who=who, target=name, source=source, role=role)
         if write and viewer.may_write and session.lock_holder is None:
-            self._set_lock(session, viewer, "took", by=viewer)
+            self._lock_or_wait(session, viewer)
         return viewer
 
     async def detach(self, viewer: Viewer) -> None:
@@ -185,6 +190,9 @@ class Hub:
         if was_writer:
             session.mark(f"{viewer.label} released the write lock")
         session.mark(f"{viewer.label} detached: {why}" if why else f"{viewer.label} detached")
+        waiting = self._lock_waiting.get(viewer.target, [])
+        if viewer in waiting:
+            waiting.remove(viewer)
         self.audit.record("detach", who=viewer.who, target=viewer.target, source=viewer.source)
         if was_writer:
             self._audit_lock(viewer, "released")
@@ -236,9 +244,15 @@ class Hub:
         await self.watch.close()
         await asyncio.gather(*(session.close() for session in self.sessions.values()))
         self.sessions.clear()
+        self._lock_waiting.clear()
         self.audit.close()
 
     # -- the write lock ---------------------------------------------------------------------
+    #
+    # The write lock says who types on a live line, so nobody holds it while the line is down: an
+    # operator who attaches (or asks) then waits in line for it, and a holder whose line drops
+    # gives it up and is first in line when the line comes back, so a bounce of the line never
+    # hands the console to somebody else.
 
     def _set_lock(
         self, session: Session, holder: Viewer | None, action: str, *, by: Viewer
@@ -255,18 +269,55 @@ class Hub:
     def _audit_lock(self, by: Viewer, action: str) -> None:
         self.audit.record("lock", who=by.who, target=by.target, source=by.source, action=action)
 
+    def _lock_or_wait(self, session: Session, viewer: Viewer, *, first: bool = False) -> bool:
+        """Give a free lock to `viewer` on a live line (True), or put it in line for when the
+        line comes up (first in line with `first`)."""
+        if session.state is SessionState.CONNECTED:
+            self._set_lock(session, viewer, "took", by=viewer)
+            return True
+        waiting = self._lock_waiting.setdefault(session.target.name, [])
+        if viewer in waiting:
+            waiting.remove(viewer)
+        waiting.insert(0 if first else len(waiting), viewer)
+        return False
+
+    def _line_changed(self, session: Session) -> None:
+        """The line came up (the first in line takes the lock) or went down (the holder lets go
+        and goes first in line)."""
+        name = session.target.name
+        holder = session.lock_holder
+        if session.state is SessionState.CONNECTED:
+            waiting = self._lock_waiting.pop(name, [])
+            present = [v for v in waiting if v.id in session.viewers]
+            if holder is None and present:
+                self._set_lock(session, present[0], "took", by=present[0])
+        elif session.state in _LINE_DOWN and holder is not None:
+            self._set_lock(session, None, "released: the line is down", by=holder)
+            self._lock_or_wait(session, holder, first=True)
+
     async def request_lock(self, viewer: Viewer) -> bool:
         """Take the lock when free; otherwise ask its holder. True when the viewer now writes."""
         session = self._session_of(viewer)
         self._require(viewer, Role.OPERATOR, "write to the console")
         holder = session.lock_holder
-        if holder is None or holder is viewer:
-            self._set_lock(session, viewer, "took", by=viewer)
+        if holder is viewer:
             return True
+        if holder is None:
+            if self._lock_or_wait(session, viewer):
+                return True
+            viewer.deliver(
+                Event(
+                    EventKind.NOTICE,
+                    text=f"the line is {session.state}: the write lock is yours when it is up",
+                )
+            )
+            return False
         self._lock_requests[session.target.name] = viewer
         holder.deliver(
             Event(
-                EventKind.NOTICE, text=f"{viewer.label} asks for the write lock (hand it over: ~w)"
+                EventKind.NOTICE,
+                text=f"{viewer.label} asks for the write lock",
+                detail=LOCK_REQUESTED,
             )
         )
         viewer.deliver(Event(EventKind.NOTICE, text=f"asked {holder.label} for the write lock"))
@@ -300,7 +351,10 @@ class Hub:
             )
         else:
             self._require(viewer, Role.OPERATOR, "write to the console")
-        self._set_lock(session, viewer, "taken" if holder else "took", by=viewer)
+        if session.state is SessionState.CONNECTED:
+            self._set_lock(session, viewer, "taken" if holder else "took", by=viewer)
+        else:
+            self._lock_or_wait(session, viewer, first=True)
 
     async def resize(self, viewer: Viewer, columns: int, rows: int) -> None:
         """The writer's window size becomes the session's, so cursor reports match what it sees.
@@ -472,6 +526,7 @@ class Hub:
         self._require(viewer, Role.OPERATOR, words)
         holder = session.lock_holder
         if holder is None:
+            session.check_line()
             self._set_lock(session, viewer, "took", by=viewer)
         elif holder is not viewer:
             yours = " (your other session)" if holder.who == viewer.who else ""

@@ -243,6 +243,23 @@ SYSRQ_KEYS: dict[str, str] = {
 }
 """The kernel's SysRq commands (Documentation/admin-guide/sysrq.rst)."""
 
+DANGEROUS_SYSRQ = "bco"
+"""SysRq keys that take the machine down at once (reboot, crash, power off): every way in asks
+first, as for NMI and reset."""
+
+
+def dangerous_sysrq(sysrq_keys: str) -> str:
+    """The keys of `sysrq_keys` that take the machine down at once, each once, in order."""
+    return "".join(dict.fromkeys(k for k in sysrq_keys.lower() if k in DANGEROUS_SYSRQ))
+
+
+def sysrq_question(sysrq_keys: str, target: str) -> tuple[str, str]:
+    """The question to ask before sending a dangerous SysRq key or sequence, and what it does."""
+    wanted = sysrq_keys.lower()
+    what = "; ".join(f"{k}: {SYSRQ_KEYS[k]}" for k in dangerous_sysrq(wanted))
+    return f"Send SysRq {wanted} to {target}?", f"It takes the machine down at once ({what})."
+
+
 SYSRQ_NOTE = (
     "The guest's kernel.sysrq setting decides which keys act; "
     "the console cannot see it. Send BREAK, then the key within 5 s."

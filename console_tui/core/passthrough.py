@@ -7,8 +7,9 @@ terminal bytes out, every action through the Hub. The escapes:
     ~n  NMI (asks y/n)    ~r  reset (asks y/n)  ~f N    function key N (1-12, then Enter)
     ~w  write lock        ~?  help and menu     ~~      a literal ~
 
-`~?` also prints a numbered menu of every action, answered by typing its number and Enter: the
-plain path for screen-reader and braille users, where each action confirms in words what was sent.
+`~?` also prints a numbered menu of every action, a page that fits the terminal at a time (Space
+shows the next), answered by typing its number and Enter: the plain path for screen-reader and
+braille users, where each action confirms in words what was sent.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from console_tui.core import keys
-from console_tui.core.api import Event, EventKind, HubAPI, Viewer
+from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
 from console_tui.core.errors import ConsoleError
 from console_tui.core.terminal_filter import ReplyFilter, TerminalFilter
 
 ESCAPE = ord("~")
+SAY_TAG = "[console-tui] "
+"""What `say` puts before a line of our own (the menu counts it when it fits a page)."""
 REFUSAL_QUIET = 10.0
 """Seconds before the same refusal is said again while the operator keeps typing."""
 
@@ -57,10 +60,20 @@ class Passthrough:
     what it holds and starts over from a snapshot, so a slow reader costs bounded memory.
     """
 
-    def __init__(self, hub: HubAPI, viewer: Viewer, write_out: Callable[[bytes], None]) -> None:
+    def __init__(
+        self,
+        hub: HubAPI,
+        viewer: Viewer,
+        write_out: Callable[[bytes], None],
+        *,
+        size: Callable[[], tuple[int, int]] = lambda: (80, 24),
+    ) -> None:
         self.hub = hub
         self.viewer = viewer
         self.write_out = write_out
+        self.size = size
+        """The operator's terminal (columns, rows) now, so the `~?` menu pages to fit it."""
+        self._shown = 0
         self.done = asyncio.Event()
         self._line_start = True
         self._mode = "normal"  # normal | tilde | sysrq | fkey | confirm-nmi | confirm-reset
@@ -117,6 +130,8 @@ class Passthrough:
             self.say(f"console {event.text}")
         elif event.kind == EventKind.LOCK:
             self.say(f"write lock: {event.text or 'free'}")
+        elif event.kind == EventKind.NOTICE and event.detail == LOCK_REQUESTED:
+            self.say(f"{event.text} (hand it over: ~w)")
         elif event.kind == EventKind.NOTICE:
             self.say(event.text)
 
@@ -158,9 +173,7 @@ class Passthrough:
         elif mode == "sysrq":
             self._line_start = byte in (0x0D, 0x0A)
             if char in keys.SYSRQ_KEYS:
-                meaning = keys.SYSRQ_KEYS[char]
-                if await self._act(self.hub.sysrq(self.viewer, char)):
-                    self.say(f"sent BREAK then SysRq {char} ({meaning})")
+                await self._choose(self._sysrq_item(char))
             else:
                 self.say(f"no SysRq key {char!r}; keys: {''.join(sorted(keys.SYSRQ_KEYS))}")
         elif mode == "fkey":
@@ -222,19 +235,8 @@ class Passthrough:
             await self._lock()
         elif char == "?":
             self._menu = self.menu()
-            lines = [
-                HELP.rstrip(),
-                self._who(),
-                "",
-                "Actions: type a number and Enter (Enter alone closes):",
-            ]
-            for number, item in enumerate(self._menu, start=1):
-                note = f"  (unavailable: {item.reason})" if item.reason else ""
-                lines.append(f"{number:3d}  {item.label}{note}")
-            self.say("\n".join(lines))
-            self.write_out(b"number> ")
-            self._mode = "menu"
-            self._digits = ""
+            self._shown = 0
+            self._show_page([HELP.rstrip(), self._who(), ""])
         else:
             # Not an escape: send the ~ and the key as typed, as OpenSSH does.
             await self._act(self.hub.write(self.viewer, b"~" + bytes([byte])))
@@ -253,6 +255,9 @@ class Passthrough:
             return
         number, self._digits = self._digits, ""
         self._line_start = True
+        if char == " " and not number and self._shown < len(self._menu):
+            self._show_page([])
+            return
         if char not in "\r\n" or not number:
             self.say("menu closed")
             return
@@ -260,7 +265,48 @@ class Passthrough:
         if not 0 <= index < len(self._menu):
             self.say(f"no action {number}: the menu has 1 to {len(self._menu)}; ~? shows it again")
             return
-        item = self._menu[index]
+        await self._choose(self._menu[index])
+
+    def _show_page(self, header: list[str]) -> None:
+        """The next page of the numbered menu, as many actions as fit the operator's terminal
+        under `header`, so the header never scrolls off; Space shows the next page."""
+        columns, rows = self.size()
+        columns = max(columns, 20)
+
+        def height(line: str) -> int:
+            return max(1, -(-len(line) // columns))
+
+        first = last = self._shown
+        heading = f"Actions {first + 1}-{{last}} of {len(self._menu)}: a number and Enter runs one"
+        heading += "; Space shows more; Enter alone closes"
+        # The line break before it, the tag on its first line, the heading, and the prompt.
+        top = "\n".join([*header, heading]).split("\n")
+        used = 1 + height(SAY_TAG + top[0]) + sum(height(line) for line in top[1:]) + 1
+        lines: list[str] = []
+        said = ""
+        while last < len(self._menu):
+            item = self._menu[last]
+            note = ""
+            if item.reason:
+                note = "  (unavailable, as above)" if item.reason == said else ""
+                note = note or f"  (unavailable: {item.reason})"
+                said = item.reason
+            line = f"{last + 1:3d}  {item.label}{note}"
+            if lines and used + height(line) > rows:
+                break
+            used += height(line)
+            lines.append(line)
+            last += 1
+        if last == len(self._menu):
+            heading = heading.replace("; Space shows more", "")
+        self._shown = last
+        self.say("\n".join([*header, heading.format(last=last), *lines]))
+        self.write_out(b"number> ")
+        self._mode = "menu"
+        self._digits = ""
+
+    async def _choose(self, item: MenuItem) -> None:
+        """Run an action, or ask first (y/n) when it cannot be taken back."""
         if item.reason or item.action is None:
             self.say(f"{item.label}: unavailable: {item.reason}")
         elif item.confirm:
@@ -293,17 +339,7 @@ class Passthrough:
 
         items = [MenuItem("Send BREAK", brk_action, reason=brk.reason)]
 
-        def sysrq(key: str, meaning: str) -> Callable[[], Awaitable[str]]:
-            async def run() -> str:
-                await hub.sysrq(viewer, key)
-                return f"sent BREAK then SysRq {key} ({meaning})"
-
-            return run
-
-        for key, meaning in keys.SYSRQ_KEYS.items():
-            items.append(
-                MenuItem(f"SysRq {key}: {meaning}", sysrq(key, meaning), reason=brk.reason)
-            )
+        items += [self._sysrq_item(key, brk.reason) for key in keys.SYSRQ_KEYS]
 
         async def nmi() -> str:
             await hub.nmi(viewer)
@@ -339,6 +375,20 @@ class Passthrough:
         items.append(MenuItem("Take, ask for, or hand over the write lock", self._lock_item))
         items.append(MenuItem("Detach", self._detach_item))
         return items
+
+    def _sysrq_item(self, key: str, reason: str = "") -> MenuItem:
+        """SysRq `key` as an action; reboot, crash and power off ask first."""
+        meaning = keys.SYSRQ_KEYS[key]
+
+        async def run() -> str:
+            await self.hub.sysrq(self.viewer, key)
+            return f"sent BREAK then SysRq {key} ({meaning})"
+
+        confirm = ""
+        if keys.dangerous_sysrq(key) and self.viewer.may_write:  # a viewer is refused, not asked
+            question, detail = keys.sysrq_question(key, self.viewer.target)
+            confirm = f"{detail} {question}"
+        return MenuItem(f"SysRq {key}: {meaning}", run, confirm, reason)
 
     def _typer(self, data: bytes, said: str) -> Callable[[], Awaitable[str]]:
         async def run() -> str:

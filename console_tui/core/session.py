@@ -100,6 +100,7 @@ class Session:
         self.settings = settings or Settings()
         self.state = SessionState.CONNECTING
         self.last_error = ""
+        self._told_error = ""
         self.connects = 0
         self.viewers: dict[int, Viewer] = {}
         self.lock_holder: Viewer | None = None
@@ -119,6 +120,8 @@ class Session:
         )
         self.alerts = AlertWatch(self.settings.alerts + target.alerts)
         self.on_alert: Callable[[Session, Alert], None] | None = None
+        self.on_state: Callable[[Session], None] | None = None
+        """Called after the line's state changed (the Hub keeps the write lock to live lines)."""
         self._claim = LineClaim(target)
         self._line = asyncio.Lock()
         self._backlog = 0
@@ -302,9 +305,17 @@ class Session:
             await self.write(data)
 
     def _set_state(self, state: SessionState) -> None:
-        if state is not self.state:
+        """Tell every viewer the line's new state, and why it is down when it is."""
+        if state is not self.state or self._told_error != self.last_error:
+            changed = state is not self.state
             self.state = state
-            self.broadcast(Event(EventKind.STATE, text=state.value))
+            self._told_error = self.last_error
+            if changed and self.on_state is not None:
+                self.on_state(self)  # the write lock changes before the viewers hear the state
+            self.broadcast(self.state_event())
+
+    def state_event(self) -> Event:
+        return Event(EventKind.STATE, text=self.state.value, detail=self.last_error)
 
     def broadcast(self, event: Event) -> None:
         for viewer in self.viewers.values():
@@ -316,7 +327,7 @@ class Session:
         self.viewers[viewer.id] = viewer
         # A late joiner sees what happened: the scrollback, then the current screen.
         viewer.deliver(Event(EventKind.SNAPSHOT, self.screen.snapshot(history=True)))
-        viewer.deliver(Event(EventKind.STATE, text=self.state.value))
+        viewer.deliver(self.state_event())
         viewer.deliver(
             Event(EventKind.LOCK, text=self.lock_holder.label if self.lock_holder else "")
         )
@@ -340,13 +351,18 @@ class Session:
 
     # -- the line ---------------------------------------------------------------------------
 
-    def _live_backing(self) -> Backing:
+    def check_line(self) -> None:
+        """Raise UnreachableError, with why and what to do, unless the line is connected."""
         if self.state is not SessionState.CONNECTED or self.backing is None:
             raise UnreachableError(
                 f"console is {self.state.value}",
                 where=f"{self.target.name} ({self.target.console})",
                 fix=self.last_error or "wait for it to reconnect",
             )
+
+    def _live_backing(self) -> Backing:
+        self.check_line()
+        assert self.backing is not None
         return self.backing
 
     @property

@@ -14,6 +14,7 @@ from console_tui.lab.guest import (
     Lab,
     LabError,
     LabInfo,
+    adopt_as_default,
     newest_kernel,
 )
 from console_tui.lab.initramfs import INIT_SCRIPT, READY_LINE, TARGET_NAME, build_initramfs
@@ -27,6 +28,7 @@ __all__ = [
     "Lab",
     "LabError",
     "LabInfo",
+    "adopt_as_default",
     "build_initramfs",
     "newest_kernel",
 ]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from console_tui.core import config as config_mod
 from console_tui.core import paths
 from console_tui.core.control import ControlURI
 from console_tui.core.control.qmp import QMPControl
@@ -308,6 +309,30 @@ class Lab:
         )
         with paths.open_private(self.config_path(), "w") as out:
             out.write(text)
+
+
+def adopt_as_default(lab_config: Path) -> str:
+    """Make the README's commands work as typed (`console-tui attach demo`, without --config):
+    when the operator has no config at the default place yet, the demo guest's becomes it.
+    An existing config is never changed. What happened, in words for the operator."""
+    path, named = config_mod.locate(None)
+    if not named and not path.exists():
+        with paths.open_private(path, "w") as out:
+            out.write(lab_config.read_text(encoding="utf-8"))
+            out.write("\n# Add your own [[target]] entries below (see README: Config).\n")
+        return (
+            f"wrote {path} with the {TARGET_NAME} target: `console-tui attach {TARGET_NAME}` works"
+        )
+    try:
+        has_demo = any(t.name == TARGET_NAME for t in config_mod.load(path).targets)
+    except ConsoleError:
+        has_demo = False
+    if has_demo:
+        return f"your config {path} has the {TARGET_NAME} target"
+    return (
+        f"your config {path} has no {TARGET_NAME} target and is left as it is: "
+        f"add --config {lab_config}, or copy its [[target]] into yours"
+    )
 
 
 def newest_kernel(boot: Path = Path("/boot")) -> Path | None:

@@ -4,6 +4,7 @@ shared live sessions (see ssh.py); `serve --no-ssh` holds the consoles without a
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import sys
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 from console_tui.core import paths
 from console_tui.core.config import Config
 from console_tui.core.errors import EXIT_OK, ConfigError, UsageError
-from console_tui.server.auth import host_key_path
 
 __all__ = ["parse_listen", "run", "run_capture", "serve"]
 
@@ -29,6 +29,8 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 def serve(config: Config, *, listen: str | None) -> int:
     """Hold every console, and serve SSH on `listen` (None: no SSH), until SIGINT or SIGTERM."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # each line when it happens, in a log too
     if listen is None:
         return asyncio.run(run_capture(config))
     host, port = parse_listen(listen)
@@ -42,6 +44,11 @@ async def _stopped() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+def _say(words: str) -> None:
+    """A line about what the server is doing, shown at once."""
+    print(f"console-tui: {words}", flush=True)
 
 
 def _say_held(names: list[str]) -> None:
@@ -71,6 +78,8 @@ async def run_capture(config: Config) -> int:
 async def run(
     config: Config, host: str, port: int, *, app_command: Sequence[str] | None = None
 ) -> int:
+    _say("starting the SSH server")
+    from console_tui.server.auth import host_key_path
     from console_tui.server.ssh import ConsoleServer
 
     if not config.users:
@@ -79,6 +88,8 @@ async def run(
             where=str(config.path or "config"),
             fix='add [[user]] with name, role and keys = ["ssh-ed25519 AAAA..."]',
         )
+    if not host_key_path().exists():
+        _say(f"making the SSH host key (first start only): {host_key_path()}")
     server = ConsoleServer(config, app_command=app_command)
     if not len(server.keys):
         raise ConfigError(

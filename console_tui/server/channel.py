@@ -241,7 +241,7 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         viewer = await hub.attach(
             name, who=self.user.name, role=role, source=self.principal.source, write=writes, wait=8
         )
-        passthrough = Passthrough(hub, viewer, self._write)
+        passthrough = Passthrough(hub, viewer, self._write, size=lambda: self.size)
         self.passthrough = passthrough
         if self.size != (80, 24):
             await hub.resize(viewer, *self.size)

@@ -14,8 +14,11 @@ from console_tui.core.api import HubAPI
 from console_tui.core.config import Config
 from console_tui.ui.commands import ConsoleCommands
 from console_tui.ui.cursor import cursor_shown, focus_offset
+from console_tui.ui.keynames import key_name
+from console_tui.ui.remembered import remember_theme, remembered_theme
 from console_tui.ui.screens.main import MainScreen
 from console_tui.ui.themes import DEFAULT_THEME, load_themes
+from console_tui.ui.widgets.terminal import TerminalView
 
 
 class ConsoleApp(App[int], inherit_bindings=False):
@@ -48,7 +51,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
         self.screen_reader = screen_reader
         self.blink = blink and not self.screen_reader
         self.probe = probe
-        self.who = who or paths.local_user()
+        self.who = who or getattr(hub, "who", None) or paths.local_user()
         self._own_hub = hub is None
         if hub is None:
             from console_tui.core.hub import Hub
@@ -60,7 +63,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
         for loaded in themes:
             self.register_theme(loaded)
         self._theme_problems = [str(problem) for problem in problems]
-        wanted = theme or config.settings.theme or DEFAULT_THEME
+        wanted = theme or remembered_theme(self.who) or config.settings.theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             self._theme_problems.append(
                 f"no theme named {wanted!r}; known: {', '.join(t.name for t in themes)}; "
@@ -73,9 +76,24 @@ class ConsoleApp(App[int], inherit_bindings=False):
         if config.settings.keymap:
             self.set_keymap(dict(config.settings.keymap))
 
+    def get_key_display(self, binding: Binding) -> str:
+        """Keys spelled one way in the footer and in help: `Ctrl+Q`, `F1`, `Shift+PgUp`."""
+        if binding.key_display:
+            return binding.key_display
+        return key_name(binding.key.split(",")[0])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Inside a console Ctrl+Q goes to the guest, so the footer does not offer Quit there."""
+        main = self._main_screen()
+        inside = main is not None and isinstance(main.focused, TerminalView)
+        return not (action == "quit" and inside)
+
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.hub, who=self.who, screen_reader=self.screen_reader))
         self.call_after_refresh(self._report_theme_problems)
+        self.theme_changed_signal.subscribe(
+            self, lambda theme: remember_theme(self.who, theme.name)
+        )
 
     def _report_theme_problems(self) -> None:
         for problem in self._theme_problems:

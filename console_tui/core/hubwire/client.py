@@ -174,7 +174,10 @@ class RemoteHub(HubOps):
             if viewer is None:
                 return
             kind = EventKind(message.get("kind", ""))
-            viewer.deliver(Event(kind, unb64(message.get("data", "")), message.get("text", "")))
+            text, detail = message.get("text", ""), message.get("detail", "")
+            if kind == EventKind.STATE:
+                self._saw_state(viewer.target, text, detail)
+            viewer.deliver(Event(kind, unb64(message.get("data", "")), text, detail))
             if kind == EventKind.DETACHED:
                 self._viewers.pop(viewer.id, None)
         elif "targets" in message:
@@ -193,6 +196,13 @@ class RemoteHub(HubOps):
                 future.set_result(op.decode_result(result, self) if op else result)
             except Exception as exc:
                 future.set_exception(exc)
+
+    def _saw_state(self, name: str, state: str, detail: str) -> None:
+        """A line's state as its events tell it, at once: the pushed statuses come up to a second
+        later, and the inventory and status line must not show the state before."""
+        status = self._statuses.get(name)
+        if status is not None:
+            self._statuses[name] = dataclasses.replace(status, state=state, detail=detail)
 
     def viewer(self, raw: dict[str, Any]) -> Viewer:
         """A handle for a viewer the service just attached for us."""

@@ -427,6 +427,8 @@ class _Client:
                 message["data"] = b64(event.data)
             if event.text:
                 message["text"] = event.text
+            if event.detail:
+                message["detail"] = event.detail
             await self.send(message)
         self.viewers.pop(viewer.id, None)
 

@@ -21,6 +21,9 @@ class PasteDialog(ConfirmDialog):
 
 
 def _duration(seconds: float) -> str:
+    """A wait in words: `under a second`, `3 s`, `4 min`."""
+    if seconds < 1:
+        return "under a second"
     if seconds < 90:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min"

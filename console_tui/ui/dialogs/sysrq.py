@@ -11,6 +11,8 @@ from textual.widgets.option_list import Option
 from console_tui.core import keys
 from console_tui.ui.dialogs._base import Dialog
 
+DEFAULT_KEY = "h"
+
 
 def sysrq_label(key: str) -> str:
     """How a SysRq key is named in the dialog and the palette, e.g. `SysRq h: help: list the keys`."""
@@ -18,7 +20,8 @@ def sysrq_label(key: str) -> str:
 
 
 class SysRqDialog(Dialog[str]):
-    """Pick a SysRq key (Enter, or press the key itself) or type a sequence; dismisses the keys."""
+    """Pick a SysRq key (Enter, or press the key itself) or type a sequence; dismisses the keys.
+    The caller asks before the keys that take the machine down."""
 
     def __init__(self, target: str, *, reason: str = "") -> None:
         super().__init__()
@@ -26,6 +29,9 @@ class SysRqDialog(Dialog[str]):
         self.reason = reason
 
     def on_mount(self) -> None:
+        """The harmless `h` (help) is highlighted first: F2 then Enter must never reboot."""
+        option_list = self.query_one("#keys", OptionList)
+        option_list.highlighted = option_list.get_option_index(DEFAULT_KEY)
         self.query_one("#cancel" if self.reason else "#keys").focus()
 
     def compose(self) -> ComposeResult:

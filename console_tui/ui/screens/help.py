@@ -28,7 +28,20 @@ INSIDE_CONSOLE = [
         "any other key",
         "goes to the console, encoded for the target's key style (xterm, VT220, VT100+)",
     ),
-    ("paste", "bracketed when the guest asked; paced to the line; long pastes ask first"),
+]
+COPY_AND_PASTE = [
+    ("mouse drag", "selects text in the console"),
+    (
+        "Ctrl+] Copy",
+        "copies the selection (or the whole screen) to your clipboard, through your terminal "
+        "(OSC 52), over SSH too",
+    ),
+    (
+        "your terminal's paste",
+        "(often Ctrl+Shift+V) types into the console: bracketed when the guest asked, paced to "
+        "the line; longer than paste_limit asks first",
+    ),
+    ("Ctrl+] Paste", "pastes what Copy took, the same way"),
 ]
 MOVING = [
     ("Tab / Shift+Tab", "move between controls: filter, targets, tabs, console, reading view"),

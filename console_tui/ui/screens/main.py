@@ -11,13 +11,14 @@ import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
+from console_tui.core import keys
 from console_tui.core.api import HubAPI
 from console_tui.ui.dialogs._base import Dialog
 from console_tui.ui.dialogs.confirm import ConfirmDialog
@@ -29,6 +30,7 @@ from console_tui.ui.dialogs.sysrq import SysRqDialog
 from console_tui.ui.dialogs.transcript import TranscriptDialog
 from console_tui.ui.messages import Announce, OpenTarget, TargetChanged
 from console_tui.ui.screens.help import (
+    COPY_AND_PASTE,
     INSIDE_CONSOLE,
     MOVING,
     HelpScreen,
@@ -36,6 +38,7 @@ from console_tui.ui.screens.help import (
     own_bindings,
 )
 from console_tui.ui.widgets.console_pane import ConsolePane
+from console_tui.ui.widgets.footer import KeysFooter
 from console_tui.ui.widgets.inventory import Inventory
 from console_tui.ui.widgets.terminal import TerminalView
 
@@ -47,7 +50,10 @@ WELCOME = (
     "In a console every key goes to the machine, except Ctrl+F6 (leave the console) and "
     "Ctrl+] (command palette: every action by name). F1 lists all keys."
 )
+TARGETS_COLLAPSE_BELOW = 100
+"""Columns below which the target list hides by itself once a console is open (F6 brings it)."""
 NEEDS_PANE = {
+    "enter_console",
     "sysrq",
     "send_break",
     "nmi",
@@ -74,6 +80,7 @@ class MainScreen(Screen[None]):
         Binding("f3", "function_keys", "Keys", id="main.function_keys"),
         Binding("f4", "sac", "SAC", id="main.sac"),
         Binding("f5", "send_break", "BREAK", id="main.send_break"),
+        Binding("f6", "toggle_targets", "Target list", id="main.toggle_targets"),
         Binding("f7", "search", "Search", id="main.search"),
         Binding("f8", "nmi", "NMI", id="main.nmi"),
         Binding("f9", "reset", "Reset", id="main.reset"),
@@ -81,7 +88,7 @@ class MainScreen(Screen[None]):
         Binding("f12", "reading_view", "Reading view", id="main.reading_view"),
         Binding("ctrl+f6", "enter_console", "Console", id="main.enter_console"),
         Binding("ctrl+w", "close_tab", "Close tab", id="main.close_tab"),
-        Binding("ctrl+l", "inventory", "Targets", id="main.inventory", show=False),
+        Binding("ctrl+l", "inventory", "Go to targets", id="main.inventory", show=False),
     ]
 
     def __init__(self, hub: HubAPI, *, who: str, screen_reader: bool = False) -> None:
@@ -92,6 +99,8 @@ class MainScreen(Screen[None]):
         self.last_search = ""
         self._pane_ids: dict[str, str] = {}
         self._ids = itertools.count(1)
+        self.targets_wanted: bool | None = None
+        """Whether the operator showed (True) or hid (False) the target list; None: by width."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -100,7 +109,7 @@ class MainScreen(Screen[None]):
                 yield Static(WELCOME, id="welcome")
                 yield TabbedContent(id="tabs")
         yield Static("", id="announce", markup=False)
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def console_app(self) -> ConsoleApp:
@@ -109,6 +118,40 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#tabs").display = False
         self.query_one(Inventory).target_tree.focus()
+
+    # -- the target list: collapsed on small terminals ----------------------------------------
+
+    def on_resize(self) -> None:
+        self.lay_out_targets()
+
+    @property
+    def targets_shown(self) -> bool:
+        """The target list shows when asked to, else when no console is open or there is room."""
+        if self.targets_wanted is not None:
+            return self.targets_wanted
+        return not self._pane_ids or self.size.width >= TARGETS_COLLAPSE_BELOW
+
+    def lay_out_targets(self) -> None:
+        inventory = self.query_one(Inventory)
+        shown = self.targets_shown
+        inventory.set_class(self.size.width < TARGETS_COLLAPSE_BELOW, "-narrow")
+        if bool(inventory.display) == shown:
+            return
+        had_focus = inventory.has_focus_within
+        inventory.display = shown
+        if had_focus and not shown:
+            self.action_enter_console()
+
+    def action_toggle_targets(self) -> None:
+        """Show or hide the target list (F6); below a width it hides by itself once a console is
+        open, so the console gets the room."""
+        self.targets_wanted = not self.targets_shown
+        self.lay_out_targets()
+        if self.targets_wanted:
+            self.query_one(Inventory).target_tree.focus()
+            self.announce("target list shown: F6 hides it")
+        else:
+            self.announce("target list hidden: F6 shows it")
 
     def on_screen_resume(self) -> None:
         """Back from a dialog: the real cursor goes back to the control that has focus again."""
@@ -160,6 +203,7 @@ class MainScreen(Screen[None]):
             await self.tabs.add_pane(TabPane(name, pane, id=pane_id))
         self.tabs.active = self._pane_ids[name]
         pane.terminal.focus()
+        self.lay_out_targets()
         self.refresh_bindings()
         return pane
 
@@ -173,6 +217,7 @@ class MainScreen(Screen[None]):
         pane_id = self._pane_ids.pop(name)
         await self.tabs.remove_pane(pane_id)
         self.announce(f"{name}: tab closed (the session stays for other viewers)")
+        self.lay_out_targets()
         if not self._pane_ids:
             self.tabs.display = False
             self.query_one("#welcome").display = True
@@ -191,6 +236,10 @@ class MainScreen(Screen[None]):
             pane.terminal.focus()
 
     def action_inventory(self) -> None:
+        """Go to the target list, showing it if it was hidden."""
+        if not self.targets_shown:
+            self.targets_wanted = True
+            self.lay_out_targets()
         self.query_one(Inventory).target_tree.focus()
 
     @on(TerminalView.Left)
@@ -232,9 +281,30 @@ class MainScreen(Screen[None]):
         return pane.unavailable(action)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Inside a console the screen's keys go to the guest, so they are not offered; outside,
+        an action the target cannot do is shown disabled (and its key says why)."""
+        if self.is_mounted and isinstance(self.focused, TerminalView):
+            return False
         if action in NEEDS_PANE and self.is_mounted and self.unavailable(action):
             return None
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose action is unavailable says why on the announcement line (a disabled
+        binding would otherwise do nothing at all)."""
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if binding.action in NEEDS_PANE and self.check_action(binding.action, ()) is None:
+                event.stop()
+                self.refuse(binding.description, self.unavailable(binding.action))
+                return
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Inside a console the footer says where every other key goes."""
+        footer = self.query_one(KeysFooter)
+        pane = self.active_pane
+        inside = isinstance(event.widget, TerminalView) and pane is not None
+        footer.inside_words = f"other keys go to {pane.target.name}" if inside and pane else ""
+        footer.more_words = "+{count} more" if inside else "+{count} more: F1"
 
     def refuse(self, what: str, reason: str) -> None:
         """Say why an action cannot be done: on the announcement line, and as a notice unless the
@@ -267,9 +337,22 @@ class MainScreen(Screen[None]):
             self.send_sysrq(sysrq_keys)
 
     def send_sysrq(self, sysrq_keys: str) -> None:
+        """Send SysRq keys; reboot, crash and power off (alone or in a sequence) ask first."""
         pane = self._pane_for("SysRq", "sysrq")
-        if pane is not None:
+        if pane is None:
+            return
+        if not keys.dangerous_sysrq(sysrq_keys):
             pane.send_sysrq(sysrq_keys)
+            return
+        question, detail = keys.sysrq_question(sysrq_keys, pane.target.name)
+        self.app.push_screen(
+            ConfirmDialog(question, yes="Send", detail=detail),
+            lambda yes: (
+                pane.send_sysrq(sysrq_keys)
+                if yes
+                else self.announce(f"SysRq {sysrq_keys} not sent")
+            ),
+        )
 
     def action_send_break(self) -> None:
         pane = self._pane_for("BREAK", "send_break")
@@ -427,10 +510,11 @@ class MainScreen(Screen[None]):
             key_display=app.COMMAND_PALETTE_DISPLAY,
         )
         return [
-            ("Anywhere", [palette, *own_bindings(app)]),
-            ("Outside a console", own_bindings(self)),
+            ("Anywhere", [palette]),
+            ("Outside a console", [*own_bindings(app), *own_bindings(self)]),
             ("In the target list", own_bindings(self.query_one(Inventory))),
             ("Inside a console", [*own_bindings(TerminalView), *INSIDE_CONSOLE]),
+            ("Copy and paste", COPY_AND_PASTE),
             ("In dialogs and help", own_bindings(Dialog, ConfirmDialog, HelpScreen)),
             ("Moving around", MOVING),
         ]

@@ -35,6 +35,14 @@ class RowPainter:
         self.limit = limit
         self.strips: OrderedDict[int, tuple[ScreenRow, Strip]] = OrderedDict()
         self._styles: dict[CellStyle, Style] = {}
+        self.base = Style()
+        """The theme's colours, for cells in the console's default colours: without them those
+        cells show the operator's terminal default (grey, or white) instead of the theme."""
+
+    def set_base(self, base: Style) -> None:
+        if base != self.base:
+            self.base = base
+            self.clear()
 
     def clear(self) -> None:
         """Forget every style and strip (the theme changed)."""
@@ -45,8 +53,8 @@ class RowPainter:
         style = self._styles.get(cell)
         if style is None:
             style = Style(
-                color=rich_color(cell.fg),
-                bgcolor=rich_color(cell.bg),
+                color=rich_color(cell.fg) or self.base.color,
+                bgcolor=rich_color(cell.bg) or self.base.bgcolor,
                 bold=cell.bold or None,
                 dim=cell.faint or None,
                 italic=cell.italic or None,

@@ -13,14 +13,16 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from rich.style import Style
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from console_tui.core import keys
-from console_tui.core.api import Event, EventKind, HubAPI, Viewer
+from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
 from console_tui.core.config import Role, Settings, Target
 from console_tui.core.errors import ConsoleError
 from console_tui.ui.messages import Announce, TargetChanged
@@ -31,6 +33,22 @@ from console_tui.ui.widgets.terminal import TerminalView
 LINE_BACKINGS = ("serial", "rfc2217")
 
 
+HAND_OVER_HINT = "hand it over: Ctrl+] then 'Hand over write lock'"
+"""How an app user hands the write lock over (the Hub's notice names no client's keys)."""
+
+
+def line_down_words(name: str, facts: SessionFacts) -> str:
+    """What the console area says while the line is down: why, what to do, what happens next."""
+    if facts.state == "waiting":
+        then = "It connects by itself once the line is free."
+    else:
+        then = (
+            "Trying again by itself every few seconds; Ctrl+] then 'Reconnect' tries now. "
+            "What the console showed last stays below."
+        )
+    return f"{name} is {facts.state}\n{facts.detail}\n{then}"
+
+
 class ConsolePane(Vertical):
     """A live console of one target, attached as one viewer."""
 
@@ -39,6 +57,13 @@ class ConsolePane(Vertical):
         height: 1fr;
         TerminalView { height: 1fr; }
         ReadingView { height: 10; }
+        #line-down {
+            height: auto;
+            padding: 0 1;
+            border: tall $error;
+            color: $foreground;
+            background: $surface;
+        }
     }
     """
 
@@ -88,6 +113,9 @@ class ConsolePane(Vertical):
         )
 
     def compose(self) -> ComposeResult:
+        down = Static("", id="line-down", markup=False)
+        down.display = False
+        yield down
         yield TerminalView(
             key_style=self.target.keys,
             scrollback_lines=self.settings.scrollback_lines,
@@ -110,8 +138,19 @@ class ConsolePane(Vertical):
 
     def on_mount(self) -> None:
         self.terminal.border_title = f"{self.target.name} console"
+        self.call_after_refresh(self._paint_in_theme)
+        self.app.theme_changed_signal.subscribe(
+            self, lambda _theme: self.call_after_refresh(self._paint_in_theme)
+        )
         self._reader = self._read_session()
         self._write_outbox()
+
+    def _paint_in_theme(self) -> None:
+        """Console cells in default colours take the theme's (black on high contrast)."""
+        terminal = self.terminal
+        style = terminal.rich_style
+        terminal.painter.set_base(Style(color=style.color, bgcolor=style.bgcolor))
+        terminal.refresh()
 
     # -- workers: they only post messages -----------------------------------------------------
 
@@ -191,18 +230,23 @@ class ConsolePane(Vertical):
             if reading.display and not reading.line_count:
                 reading.seed(*self.terminal.reading_lines())
         elif kind == EventKind.STATE:
-            if event.text != self.facts.state:
-                self._show(state=event.text)
-                self.post_message(Announce(f"{self.target.name}: {event.text}"))
+            if (event.text, event.detail) != (self.facts.state, self.facts.detail):
+                self._show(state=event.text, detail=event.detail)
+                why = f": {event.detail}" if event.detail else ""
+                if event.text == "connected":
+                    why = f"; {self.facts.lock_words}"
+                self.post_message(Announce(f"{self.target.name}: {event.text}{why}"))
                 self.post_message(TargetChanged(self.target.name))
         elif kind == EventKind.LOCK:
             if event.text != self.facts.writer:
                 self._show(writer=event.text)
-                self.post_message(Announce(f"{self.target.name}: {self.facts.lock_words}"))
+                if self.facts.state == "connected":  # else the state's announcement says it
+                    self.post_message(Announce(f"{self.target.name}: {self.facts.lock_words}"))
         elif kind == EventKind.VIEWERS:
             self._show(viewers=event.text)
         elif kind == EventKind.NOTICE:
-            self.post_message(Announce(f"{self.target.name}: {event.text}", bell=True))
+            hint = f" ({HAND_OVER_HINT})" if event.detail == LOCK_REQUESTED else ""
+            self.post_message(Announce(f"{self.target.name}: {event.text}{hint}", bell=True))
         elif kind == EventKind.DETACHED:
             self.viewer = None
             self._ready.clear()
@@ -213,6 +257,10 @@ class ConsolePane(Vertical):
         self.facts = self.facts.update(**changes)
         if self.is_mounted:
             self.query_one(StatusLine).show(self.facts)
+            down = self.query_one("#line-down", Static)
+            down.display = self.facts.line_down
+            if self.facts.line_down:
+                down.update(line_down_words(self.target.name, self.facts))
 
     @on(TerminalView.Typed)
     def _typed(self, message: TerminalView.Typed) -> None:

@@ -51,6 +51,7 @@ class Inventory(Vertical):
     DEFAULT_CSS = """
     Inventory {
         width: 38;
+        &.-narrow { width: 30; }
         border-right: vkey $panel;
         Input { margin: 0; }
         #targets-label { padding: 0 1; text-style: bold; }
@@ -261,7 +262,6 @@ class Inventory(Vertical):
         self.filter_text = event.value
         self.rebuild()
         self.call_after_refresh(self.select_first)
-        self.set_interval(FOLLOW_SECONDS, self.follow_hub)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
