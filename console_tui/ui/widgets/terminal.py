@@ -291,6 +291,14 @@ class TerminalView(ScrollView, can_focus=True):
     def in_scrollback(self) -> bool:
         return self._history is not None
 
+    @property
+    def allow_vertical_scroll(self) -> bool:
+        """Always: the view moves itself between the scrollback and the live screen. Textual lets
+        a view scroll only while its scrollbar is laid out, which happens a refresh after the
+        scrollback appears (and goes), so the first page up or search would land at the top of
+        the history, and leaving it would not come back down."""
+        return True
+
     def enter_scrollback(self) -> None:
         """Show the scrollback above the screen, holding the view still while output goes on."""
         if self._history is None:
