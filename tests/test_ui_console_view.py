@@ -1,4 +1,4 @@
-"""The console view as an operator moves in it: scrollback pages and search."""
+"""The console view as an operator moves in it: scrollback pages, search, every column kept."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from textual.strip import Strip
 
 from console_tui.ui.widgets.terminal import TerminalView
 
-CONSOLE = (82, 26)
-"""An app size whose console (inside the view's border) is 80 columns by 24 rows."""
+CONSOLE = (83, 26)
+"""An app size whose console (inside the view's border and scrollbar) is 80 columns by 24 rows."""
 
 
 class ConsoleViewApp(App[None]):
@@ -81,3 +81,26 @@ async def test_the_first_search_shows_the_match_highlighted() -> None:
             assert highlighted(view.render_line(y)) == f"row {wanted}"
         assert view.search("row 1")  # upwards from row 15: row 14 ... row 10, then row 1
         assert "row 14" in shown(view)
+
+
+async def test_scrollback_keeps_every_column_of_a_full_width_line() -> None:
+    """In the scrollback the scrollbar does not cover the console's last column: a line as wide as
+    the console shows to its last character, and so does the live screen."""
+    app = ConsoleViewApp()
+    async with app.run_test(size=CONSOLE) as pilot:
+        view = await after_output(pilot, b"")
+        columns = view.screen_model.size[0]
+        wide = "".join(str(n % 10) for n in range(1, columns)) + "Z"
+        view.feed(wide.encode() + b"\r\n" + seq(1, 40))
+        view.sync_now()
+        await pilot.pause()
+        await pilot.press("shift+pageup", "shift+pageup")
+        assert view.in_scrollback
+        assert view.show_vertical_scrollbar
+        assert wide in shown(view)
+        assert view.scrollable_content_region.width == columns
+        await pilot.press("shift+pagedown", "shift+pagedown", "shift+pagedown")
+        assert not view.in_scrollback
+        view.feed(wide.encode())
+        view.sync_now()
+        assert wide in shown(view)

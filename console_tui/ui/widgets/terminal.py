@@ -31,12 +31,15 @@ class TerminalView(ScrollView, can_focus=True):
     ALLOW_SELECT = False
     places_cursor = True
     """It puts the terminal's real cursor on the console cursor itself."""
+    # The scrollbar's column is kept free (scrollbar-gutter: stable) and the console is sized to
+    # what is left, so the scrollbar never covers the console's last column in the scrollback.
     DEFAULT_CSS = """
     TerminalView {
         background: $background;
         color: $foreground;
         overflow-x: hidden;
         scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;
         border: tall $panel;
         &:focus { border: tall $primary; }
     }
