@@ -258,8 +258,12 @@ class TerminalView(ScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
     def _place_cursor(self) -> None:
-        """Put the terminal's real cursor on the console cursor, for magnifiers and screen readers."""
-        if not self.has_focus or self._cursor is None:
+        """Put the terminal's real cursor on the console cursor, for magnifiers and screen readers.
+
+        It asks the screen who has focus: this view's own focus handler runs before Textual's
+        marks the view focused (`has_focus`), and it is when the focus arrives that this matters.
+        """
+        if self._cursor is None or not self.is_mounted or self.screen.focused is not self:
             return
         x, y = self._cursor
         region = self.scrollable_content_region
