@@ -92,6 +92,7 @@ class ConsolePane(Vertical):
             key_style=self.target.keys,
             scrollback_lines=self.settings.scrollback_lines,
             watch_sac=self.target.os == "windows",
+            draw_cursor=not self.screen_reader,
             id="terminal",
         )
         reading = ReadingView(id="reading")

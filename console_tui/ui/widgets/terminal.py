@@ -108,6 +108,7 @@ class TerminalView(ScrollView, can_focus=True):
         key_style: str = "xterm",
         scrollback_lines: int = 10000,
         watch_sac: bool = False,
+        draw_cursor: bool = True,
         columns: int = 80,
         rows: int = 24,
         name: str | None = None,
@@ -117,6 +118,9 @@ class TerminalView(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.key_style = key_style
         self.watch_sac = watch_sac
+        self.draw_cursor = draw_cursor
+        """Draw the console cursor as a reversed cell; off where the real cursor is shown (in
+        screen-reader mode), so a typed key writes only the key."""
         self.screen_model: Screen = make_screen(columns, rows, scrollback_lines=scrollback_lines)
         self.sac_prompt = False
         self.bytes_fed = 0
@@ -253,7 +257,8 @@ class TerminalView(ScrollView, can_focus=True):
             _, start, end = self._highlight
             strip = restyle(strip, start, end, Style(reverse=True, underline=True))
         cursor = self._cursor
-        if cursor is not None and self.has_focus and index == self._top + cursor[1]:
+        on_cursor = cursor is not None and index == self._top + cursor[1]
+        if self.draw_cursor and on_cursor and self.has_focus:
             strip = restyle(strip, cursor[0], cursor[0] + 1, Style(reverse=True))
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
