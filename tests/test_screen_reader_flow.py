@@ -3,6 +3,7 @@ comes into the console; the app writes to the terminal only what changed."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import sys
@@ -111,22 +112,38 @@ class AppInPty:
         self.child.close(force=True)
 
 
-CTRL_F6, F2, ESCAPE = "\x1b[17;5~", "\x1bOQ", "\x1b"
+CTRL_F5, CTRL_F6, F2, UP, ESCAPE = "\x1b[15;5~", "\x1b[17;5~", "\x1bOQ", "\x1b[A", "\x1b"
 
 
 def spoken(data: bytes) -> str:
-    """The text in what the app wrote, escape sequences taken out."""
-    return re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\))", "", data.decode())
+    """The text in what the app wrote, escape sequences taken out; a move of the cursor to
+    somewhere else breaks the text there (with a line end)."""
+    text = re.sub(r"\x1b\[\d*;\d*H", "\n", data.decode())
+    return re.sub(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\))", "", text).strip("\n")
+
+
+SENTENCE = (
+    "the quick brown fox jumps over the lazy dog and runs on past the right edge of the console"
+)
+"""A line wider than the console at 80x24; the command that prints it says `$x` for "fox", so the
+line is told apart from the command that printed it."""
+
+
+def words(data: bytes) -> str:
+    """What a reader that speaks the written text hears, spacing evened out."""
+    return " ".join(spoken(data).split())
 
 
 @pytest.mark.guest
-def test_screen_reader_mode_writes_only_what_changed(
+def test_screen_reader_mode_writes_each_change_once(
     guest: lab.LabInfo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The app in a pty at 80x24 with --screen-reader on the demo guest: one typed key writes
-    the key; leaving the console writes what changed (focus marks, footer, the announcement) and
-    none of the console or the target list; opening SysRq writes its list once. The figures are
-    printed."""
+    """The app in a pty at 80x24 with --screen-reader on the demo guest. One typed key writes the
+    key. A command's output line, wider than the console, is written once and whole, then the
+    prompt. Leaving the console writes what changed (focus marks, footer, the announcement) and
+    none of the console or the target list. Opening SysRq writes its list once. Copy mode
+    copies through the terminal (OSC 52, as over SSH) with the real cursor on the copy cursor.
+    The figures are printed."""
     app = AppInPty(["--config", str(guest.config_path), "--screen-reader"], 80, 24)
     try:
         app.until(guest.target_name)
@@ -138,6 +155,12 @@ def test_screen_reader_mode_writes_only_what_changed(
         typed = app.press("x")
         app.until("demo:~# x")
         app.press("\x7f")
+        output = app.press(f"x=fox; echo {SENTENCE.replace('fox', '$x')}\r", quiet=2.5)
+        app.until("edge of the")
+        app.press(CTRL_F5)
+        app.press(UP)
+        cursor_row = app.screen.rows()[app.screen.cursor[1]].text  # type: ignore[index]
+        copied = app.press("y")
         leaving = app.press(CTRL_F6)
         app.until("left the console")
         sysrq = app.press(F2)
@@ -152,6 +175,14 @@ def test_screen_reader_mode_writes_only_what_changed(
         )
     assert spoken(typed) == "x"
     assert len(typed) < 32
+    heard = words(output)
+    assert heard.count(SENTENCE) == 1, heard  # once (not in two views), whole (not cut)
+    assert heard.endswith("demo:~#"), heard  # then the prompt
+    clip = re.search(rb"\x1b\]52;c;([A-Za-z0-9+/=]*)(\x07|\x1b\\)", copied)
+    assert clip is not None, copied
+    text = base64.b64decode(clip[1]).decode()
+    assert text and SENTENCE.endswith(text), text
+    assert text in cursor_row
     for unchanged in ("demo:~#", "Filter targets", "Targets"):  # the console, the target list
         assert unchanged not in spoken(leaving)
     assert len(leaving) < len(screen) / 2

@@ -29,6 +29,7 @@ INSIDE_CONSOLE = [
         "goes to the console, encoded for the target's key style (xterm, VT220, VT100+)",
     ),
     ("paste", "bracketed when the guest asked; paced to the line; long pastes ask first"),
+    ("in copy mode", "arrows, PgUp/PgDn, Home/End move; Space marks; Enter copies; Esc leaves"),
 ]
 MOVING = [
     ("Tab / Shift+Tab", "move between controls: filter, targets, tabs, console, reading view"),
