@@ -59,7 +59,7 @@ async def test_move_mark_and_copy_a_stream_of_text() -> None:
         assert app.said[-1].startswith("copy mode:")
         await pilot.press("up", "up", "up", "home", "space", "down", "end", "enter")
         assert app.clipboard == "line 37 of the output\nline 38 of the output"
-        assert app.said[-1] == "copied 43 characters: line 37 of the output\nline 38 of the output"
+        assert app.said[-1] == "copied 43 characters: line 37 of the output / line 38 of the output"
         assert view.copy_mode is None and not view.in_scrollback
         assert app.typed == []
 
@@ -114,5 +114,5 @@ async def test_copy_mode_in_screen_reader_mode(sock_dir: Path) -> None:
             assert str(announce.content) == "second line"
             await pilot.press("up", "home", "v", "down", "end", "enter")
             await until(pilot, lambda: "copied" in str(announce.content), "copied, announced")
-            assert str(announce.content) == "copied 22 characters: first line\nsecond line"
+            assert str(announce.content) == "copied 22 characters: first line / second line"
             assert app.clipboard == "first line\nsecond line"

@@ -23,6 +23,7 @@ def test_a_line_is_heard_as_it_ends_up() -> None:
     text = ReadingText()
     for chunk in (
         b"demo:~# x\x08 \x08",  # a typed key rubbed out (BS SP BS)
+        b"y\x08\x1b[J",  # and as busybox's shell does it (BS, erase below)
         b"ech",
         b"o hi\r\n",
         b"hi\r\n\x1b[1;3",  # SGR cut in two

@@ -66,7 +66,7 @@ class CopyMode:
             self.line = last
         else:
             return False
-        self.x = min(max(self.x, 0), max(len(_text(rows, self.line)) - 1, 0))
+        self.x = min(max(self.x, 0), max(len(_text(rows, self.line).rstrip()) - 1, 0))
         return True
 
     def row_text(self, rows: Rows) -> str:

@@ -115,7 +115,7 @@ class ReadingText:
         numbers = [int(part) if part.isdigit() else 0 for part in params.split(";")]
         count = max(numbers[0], 1)
         current = self._current
-        if final == "K":
+        if final == "K" or (final == "J" and numbers[0] < 2):  # erase in the line (or onwards)
             if numbers[0] == 0:
                 del current[self.column :]
             elif numbers[0] == 1:

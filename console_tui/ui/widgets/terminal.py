@@ -385,7 +385,8 @@ class TerminalView(RowsView, can_focus=True):
         selection = copy.selection or Selection((0, copy.line), (1 << 16, copy.line))
         text = selected_text(selection, self.rows)
         self.app.copy_to_clipboard(text)
-        preview = text if len(text) <= 60 else text[:57] + "..."
+        preview = text.replace("\n", " / ")  # one announcement line
+        preview = preview if len(preview) <= 60 else preview[:57] + "..."
         self.leave_copy_mode(f"copied {len(text)} characters: {preview}")
 
     # -- keys out ---------------------------------------------------------------------------
