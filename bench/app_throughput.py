@@ -164,8 +164,9 @@ async def run(folder: Path, rate: float, frames: bool) -> dict[str, float]:
         raise RuntimeError("the flood peer did not start")
     figures: dict[str, float] = {}
     app = ConsoleApp(config, blink=False, probe=False)
-    # Around the console: the inventory and borders (40 columns), tabs, status and footer (7 rows).
-    async with app.run_test(size=(COLUMNS + 40, ROWS + 7)) as pilot:
+    # Around the console: the inventory, borders and the scrollbar's column (41 columns), tabs,
+    # status and footer (7 rows).
+    async with app.run_test(size=(COLUMNS + 41, ROWS + 7)) as pilot:
         screen = app.screen
         assert isinstance(screen, MainScreen)
         pane = await screen.open_target("flood")

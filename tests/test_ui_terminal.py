@@ -77,10 +77,10 @@ async def test_only_changed_rows_are_redrawn() -> None:
         view.feed(b"first line\r\nsecond line")
         view.sync_now()
         await pilot.pause()
-        rows = view._rows
+        rows = view.grid.screen
         view.feed(b"!")
         view.sync_now()
-        changed = [y for y, row in enumerate(view._rows) if row is not rows[y]]
+        changed = [y for y, row in enumerate(view.grid.screen) if row is not rows[y]]
         assert changed == [1]
 
 

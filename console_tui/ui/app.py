@@ -12,6 +12,7 @@ from textual.widgets import Input, OptionList, Tabs, Tree
 from console_tui.core import paths
 from console_tui.core.api import HubAPI
 from console_tui.core.config import Config
+from console_tui.ui.cell_diff import only_changed_cells
 from console_tui.ui.commands import ConsoleCommands
 from console_tui.ui.cursor import cursor_shown, focus_offset
 from console_tui.ui.keynames import key_name
@@ -32,6 +33,10 @@ class ConsoleApp(App[int], inherit_bindings=False):
     COMMAND_PALETTE_DISPLAY = "Ctrl+]"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", id="app.quit")]
+    CSS = """
+    /* A screen reader hears what is written: a dialog does not dim (and so rewrite) the screen. */
+    ConsoleApp.-screen-reader ModalScreen { background: transparent; }
+    """
 
     def __init__(
         self,
@@ -46,7 +51,9 @@ class ConsoleApp(App[int], inherit_bindings=False):
     ) -> None:
         screen_reader = screen_reader or config.settings.screen_reader
         driver_class = self.get_driver_class()
-        super().__init__(driver_class=cursor_shown(driver_class) if screen_reader else driver_class)
+        if screen_reader:
+            driver_class = cursor_shown(only_changed_cells(driver_class))
+        super().__init__(driver_class=driver_class)
         self.config = config
         self.screen_reader = screen_reader
         self.blink = blink and not self.screen_reader
@@ -73,6 +80,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
         self.theme = wanted
         if self.screen_reader:
             self.animation_level = "none"
+            self.add_class("-screen-reader")
         if config.settings.keymap:
             self.set_keymap(dict(config.settings.keymap))
 

@@ -93,6 +93,11 @@ def console_commands(screen: MainScreen) -> Iterator[Command]:
     yield Command("Reconnect", screen.action_reconnect, f"drop {name}'s line and connect again now")
     yield Command("Open transcript", screen.action_open_transcript, "what the console sent")
     yield Command("Copy", screen.action_copy, "the selection, or the screen (OSC 52)")
+    yield Command(
+        "Copy mode: select with the keyboard",
+        screen.action_copy_mode,
+        "Ctrl+F5 in the console: arrows move, Space marks, Enter copies, Esc leaves",
+    )
     yield Command("Paste", screen.action_paste, "what Copy took; paced; long pastes ask")
     yield Command("Search scrollback", screen.action_search, "find text above")
     yield Command(

@@ -31,6 +31,7 @@ INSIDE_CONSOLE = [
 ]
 COPY_AND_PASTE = [
     ("mouse drag", "selects text in the console"),
+    ("in copy mode", "arrows, PgUp/PgDn, Home/End move; Space marks; Enter copies; Esc leaves"),
     (
         "Ctrl+] Copy",
         "copies the selection (or the whole screen) to your clipboard, through your terminal "

@@ -65,6 +65,7 @@ NEEDS_PANE = {
     "close_tab",
     "open_transcript",
     "copy",
+    "copy_mode",
     "paste",
     "reading_view",
 }
@@ -440,15 +441,10 @@ class MainScreen(Screen[None]):
             await pane.reconnect()
 
     def action_reading_view(self) -> None:
-        """Show or hide the reading view: console output as plain lines, only ever appended."""
+        """Console output as whole lines: beside the console, or (screen-reader mode) in it."""
         pane = self._pane_for("Reading view", "reading_view")
         if pane is not None:
-            shown = pane.toggle_reading_view()
-            if shown:
-                pane.reading_view.focus()
-                self.announce(f"{pane.target.name}: reading view; Ctrl+F6 goes to the console")
-            else:
-                self.announce(f"{pane.target.name}: reading view hidden")
+            self.announce(f"{pane.target.name}: {pane.toggle_reading_view()}")
 
     def action_open_transcript(self) -> None:
         pane = self._pane_for("Transcript", "open_transcript")
@@ -467,6 +463,13 @@ class MainScreen(Screen[None]):
             self.announce(
                 f"copied {len(text)} characters (to the system clipboard through the terminal)"
             )
+
+    def action_copy_mode(self) -> None:
+        """Select with the keyboard in the console (Ctrl+F5 there)."""
+        pane = self._pane_for("Copy mode", "copy_mode")
+        if pane is not None:
+            pane.terminal.focus()
+            pane.terminal.action_copy_mode()
 
     def action_paste(self) -> None:
         if self._pane_for("Paste", "paste") is not None:

@@ -116,15 +116,18 @@ class ConsolePane(Vertical):
         down = Static("", id="line-down", markup=False)
         down.display = False
         yield down
-        yield TerminalView(
+        terminal = TerminalView(
             key_style=self.target.keys,
             scrollback_lines=self.settings.scrollback_lines,
             watch_sac=self.target.os == "windows",
+            draw_cursor=not self.screen_reader,
+            reading=self.screen_reader,
             id="terminal",
         )
-        reading = ReadingView(id="reading")
-        reading.border_title = "reading view: new lines appended"
-        reading.display = self.screen_reader
+        yield terminal
+        reading = ReadingView(terminal.reading_text, id="reading")
+        reading.border_title = "reading view: whole lines"
+        reading.display = False
         yield reading
         yield StatusLine(self.facts, id="status")
 
@@ -137,7 +140,7 @@ class ConsolePane(Vertical):
         return self.query_one(ReadingView)
 
     def on_mount(self) -> None:
-        self.terminal.border_title = f"{self.target.name} console"
+        self._title_terminal()
         self.call_after_refresh(self._paint_in_theme)
         self.app.theme_changed_signal.subscribe(
             self, lambda _theme: self.call_after_refresh(self._paint_in_theme)
@@ -219,16 +222,13 @@ class ConsolePane(Vertical):
 
     def _handle(self, event: Event) -> None:
         kind = event.kind
-        if kind == EventKind.OUTPUT:
-            self.terminal.feed(event.data)
-            reading = self.reading_view
-            if reading.display:
-                reading.feed(event.data)
-        elif kind == EventKind.SNAPSHOT:
-            self.terminal.reset(event.data)
-            reading = self.reading_view
-            if reading.display and not reading.line_count:
-                reading.seed(*self.terminal.reading_lines())
+        if kind in (EventKind.OUTPUT, EventKind.SNAPSHOT):
+            if kind == EventKind.OUTPUT:
+                self.terminal.feed(event.data)
+            else:
+                self.terminal.reset(event.data)
+            if self.reading_view.display:
+                self.reading_view.changed()
         elif kind == EventKind.STATE:
             if (event.text, event.detail) != (self.facts.state, self.facts.detail):
                 self._show(state=event.text, detail=event.detail)
@@ -321,13 +321,30 @@ class ConsolePane(Vertical):
         else:
             self.post_message(Announce(f"{self.target.name}: {words} sent"))
 
-    def toggle_reading_view(self) -> bool:
-        """Show the reading view (from the console's text so far) or hide it; True when shown."""
+    def toggle_reading_view(self) -> str:
+        """Whole lines or the screen: in screen-reader mode the console itself switches between
+        them (so output is written once); otherwise the reading view shows beside the console
+        (and takes the focus) or hides. What happened, in words."""
+        terminal = self.terminal
+        if self.screen_reader:
+            terminal.set_reading(not terminal.reading)
+            self._title_terminal()
+            terminal.focus()
+            if terminal.reading:
+                return "the console shows whole lines (F12: its screen)"
+            return "the console shows its screen (F12: whole lines)"
         reading = self.reading_view
         reading.display = not reading.display
+        terminal.keep_reading_text(bool(reading.display))
         if reading.display:
-            reading.seed(*self.terminal.reading_lines())
-        return bool(reading.display)
+            reading.sync_now()
+            reading.focus()
+            return "reading view; Ctrl+F6 goes to the console"
+        return "reading view hidden"
+
+    def _title_terminal(self) -> None:
+        shows = ": whole lines" if self.terminal.reading else ""
+        self.terminal.border_title = f"{self.target.name} console{shows}"
 
     # -- console actions ------------------------------------------------------------------------
 

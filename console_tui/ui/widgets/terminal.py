@@ -4,6 +4,10 @@ It does not care where bytes come from: `feed(bytes)` draws them, and what the o
 out as `TerminalView.Typed` messages. Rows are cached as strips by identity (the screen model hands
 back the same row object while a row is unchanged), only changed rows are marked dirty, and the
 picture is rebuilt at most once per refresh tick.
+
+It shows the console's screen (the grid, the scrollback above it on Shift+PgUp), or, in the reading
+presentation (screen-reader mode), its output as whole lines wrapped to the view and paged, so a
+reader hears each line once. Copy mode (Ctrl+F5) selects with the keyboard over either.
 """
 
 from __future__ import annotations
@@ -13,30 +17,37 @@ from textual import events
 from textual.binding import Binding
 from textual.geometry import Offset, Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
 from console_tui.core import keys
-from console_tui.core.screen import Screen, ScreenRow, make_screen
-from console_tui.ui.widgets._strips import RowPainter, Selection, restyle
+from console_tui.core.screen import Screen, make_screen
+from console_tui.ui.messages import Announce
+from console_tui.ui.widgets import _copy_mode
+from console_tui.ui.widgets._console_rows import GridRows, ReadingRows
+from console_tui.ui.widgets._copy_mode import CopyMode, selected_text
+from console_tui.ui.widgets._reading_text import ReadingText
+from console_tui.ui.widgets._rows_view import FRAME_SECONDS, RowsView
+from console_tui.ui.widgets._strips import Selection, restyle
 
-FRAME_SECONDS = 1 / 60
-"""At most one redraw per refresh tick, however fast bytes arrive."""
+SELECTED = Style(reverse=True)
+CURSOR = Style(reverse=True)
 
 
-class TerminalView(ScrollView, can_focus=True):
-    """A live console screen. Every key goes to the console except Ctrl+F6 and the palette key."""
+class TerminalView(RowsView, can_focus=True):
+    """A live console. Every key goes to the console except Ctrl+F6, Ctrl+F5, Shift+PgUp/PgDn
+    and the palette key."""
 
     ALLOW_SELECT = False
-    places_cursor = True
-    """It puts the terminal's real cursor on the console cursor itself."""
+    # The scrollbar's column is kept free (scrollbar-gutter: stable) and the console is sized to
+    # what is left, so the scrollbar never covers the console's last column in the scrollback.
     DEFAULT_CSS = """
     TerminalView {
         background: $background;
         color: $foreground;
         overflow-x: hidden;
         scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;
         border: tall $panel;
         &:focus { border: tall $primary; }
     }
@@ -57,6 +68,7 @@ class TerminalView(ScrollView, can_focus=True):
             priority=True,
             id="terminal.scroll_forward",
         ),
+        Binding("ctrl+f5", "copy_mode", "Copy mode", priority=True, id="terminal.copy_mode"),
     ]
 
     class Typed(Message):
@@ -105,27 +117,32 @@ class TerminalView(ScrollView, can_focus=True):
         key_style: str = "xterm",
         scrollback_lines: int = 10000,
         watch_sac: bool = False,
+        draw_cursor: bool = True,
+        reading: bool = False,
         columns: int = 80,
         rows: int = 24,
-        name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+        self.screen_model: Screen = make_screen(columns, rows, scrollback_lines=scrollback_lines)
+        self.grid = GridRows(self.screen_model)
+        self.reading_text = ReadingText(max_lines=scrollback_lines)
+        """The console's output as whole lines (what the reading presentation and view show);
+        kept only while one of them is in use (see `keep_reading_text`)."""
+        self._keeping = reading
+        self.lines = ReadingRows(self.reading_text, paged=True)
+        super().__init__(self.lines if reading else self.grid, id=id, classes=classes)
         self.key_style = key_style
         self.watch_sac = watch_sac
-        self.screen_model: Screen = make_screen(columns, rows, scrollback_lines=scrollback_lines)
+        self.draw_cursor = draw_cursor
+        """Draw the console cursor as a reversed cell; off where the real cursor is shown (in
+        screen-reader mode), so a typed key writes only the key."""
         self.sac_prompt = False
         self.bytes_fed = 0
-        self._rows: tuple[ScreenRow, ...] = self.screen_model.rows()
-        self._cursor: tuple[int, int] | None = self.screen_model.cursor
-        self._history: list[ScreenRow] | None = None
-        self.painter = RowPainter()
         self._timer: Timer | None = None
         self._selection: Selection | None = None
         self._selecting = False
-        self._highlight: tuple[int, int, int] | None = None
-        self._reading_lines: list[str] = []
+        self.copy_mode: CopyMode | None = None
         self.virtual_size = Size(columns, rows)
 
     # -- bytes in ---------------------------------------------------------------------------
@@ -133,88 +150,85 @@ class TerminalView(ScrollView, can_focus=True):
     def feed(self, data: bytes) -> None:
         """Draw console bytes; the picture follows at the next refresh tick."""
         self.screen_model.feed(data)
+        if self._keeping:
+            self.reading_text.feed(data)
         self.bytes_fed += len(data)
         if self._timer is None:
             self._timer = self.set_timer(FRAME_SECONDS, self._sync, name="terminal frame")
 
     def reset(self, data: bytes) -> None:
-        """Start over from a snapshot (on attach, or after this viewer fell behind)."""
+        """Start over from a snapshot (on attach, or after this viewer fell behind); the reading
+        text starts from the snapshot's lines when it has none yet."""
         self.screen_model.feed(b"\x1bc" + data)
+        if self._keeping and not self.reading_text.lines and not self.reading_text.current:
+            self.reading_text.seed(*self.reading_lines())
         self._sync()
+
+    def keep_reading_text(self, keep: bool) -> None:
+        """Keep the reading text from now on (from the console's text so far), or stop: it costs
+        a pass over every byte, which only the reading presentation and view need."""
+        if keep and not self._keeping:
+            self.reading_text.seed(*self.reading_lines())
+        self._keeping = keep
 
     def sync_now(self) -> None:
         """Bring the picture up to date at once (tests and screenshots)."""
         self._sync()
 
-    def take_scrolled_off(self) -> list[str]:
-        """Plain lines that left the screen since last asked (for the reading view)."""
-        lines, self._reading_lines = self._reading_lines, []
-        return lines
-
     def _sync(self) -> None:
         self._timer = None
-        model = self.screen_model
-        rows = model.rows()
-        scrolled = model.scrolled_off()
-        if scrolled:
-            self._reading_lines.extend(scrolled)
-            if len(self._reading_lines) > 4 * len(rows) + 1000:
-                del self._reading_lines[: -len(rows)]
-        old_rows, old_cursor = self._rows, self._cursor
-        self._rows, self._cursor = rows, model.cursor
-        top = self._top
-        if len(rows) != len(old_rows) or (scrolled and self._history is not None):
-            if self._history is not None:
-                self._history = model.history()
-            self._update_virtual_size()
-            self.refresh()
-        else:
-            for y, row in enumerate(rows):
-                if row is not old_rows[y]:
-                    self.refresh_line(top + y)
-            if old_cursor != self._cursor:
-                for cursor in (old_cursor, self._cursor):
-                    if cursor is not None:
-                        self.refresh_line(top + cursor[1])
+        changed = self.grid.sync()
+        if self.rows is self.lines:
+            changed = self.lines.sync()
+        self.show_changes(changed)
         if self.watch_sac:
             self._check_sac_prompt()
-        self._place_cursor()
 
     @property
-    def _top(self) -> int:
-        """The content line of the screen's first row (below the scrollback when it is shown)."""
-        return len(self._history) if self._history is not None else 0
+    def reading(self) -> bool:
+        """Whether the view shows the reading presentation (whole lines) instead of the grid."""
+        return self.rows is self.lines
 
-    def _update_virtual_size(self) -> None:
-        columns, rows = self.screen_model.size
-        self.virtual_size = Size(columns, self._top + rows)
+    def set_reading(self, reading: bool) -> None:
+        """Show the console's output as whole lines (True) or its screen (False)."""
+        self.copy_mode = None
+        self._selection = None
+        self.highlight = None
+        self.grid.show_history(False)
+        self.keep_reading_text(True)
+        self.rows = self.lines if reading else self.grid
+        self.lines.set_width(self.scrollable_content_region.width or self.lines.width)
+        self.lines.sync()
+        self.follow()
 
     # -- what the console shows -------------------------------------------------------------
 
     def screen_text(self) -> str:
         """The visible console screen as plain text, trailing blanks trimmed."""
         self.sync_now()
-        return "\n".join(row.text.rstrip() for row in self._rows)
+        return "\n".join(row.text.rstrip() for row in self.grid.screen)
 
     def all_text(self) -> str:
         """Scrollback and screen as plain text."""
         self.sync_now()
         history = self.screen_model.history()
-        return "\n".join(row.text.rstrip() for row in (*history, *self._rows))
+        return "\n".join(row.text.rstrip() for row in (*history, *self.grid.screen))
 
     def reading_lines(self) -> tuple[list[str], str]:
         """Scrollback and screen as lines up to the cursor's row, and that row up to the cursor."""
-        self.sync_now()
+        self.grid.sync()
         history = self.screen_model.history()
-        rows = self._rows[: self._cursor[1]] if self._cursor is not None else self._rows
+        screen, cursor = self.grid.screen, self.grid.console_cursor
+        rows = screen[: cursor[1]] if cursor is not None else screen
         return [row.text.rstrip() for row in (*history, *rows)], self.cursor_row_text
 
     @property
     def cursor_row_text(self) -> str:
-        if self._cursor is None:
+        cursor, screen = self.grid.console_cursor, self.grid.screen
+        if cursor is None:
             return ""
-        x, y = self._cursor
-        return self._rows[y].text[:x] if y < len(self._rows) else ""
+        x, y = cursor
+        return screen[y].text[:x] if y < len(screen) else ""
 
     def _check_sac_prompt(self) -> None:
         up = keys.at_sac_prompt(self.cursor_row_text)
@@ -224,135 +238,65 @@ class TerminalView(ScrollView, can_focus=True):
 
     # -- drawing ----------------------------------------------------------------------------
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self.painter.clear()
-
-    def _line(self, index: int) -> ScreenRow | None:
-        history = self._history
-        if history is not None:
-            if index < len(history):
-                return history[index]
-            index -= len(history)
-        return self._rows[index] if 0 <= index < len(self._rows) else None
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.scrollable_content_region.width
-        row = self._line(index)
-        strip = self.painter.strip(row) if row is not None else Strip.blank(width, self.rich_style)
-        if self._selection is not None:
-            columns = self._selection.columns(index, strip.cell_length)
+    def decorate(self, index: int, strip: Strip) -> Strip:
+        selection = self.copy_mode.selection if self.copy_mode else self._selection
+        if selection is not None:
+            columns = selection.columns(index, strip.cell_length)
             if columns is not None:
-                strip = restyle(strip, *columns, Style(reverse=True))
-        if self._highlight is not None and self._highlight[0] == index:
-            _, start, end = self._highlight
-            strip = restyle(strip, start, end, Style(reverse=True, underline=True))
-        cursor = self._cursor
-        if cursor is not None and self.has_focus and index == self._top + cursor[1]:
-            strip = restyle(strip, cursor[0], cursor[0] + 1, Style(reverse=True))
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+                strip = restyle(strip, *columns, SELECTED)
+        strip = super().decorate(index, strip)
+        cursor = self.cursor_cell()
+        if self.draw_cursor and cursor is not None and cursor[1] == index and self.has_focus:
+            strip = restyle(strip, cursor[0], cursor[0] + 1, CURSOR)
+        return strip
 
-    def _place_cursor(self) -> None:
-        """Put the terminal's real cursor on the console cursor, for magnifiers and screen readers."""
-        if not self.has_focus or self._cursor is None:
-            return
-        x, y = self._cursor
-        region = self.scrollable_content_region
-        line = self._top + y - self.scroll_offset.y
-        if 0 <= line < region.height:
-            self.app.cursor_position = Offset(region.x + x, region.y + line)
+    def cursor_cell(self) -> tuple[int, int] | None:
+        """The copy cursor in copy mode, else the console cursor."""
+        if self.copy_mode is not None:
+            return self.copy_mode.x, self.copy_mode.line
+        return self.rows.cursor
+
+    def refresh_cursor_line(self) -> None:
+        cursor = self.cursor_cell()
+        if cursor is not None:
+            self.refresh_line(cursor[1])
 
     # -- size -------------------------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
         region = self.scrollable_content_region
         columns, rows = max(region.width, 2), max(region.height, 2)
+        self.lines.set_width(columns)
         if (columns, rows) != self.screen_model.size:
             self.screen_model.resize(columns, rows)
-            self._sync()
             self.post_message(self.Resized(self, columns, rows))
+        self._sync()
 
     def on_focus(self) -> None:
         self.refresh_cursor_line()
-        self._place_cursor()
+        self.place_cursor()
 
     def on_blur(self) -> None:
         self.refresh_cursor_line()
 
-    def refresh_cursor_line(self) -> None:
-        if self._cursor is not None:
-            self.refresh_line(self._top + self._cursor[1])
-
     # -- scrollback -------------------------------------------------------------------------
 
-    @property
-    def in_scrollback(self) -> bool:
-        return self._history is not None
+    def hold(self) -> None:
+        """The grid shows its scrollback above the screen while the view is held."""
+        if not self.reading:
+            self.grid.show_history(True)
+            self.update_virtual_size()
+            self.scroll_to(y=self.grid.top, animate=False, immediate=True)
 
-    def enter_scrollback(self) -> None:
-        """Show the scrollback above the screen, holding the view still while output goes on."""
-        if self._history is None:
-            self._history = self.screen_model.history()
-            self._update_virtual_size()
-            self.scroll_to(y=len(self._history), animate=False, immediate=True)
-            self.refresh()
+    def release(self) -> None:
+        self.copy_mode = None
+        self.grid.show_history(False)
 
-    def leave_scrollback(self) -> None:
-        if self._history is not None:
-            self._history = None
-            self._highlight = None
-            self._update_virtual_size()
-            self.scroll_to(y=0, animate=False, immediate=True)
-            self.refresh()
-            self._place_cursor()
+    def live_row(self) -> int:
+        return self.grid.top if not self.reading else self.lines.page
 
-    def action_history_page(self, direction: int) -> None:
-        self.enter_scrollback()
-        page = max(1, self.scrollable_content_region.height - 1)
-        target = self.scroll_offset.y + direction * page
-        if direction > 0 and target >= self._top:
-            self.leave_scrollback()
-            return
-        self.scroll_to(y=max(0, target), animate=False, immediate=True)
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        event.stop()
-        event.prevent_default()
-        self.enter_scrollback()
-        self.scroll_to(y=max(0, self.scroll_offset.y - 3), animate=False, immediate=True)
-
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        event.stop()
-        event.prevent_default()
-        if self._history is None:
-            return
-        target = self.scroll_offset.y + 3
-        if target >= self._top:
-            self.leave_scrollback()
-        else:
-            self.scroll_to(y=target, animate=False, immediate=True)
-
-    def search(self, text: str) -> bool:
-        """Find `text` in scrollback and screen, upwards from the view; scroll to and mark it."""
-        if not text:
-            return False
-        self.enter_scrollback()
-        lines = [row.text for row in (*(self._history or ()), *self._rows)]
-        start = (self._highlight[0] - 1) if self._highlight else len(lines) - 1
-        needle = text.lower()
-        for index in range(start, -1, -1):
-            found = lines[index].lower().find(needle)
-            if found >= 0:
-                self._highlight = (index, found, found + len(text))
-                height = self.scrollable_content_region.height
-                self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True)
-                self.refresh()
-                return True
-        self._highlight = None
-        self.refresh()
-        return False
+    def may_leave_scrollback(self) -> bool:
+        return self.copy_mode is None
 
     # -- selection and copy -----------------------------------------------------------------
 
@@ -384,26 +328,75 @@ class TerminalView(ScrollView, can_focus=True):
         """The selected text, or the visible screen when nothing is selected."""
         if self._selection is None:
             return self.screen_text()
-        (x1, y1), (x2, y2) = self._selection.ordered()
-        lines = []
-        for index in range(y1, y2 + 1):
-            row = self._line(index)
-            text = row.text if row is not None else ""
-            start = x1 if index == y1 else 0
-            end = x2 + 1 if index == y2 else len(text)
-            lines.append(text[start:end].rstrip())
-        return "\n".join(lines)
+        return selected_text(self._selection, self.rows)
 
     def clear_selection(self) -> None:
         if self._selection is not None:
             self._selection = None
             self.refresh()
 
+    def action_copy_mode(self) -> None:
+        """Select with the keyboard: a cursor starts on the console cursor (or the bottom of the
+        view in the scrollback) and moves over the screen and the scrollback."""
+        if self.copy_mode is not None:
+            return
+        self.clear_selection()
+        self.enter_scrollback()
+        top, height = self.scroll_offset.y, self.page_height
+        cursor = self.rows.cursor
+        if cursor is None or not top <= cursor[1] < top + height:
+            cursor = (0, min(top + height, self.rows.count) - 1)
+        self.copy_mode = CopyMode(*cursor)
+        self.post_message(Announce(f"copy mode: {_copy_mode.HELP}"))
+        self.refresh()
+        self.place_cursor()
+
+    def leave_copy_mode(self, words: str = "left copy mode") -> None:
+        if self.copy_mode is not None:
+            self.copy_mode = None
+            self.leave_scrollback()
+            self.post_message(Announce(words))
+
+    def _copy_key(self, key: str, character: str | None) -> None:
+        """A key in copy mode: it moves, marks, copies or leaves; nothing goes to the console."""
+        copy = self.copy_mode
+        assert copy is not None
+        name = character if character in ("g", "G", "0", "$", "q", "v", "y") else key
+        if name in _copy_mode.LEAVE_KEYS:
+            self.leave_copy_mode()
+        elif name in _copy_mode.MARK_KEYS:
+            marked = copy.toggle_mark()
+            self.post_message(Announce("mark set: move to select" if marked else "mark cleared"))
+            self.refresh()
+        elif name in _copy_mode.COPY_KEYS:
+            self._copy()
+        else:
+            line = copy.line
+            if copy.move("dollar_sign" if name == "$" else name, self.rows, self.page_height):
+                self.show_row(copy.line)
+                self.refresh()
+                if copy.line != line:
+                    self.post_message(Announce(copy.row_text(self.rows) or "blank line"))
+                self.place_cursor()
+
+    def _copy(self) -> None:
+        copy = self.copy_mode
+        assert copy is not None
+        selection = copy.selection or Selection((0, copy.line), (1 << 16, copy.line))
+        text = selected_text(selection, self.rows)
+        self.app.copy_to_clipboard(text)
+        preview = text.replace("\n", " / ")  # one announcement line
+        preview = preview if len(preview) <= 60 else preview[:57] + "..."
+        self.leave_copy_mode(f"copied {len(text)} characters: {preview}")
+
     # -- keys out ---------------------------------------------------------------------------
 
     def on_key(self, event: events.Key) -> None:
         event.stop()
         event.prevent_default()
+        if self.copy_mode is not None:
+            self._copy_key(event.key, event.character)
+            return
         try:
             data = keys.encode_key_event(
                 event.key,
@@ -422,8 +415,9 @@ class TerminalView(ScrollView, can_focus=True):
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
         event.prevent_default()
-        if event.text:
+        if event.text and self.copy_mode is None:
             self.post_message(self.Pasted(self, event.text))
 
     def action_leave(self) -> None:
+        self.leave_copy_mode()
         self.post_message(self.Left(self))
