@@ -10,6 +10,9 @@ terminal bytes out, every action through the Hub. The escapes:
 `~?` also prints a numbered menu of every action, a page that fits the terminal at a time (Space
 shows the next), answered by typing its number and Enter: the plain path for screen-reader and
 braille users, where each action confirms in words what was sent.
+
+Past 400 lines: the escapes, the menu and its confirmations are one state machine over the typed
+bytes, and read together; the terminal filtering is core/terminal_filter.py's.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ The Session reads the console, feeds every byte to its screen model (which answe
 cursor-position and device-attribute questions) and to the transcript (which hands it on to the
 timed recording), and fans output out to its viewers through bounded queues: a slow viewer loses
 frames and gets a fresh snapshot, it never holds up the console or the transcript.
+
+Past 400 lines: connecting, backoff, reading and writing share one line and one state, and the
+waits on them (wait_ready, the write backlog) only make sense beside them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The demo guest's QEMU: start it on the host's kernel and the built initramfs, wait for its ready
 line, stop it, and write the config that opens it.
 
-QEMU runs without `-no-reboot`, so a panic (panic=1) or a reset boots the guest again.
+QEMU runs without `-no-reboot`, so a panic (panic=1) or a reset boots the guest again. (Just past
+400 lines: starting, waiting for and stopping one QEMU read as one story.)
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ belong to the pane, so closing its tab cancels them and detaches the viewer (oth
 session). Workers only post messages; the handlers here own the state. Every console action (BREAK,
 SysRq, NMI, keys, the write lock) is a method here that goes through the Hub for the pane's viewer
 and announces what was sent or why not; the screen only chooses the pane and asks first.
+Past 400 lines: the workers, the event handlers and the actions share the pane's one viewer.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ picture is rebuilt at most once per refresh tick.
 It shows the console's screen (the grid, the scrollback above it on Shift+PgUp), or, in the reading
 presentation (screen-reader mode), its output as whole lines wrapped to the view and paged, so a
 reader hears each line once. Copy mode (Ctrl+F5) selects with the keyboard over either.
+
+Past 400 lines: the view, its scrolling and its keys; drawing rows is _strips.py's, the reading text
+_reading_text.py's and copy mode _copy_mode.py's.
 """
 
 from __future__ import annotations
