@@ -1,4 +1,8 @@
-"""The entry points: the full-screen app, list, attach, send, log, serve and lab."""
+"""The entry points: the full-screen app, list, attach, send, log, serve and lab.
+
+One module for the whole command line, as DESIGN.md's table has it, so every command's arguments
+and exit codes are read in one place; that is why it is long.
+"""
 
 from __future__ import annotations
 

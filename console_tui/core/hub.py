@@ -2,7 +2,8 @@
 
 Each call takes the Viewer acting (who, role, from where) so that permissions, the write lock and the
 audit log are enforced in one place. The API passes only plain data, so it can be served over a local
-socket to app processes of the SSH server (core/hubwire/).
+socket to app processes of the SSH server (core/hubwire/). Keeping every such rule in this one place
+is why the file is long.
 """
 
 from __future__ import annotations
