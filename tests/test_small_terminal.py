@@ -100,6 +100,11 @@ async def test_the_target_list_steps_aside_at_80_columns(sock_dir: Path) -> None
             await pilot.press("ctrl+f6")
             await pilot.press("ctrl+l")
             assert inventory.display and app.focused is inventory.target_tree
+            # Hidden by hand, then the last console closed: the list is all there is.
+            await pilot.press("f6")
+            assert not inventory.display
+            await screen.action_close_tab()
+            assert inventory.display
 
 
 @pytest.mark.parametrize("size", [SMALL, (140, 40)])

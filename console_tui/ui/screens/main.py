@@ -3,7 +3,8 @@
 Every console action is bound here once, as a method the bindings, the command palette and the
 dialogs all call: it picks the active tab's pane, asks first where an action needs it, and the pane
 carries it out through the Hub. Past 400 lines: one method per action of the help and palette
-lists, with the capability rules and the questions asked first; the work is in the pane.
+lists, with the capability rules and the questions asked first; the work is in the pane, and how
+the target list makes room on small terminals is in _target_list.py.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from console_tui.ui.dialogs.search import SearchDialog
 from console_tui.ui.dialogs.sysrq import SysRqDialog
 from console_tui.ui.dialogs.transcript import TranscriptDialog
 from console_tui.ui.messages import Announce, OpenTarget, TargetChanged
+from console_tui.ui.screens._target_list import TargetListLayout
 from console_tui.ui.screens.help import (
     COPY_AND_PASTE,
     INSIDE_CONSOLE,
@@ -51,8 +53,6 @@ WELCOME = (
     "In a console every key goes to the machine, except Ctrl+F6 (leave the console) and "
     "Ctrl+] (command palette: every action by name). F1 lists all keys."
 )
-TARGETS_COLLAPSE_BELOW = 100
-"""Columns below which the target list hides by itself once a console is open (F6 brings it)."""
 NEEDS_PANE = {
     "enter_console",
     "sysrq",
@@ -72,7 +72,7 @@ NEEDS_PANE = {
 }
 
 
-class MainScreen(Screen[None]):
+class MainScreen(TargetListLayout, Screen[None]):
     """Inventory, tabbed live consoles, the announcement line and the footer."""
 
     CSS_PATH = "main.tcss"
@@ -101,8 +101,6 @@ class MainScreen(Screen[None]):
         self.last_search = ""
         self._pane_ids: dict[str, str] = {}
         self._ids = itertools.count(1)
-        self.targets_wanted: bool | None = None
-        """Whether the operator showed (True) or hid (False) the target list; None: by width."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -120,40 +118,6 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#tabs").display = False
         self.query_one(Inventory).target_tree.focus()
-
-    # -- the target list: collapsed on small terminals ----------------------------------------
-
-    def on_resize(self) -> None:
-        self.lay_out_targets()
-
-    @property
-    def targets_shown(self) -> bool:
-        """The target list shows when asked to, else when no console is open or there is room."""
-        if self.targets_wanted is not None:
-            return self.targets_wanted
-        return not self._pane_ids or self.size.width >= TARGETS_COLLAPSE_BELOW
-
-    def lay_out_targets(self) -> None:
-        inventory = self.query_one(Inventory)
-        shown = self.targets_shown
-        inventory.set_class(self.size.width < TARGETS_COLLAPSE_BELOW, "-narrow")
-        if bool(inventory.display) == shown:
-            return
-        had_focus = inventory.has_focus_within
-        inventory.display = shown
-        if had_focus and not shown:
-            self.action_enter_console()
-
-    def action_toggle_targets(self) -> None:
-        """Show or hide the target list (F6); below a width it hides by itself once a console is
-        open, so the console gets the room."""
-        self.targets_wanted = not self.targets_shown
-        self.lay_out_targets()
-        if self.targets_wanted:
-            self.query_one(Inventory).target_tree.focus()
-            self.announce("target list shown: F6 hides it")
-        else:
-            self.announce("target list hidden: F6 shows it")
 
     def on_screen_resume(self) -> None:
         """Back from a dialog: the real cursor goes back to the control that has focus again."""
@@ -236,13 +200,6 @@ class MainScreen(Screen[None]):
         pane = self.active_pane
         if pane is not None:
             pane.terminal.focus()
-
-    def action_inventory(self) -> None:
-        """Go to the target list, showing it if it was hidden."""
-        if not self.targets_shown:
-            self.targets_wanted = True
-            self.lay_out_targets()
-        self.query_one(Inventory).target_tree.focus()
 
     @on(TerminalView.Left)
     def _left_console(self, message: TerminalView.Left) -> None:
