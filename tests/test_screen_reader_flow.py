@@ -94,7 +94,7 @@ class AppInPty:
             assert time.monotonic() < deadline, f"{words!r} never showed:\n{self.text()}"
             self._read(0.2)
 
-    def settle(self, quiet: float = 1.5, limit: float = 20.0) -> bytes:
+    def settle(self, quiet: float = 1.0, limit: float = 20.0) -> bytes:
         """What the app writes until it has been quiet for `quiet` seconds (bounded)."""
         start = len(self.written)
         deadline = time.monotonic() + limit
@@ -102,7 +102,7 @@ class AppInPty:
             pass
         return bytes(self.written[start:])
 
-    def press(self, keys: str, quiet: float = 1.5) -> bytes:
+    def press(self, keys: str, quiet: float = 1.0) -> bytes:
         """Send keys as the terminal encodes them; what the app wrote in answer."""
         self.settle(0.3)
         self.child.send(keys)
