@@ -582,8 +582,9 @@ async def main():
     ctty = os.getsid(0) == os.getpid() and os.tcgetpgrp(0) == os.getpgrp()
     hup = "default" if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL else "ignored"
     say(f"pid={os.getpid()} who={hub.who} role={hub.role} ctty={'yes' if ctty else 'no'} hup={hup}")
-    say(f"size={size()}")
+    # The handler first: a resize that lands right after the first report is not lost.
     loop.add_signal_handler(signal.SIGWINCH, lambda: say(f"size={size()}"))
+    say(f"size={size()}")
     tty.setraw(0)
     viewer = await hub.attach(target, wait=5)
     say("attached")

@@ -189,4 +189,4 @@ def test_screen_reader_mode_writes_each_change_once(
     said = spoken(sysrq)
     counts = {what: said.count(what) for what in keys.SYSRQ_KEYS.values()}
     assert set(counts.values()) <= {0, 1}, counts  # each key of the list written once at most
-    assert sum(counts.values()) >= 5, counts  # (as many as fit on the screen)
+    assert sum(counts.values()) >= 3, counts  # (as many as the list shows at 80x24)

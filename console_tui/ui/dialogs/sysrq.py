@@ -30,19 +30,25 @@ class SysRqDialog(Dialog[str]):
 
     def on_mount(self) -> None:
         """The harmless `h` (help) is highlighted first: F2 then Enter must never reboot."""
-        option_list = self.query_one("#keys", OptionList)
-        option_list.highlighted = option_list.get_option_index(DEFAULT_KEY)
         self.query_one("#cancel" if self.reason else "#keys").focus()
 
     def compose(self) -> ComposeResult:
         disabled = bool(self.reason)
         with Vertical(id="dialog"):
             yield Label(f"SysRq on {self.target}", classes="title")
-            yield OptionList(
-                *(Option(f"{key}  {what}", id=key) for key, what in keys.SYSRQ_KEYS.items()),
+            # The harmless `h` (help) comes first and is highlighted before the first paint, so
+            # the list is drawn once, from its top, already on it (no scroll to find it).
+            first = {DEFAULT_KEY: keys.SYSRQ_KEYS[DEFAULT_KEY]}
+            choices = OptionList(
+                *(
+                    Option(f"{key}  {what}", id=key)
+                    for key, what in (first | keys.SYSRQ_KEYS).items()
+                ),
                 id="keys",
                 disabled=disabled,
             )
+            choices.highlighted = 0
+            yield choices
             yield Input(
                 placeholder="or a sequence, e.g. reisub (BREAK before each key, a pause between)",
                 id="sequence",
