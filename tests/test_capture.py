@@ -40,6 +40,7 @@ def test_a_reboot_nobody_watches_is_kept_and_a_late_joiner_sees_it(guest: lab.La
         wait_for(booted_again, "the whole new boot in the transcript", timeout=TIMEOUT)
         log = cli("log", "demo").stdout
         assert 0 <= log.rfind("the machine was reset") < log.rfind("Linux version"), "marked first"
+        assert log.count("the machine was reset") == 1, "one reset, one marker"
 
         # A late, read-only joiner sees the boot (scrollback) and the screen without a keypress.
         child = pexpect.spawn(
@@ -129,3 +130,17 @@ def test_found_vms_and_ports_are_not_held_from_the_start() -> None:
     found = qemu_target(argv, pid=1, cwd="/")
     assert found is not None and found.capture is False
     assert all(port.capture is False for port in serial_targets())
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_a_shorter_viewer_is_shown_the_bottom_of_the_screen(backend: str) -> None:
+    """A viewer whose terminal has fewer rows than the session's screen keeps the prompt and the
+    line above it, not the lowest rows piled onto its last line."""
+    source = make_screen(40, 24, scrollback_lines=100, backend=backend)
+    source.feed(b"".join(b"boot line %d\r\n" % n for n in range(40)))
+    source.feed(b"Enter 'help' for a list of commands.\r\n\r\ndemo:~# ")
+    joiner = make_screen(40, 20, scrollback_lines=100, backend=backend)
+    joiner.feed(source.snapshot(history=True))
+    shown = [line.rstrip() for line in joiner.display()]
+    assert shown[-3:] == ["Enter 'help' for a list of commands.", "", "demo:~#"]
+    assert joiner.cursor == (8, 19)

@@ -196,13 +196,20 @@ class Screen(ABC):
         if self.alternate_screen:
             parts.append("\x1b[?1049h")
         parts.append("\x1b[0m\x1b[H\x1b[2J")
-        for y, row in enumerate(self.rows()):
-            runs = _trimmed(row)
-            if not runs:
-                continue
-            parts.append(f"\x1b[{y + 1}H")
-            parts.extend(sgr(style) + text for text, style in runs)
-        parts.append("\x1b[0m")
+        # The rows go down from the top, a line each, and the cursor is placed relative to the
+        # last of them: a viewer's terminal shorter than the screen then keeps its bottom (the
+        # prompt), where absolute positions would pile the lowest rows onto its last line.
+        rows = [_trimmed(row) for row in self.rows()]
+        cursor = self.cursor
+        last = max((y for y, runs in enumerate(rows) if runs), default=0)
+        if cursor is not None:
+            last = max(last, min(cursor[1], len(rows) - 1))
+        for y in range(last + 1):
+            if y:
+                parts.append("\r\n")
+            if rows[y]:
+                parts.extend(sgr(style) + text for text, style in rows[y])
+                parts.append("\x1b[0m")
         if self.app_cursor_keys:
             parts.append("\x1b[?1h")
         if self.bracketed_paste:
@@ -210,11 +217,13 @@ class Screen(ABC):
         title = "".join(c for c in self.title if c.isprintable())
         if title:
             parts.append(f"\x1b]2;{title}\x1b\\")
-        cursor = self.cursor
         if cursor is None:
             parts.append("\x1b[H\x1b[?25l")
         else:
-            parts.append(f"\x1b[{cursor[1] + 1};{cursor[0] + 1}H")
+            up = last - cursor[1]
+            parts.append(f"\r\x1b[{up}A" if up > 0 else "\r")
+            if cursor[0]:
+                parts.append(f"\x1b[{cursor[0]}C")
         return "".join(parts).encode("utf-8", "replace")
 
     def _reply(self, data: bytes) -> None:

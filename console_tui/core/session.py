@@ -36,7 +36,7 @@ BACKOFF_MAX = 5.0
 CLAIM_POLL = 0.5
 UNWATCHED_GATHER = 0.1
 """While no viewer is attached, a busy line is read at most this often (capture costs per read,
-and nobody waits for the echo); a viewer attaching ends the wait at the next read."""
+and nobody waits for the echo); a viewer who attaches meanwhile waits at most this long."""
 UNWATCHED_MIN = 256
 UNWATCHED_FULL = 4096
 WRITE_BACKLOG = 4 << 20

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,8 @@ from console_tui.core.control import parse_control_uri
 from console_tui.core.control.qmp import QMPWatch
 from console_tui.core.discovery import SCAN_INTERVAL
 from console_tui.core.errors import ConsoleError
+
+REPEAT_QUIET = 2.0
 
 if TYPE_CHECKING:
     from console_tui.core.hub import Hub
@@ -34,6 +37,7 @@ class Watch:
         self._watches: dict[str, QMPWatch] = {}
         self._rescan: asyncio.Task[None] | None = None
         self._alert_tasks: set[asyncio.Task[None]] = set()
+        self._last_event: dict[tuple[str, str], float] = {}
 
     async def capture(self) -> list[str]:
         """Open every target's line that has `capture` on and hold it whether anyone watches or
@@ -66,9 +70,15 @@ class Watch:
             await watch.close()
 
     def lifecycle(self, name: str, event: str, words: str, data: dict[str, object]) -> None:
-        """A machine's lifecycle event, from its hypervisor: marked, told and audited."""
+        """A machine's lifecycle event, from its hypervisor: marked, told and audited. QEMU reports
+        one reset more than once (the request, then the guest's own reboot path, each with its reason):
+        the same event again within REPEAT_QUIET seconds is the same happening, told once."""
         reason = data.get("reason")
         said = f"{words} ({reason})" if isinstance(reason, str) and reason else words
+        now = time.monotonic()
+        if now - self._last_event.get((name, event), -REPEAT_QUIET) < REPEAT_QUIET:
+            return
+        self._last_event[(name, event)] = now
         self.hub.audit.record("lifecycle", who="hub", target=name, kind=event.lower(), words=said)
         session = self.hub.sessions.get(name)
         if session is not None:
