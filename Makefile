@@ -2,17 +2,21 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio socat tmux openssh-client ser2net
+DEB_PACKAGES := qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio socat tmux openssh-client ser2net \
+	openssh-server openssl libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config \
+	openipmi ipmitool grub-pc-bin grub-efi-amd64-bin grub-common ovmf xorriso mtools
 
 .PHONY: run test bench lint screenshots deps venv clean
 
 # The newest Python >= 3.13 found (PATH, then pyenv's versions), else python3.
 PYTHON ?= $(shell tools/find-python)
 
+# libvirt-python builds against Debian's libvirt-dev, so the Debian packages come first.
 $(VENV)/.installed: pyproject.toml
+	@tools/install-debian-packages $(DEB_PACKAGES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,libvirt,ipmi]'
 	@touch $@
 
 venv: $(VENV)/.installed
