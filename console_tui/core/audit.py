@@ -25,6 +25,8 @@ EVENTS = frozenset(
         "lifecycle",
         "connect",
         "disconnect",
+        "dial-in",
+        "vmotion-refused",
         "attach",
         "detach",
         "lock",

@@ -83,6 +83,9 @@ class Settings:
     """A program and its arguments run on an alert (never through a shell), with CONSOLE_TUI_TARGET,
     CONSOLE_TUI_ALERT and CONSOLE_TUI_LINE in its environment."""
     alert_timeout: int = 10
+    concentrators: tuple[str, ...] = ()
+    """`listen://HOST:PORT` sockets that `serve` opens for VMs to dial into (core/listener.py); a
+    VM no target claims appears as a found target."""
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,26 @@ def _settings(raw: Any, where: Any) -> Settings:
                 f"settings.{key} is negative", where=where("settings", key), fix="use 0 or more"
             )
     _check_patterns(values, where, "settings")
+    _check_concentrators(values.get("concentrators", ()), where("settings", "concentrators"))
     return Settings(**values)
+
+
+def _check_concentrators(uris: tuple[str, ...], where: str) -> None:
+    """Each concentrator is a bare `listen://HOST:PORT` (targets pick VMs, not the listener)."""
+    from console_tui.core.backings import parse_console_uri
+
+    for text in uris:
+        try:
+            uri = parse_console_uri(text)
+        except ValueError as exc:
+            raise ConfigError(f"concentrators: {exc}", where=where, fix=_uri_fix(exc)) from None
+        if uri.scheme != "listen" or uri.params:
+            raise ConfigError(
+                f"concentrators: {text!r} is not a bare listen://HOST:PORT",
+                where=where,
+                fix='e.g. concentrators = ["listen://0.0.0.0:7001"]; pick VMs in each target\'s '
+                "console (listen://0.0.0.0:7001?vm=NAME)",
+            )
 
 
 def _targets(raw: Any, where: Any) -> tuple[Target, ...]:

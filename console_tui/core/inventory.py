@@ -24,7 +24,7 @@ from console_tui.core import discovery, paths
 from console_tui.core.backings import parse_console_uri
 from console_tui.core.config import Discovery, Role, Target, User, find_target
 
-SOURCES = ("config", "qemu", "folder", "serial")
+SOURCES = ("config", "qemu", "folder", "serial", "inbound")
 """every source, in the order the inventory and `list` show them"""
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
 
@@ -40,6 +40,9 @@ def line_key(console: str) -> LineKey:
     if not uri.host:
         return ("path", os.path.realpath(uri.path))
     host = "loopback" if uri.host.lower() in LOOPBACK else uri.host.lower()
+    if uri.scheme == "listen":  # one listener serves many VMs: each is its own line
+        picks = "&".join(f"{k}={v}" for k, v in sorted(uri.params.items()))
+        return ("listen", f"{host}:{uri.port}?{picks}")
     return ("inet", f"{host}:{uri.port}")
 
 
@@ -72,6 +75,9 @@ class TargetBook:
         self._where = where
         self._claimed = {line_key(t.console) for t in configured}
         self._found: dict[LineKey, Target] = {}
+        self._scanned: list[Target] = []
+        self._arrived: dict[LineKey, Target] = {}
+        """Targets for VMs that dialled into a concentrator unclaimed (core/listener.py)."""
         self._looked_at = -float("inf")
         self._looking = asyncio.Lock()
 
@@ -98,7 +104,15 @@ class TargetBook:
             enabled = discovery.enabled(settings)
             found = await asyncio.to_thread(discovery.scan, settings) if enabled else []
             self._looked_at = time.monotonic()
-            return self.update(found, keep)
+            self._scanned = found
+            return self.update([*found, *self._arrived.values()], keep)
+
+    def arrive(self, target: Target) -> str:
+        """A VM dialled in that no target claims: it stays a found target from now on; its name."""
+        key = line_key(target.console)
+        self._arrived.setdefault(key, target)
+        self.update([*self._scanned, *self._arrived.values()], keep=lambda _: True)
+        return self._found[key].name if key in self._found else ""
 
     def update(self, found: Iterable[Target], keep: Callable[[str], bool]) -> list[str]:
         """Take what a new look found; return the names of found targets that went away.

@@ -22,7 +22,13 @@ from collections.abc import Callable
 
 from console_tui.core.alerts import Alert, AlertWatch
 from console_tui.core.api import Event, EventKind, Viewer
-from console_tui.core.backings import Backing, BackingClosed, make_backing, parse_console_uri
+from console_tui.core.backings import (
+    Awaited,
+    Backing,
+    BackingClosed,
+    make_backing,
+    parse_console_uri,
+)
 from console_tui.core.config import Settings, Target
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError, in_mib
 from console_tui.core.keys import Step
@@ -223,6 +229,8 @@ class Session:
                 await self._pause(CLAIM_POLL)
                 continue
             assert self.backing is not None
+            if isinstance(self.backing, Awaited):
+                await self._await_far_end(self.backing, attempt)
             try:
                 await self.backing.open()
             except (UnreachableError, OSError) as exc:
@@ -256,6 +264,13 @@ class Session:
             self._set_state(SessionState.RECONNECTING)
             await self._pause(BACKOFF_FIRST)
             self.backing = self._new_backing()
+
+    async def _await_far_end(self, backing: Awaited, attempt: int) -> None:
+        """A line the VM opens: say the session waits for it, and let the line mark its events."""
+        backing.on_mark = self.mark
+        self.last_error = backing.waiting
+        self._set_state(SessionState.WAITING)
+        await self._finished(attempt)
 
     async def _finished(self, attempt: int) -> None:
         """Connection attempt number `attempt` is over (connected or not): wake wait_ready."""

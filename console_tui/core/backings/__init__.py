@@ -7,8 +7,9 @@ new module with a class that satisfies `Backing` and one line in `REGISTRY`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 from console_tui.core.errors import NotPermittedError, UnreachableError
@@ -85,12 +86,13 @@ REGISTRY: dict[str, str] = {
     "tcp": "console_tui.core.backings.tcp:TCPBacking",
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
+    "listen": "console_tui.core.backings.inbound:InboundBacking",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"unix+listen", "telnets", "rfc2217", "listen", "file", "ssh"}
+PLANNED = {"unix+listen", "telnets", "rfc2217", "file", "ssh"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
@@ -136,6 +138,8 @@ def parse_console_uri(text: str) -> ConsoleURI:
         ) from None
     if not parts.hostname or not port:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
+    if scheme == "listen":
+        _check_listen_params(params)
     return ConsoleURI(
         text,
         scheme,
@@ -146,6 +150,39 @@ def parse_console_uri(text: str) -> ConsoleURI:
         params=params,
         fragment=parts.fragment,
     )
+
+
+LISTEN_SELECTORS = ("uuid", "vm", "peer")
+
+
+def _check_listen_params(params: dict[str, str]) -> None:
+    """A `listen://` target picks its VM by at most one of uuid=, vm=, peer= (or none)."""
+    unknown = sorted(set(params) - set(LISTEN_SELECTORS))
+    if unknown:
+        raise URIError(
+            f"listen:// takes no {unknown[0]}=",
+            fix="pick the VM with one of ?uuid=..., ?vm=NAME, ?peer=ADDR, or none for a port of "
+            "its own",
+        )
+    given = [key for key in LISTEN_SELECTORS if key in params]
+    if len(given) > 1:
+        raise URIError(
+            f"listen:// picks its VM by one of uuid=, vm=, peer=, got {' and '.join(given)}",
+            fix="keep one: uuid= is the surest, then vm=, then peer=",
+        )
+    if given and not params[given[0]]:
+        raise URIError(f"listen:// has an empty {given[0]}=", fix=f"e.g. ?{given[0]}=web-01")
+
+
+@runtime_checkable
+class Awaited(Protocol):
+    """A line the far end opens (a VM dialling in): `open` waits for it, the session says why
+    meanwhile (`waiting`), and the line marks what happens on it (a vMotion) through `on_mark`."""
+
+    on_mark: Callable[[str], None] | None
+
+    @property
+    def waiting(self) -> str: ...
 
 
 def backing_class(scheme: str) -> type:
