@@ -2,19 +2,21 @@
 
 The VM end is vspc_player.VspcVM, a player of the VM's side of the protocol (no ESXi host can run
 here, so it stands in for one), and plain sockets for raw dialling-in lines; the Hub, sessions,
-transcript and concentrator are the real ones. A real QEMU dialling in is in
-test_concentrator_qemu.py.
+transcript and concentrator are the real ones. The last test boots the demo
+guest (a real Linux under QEMU) with its serial port as a socket client dialling in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import output_until
+from conftest import need_command, output_until
 from vspc_player import (
     DO_PROXY,
     KNOWN_SUBOPTIONS_2,
@@ -30,6 +32,7 @@ from vspc_player import (
     VspcVM,
 )
 
+from console_tui import lab
 from console_tui.core import config, listener
 from console_tui.core.api import Viewer
 from console_tui.core.backings import parse_console_uri
@@ -359,3 +362,50 @@ async def test_a_port_taken_by_another_program_says_so(port: int) -> None:
             assert "cannot listen" in detail and f"ss -ltnp | grep :{port}" in detail
         finally:
             await hub.close()
+
+
+# -- a real QEMU dialling in ----------------------------------------------------------------
+
+
+class DiallingLab(lab.Lab):
+    """The demo guest with its serial port as a socket client: QEMU dials the concentrator."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        super().__init__(folder)
+        self.port = port
+
+    def _qemu_command(self, qemu: str, kernel: Path) -> list[str]:
+        command = super()._qemu_command(qemu, kernel)
+        at = next(i for i, part in enumerate(command) if part.startswith("socket,id=ser0,"))
+        log = str(self.serial_log).replace(",", ",,")
+        command[at] = (
+            f"socket,id=ser0,host=127.0.0.1,port={self.port},server=off,telnet=on,reconnect=1,"
+            f"logfile={log},logappend=on"
+        )
+        return command
+
+
+@pytest.mark.guest
+async def test_the_demo_guest_dials_in_raw_and_is_typed_at(port: int) -> None:
+    """QEMU 7.2 as a socket client ignores telnet=on and sends raw bytes: the line is raw,
+    matched by its port, waited for before it connects, and cannot BREAK (it says so)."""
+    need_command("qemu-system-x86_64", "busybox")
+    hub = hub_for(listen_target("dialler", port))
+    folder = Path(tempfile.mkdtemp(prefix="ctui-", dir="/tmp"))
+    guest = DiallingLab(folder, port)
+    try:
+        viewer = await hub.attach("dialler", who="alice")
+        await listening(hub, "dialler")
+        assert "waiting for the VM to connect" in hub.status("dialler").detail
+        await asyncio.to_thread(guest.up, 120)
+        await connected(hub, "dialler")
+        await until(lambda: lab.READY_LINE.encode() in transcript(hub, "dialler"), "the boot")
+        await hub.write(viewer, b"echo dialled-$((6*7))\r")
+        await output_until(viewer, b"dialled-42", timeout=30)
+        refused = hub.can_break("dialler")
+        assert not refused.ok and "raw" in refused.reason and "qmp" in refused.reason
+        assert b"dialled in (raw)" in transcript(hub, "dialler")
+    finally:
+        await hub.close()
+        await asyncio.to_thread(guest.down)
+        shutil.rmtree(folder, ignore_errors=True)
