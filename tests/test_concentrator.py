@@ -9,6 +9,7 @@ guest (a real Linux under QEMU) with its serial port as a socket client dialling
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import tempfile
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import need_command, output_until
+from conftest import capture_daemon, cli, need_command, output_until
 from vspc_player import (
     DO_PROXY,
     KNOWN_SUBOPTIONS_2,
@@ -362,6 +363,42 @@ async def test_a_port_taken_by_another_program_says_so(port: int) -> None:
             assert "cannot listen" in detail and f"ss -ltnp | grep :{port}" in detail
         finally:
             await hub.close()
+
+
+async def test_serve_holds_dialled_in_vms_and_the_commands_see_them(
+    port: int, tmp_path: Path
+) -> None:
+    """`serve --no-ssh` listens, says where VMs dial in, matches one and adds the stranger; `list`
+    and `log` in other processes see both."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[settings]\nconcentrators = ["listen://127.0.0.1:{port}"]\n'
+        "[discovery]\nqemu = false\nserial = false\n" + listen_target("web-01", port, "vm=web-01")
+    )
+    web = VspcVM("web-01", UUID, "127.0.0.1", port)
+    stray = VspcVM("stray", "00" * 16, "127.0.0.1", port)
+    with capture_daemon(path) as said:
+        assert f"VMs dial in at listen://127.0.0.1:{port}" in said
+        try:
+            await web.connect()
+            await stray.connect()
+            await web.send(b"web says hi\r\n")
+            await stray.send(b"stray says hi\r\n")
+
+            async def listed() -> dict[str, dict[str, object]]:
+                out = await asyncio.to_thread(cli, "--config", str(path), "list", "--json")
+                return {row["name"]: row for row in json.loads(out.stdout)}
+
+            async with asyncio.timeout(30):
+                while (rows := await listed()).get("stray", {}).get("state") != "connected":
+                    await asyncio.sleep(0.2)
+            assert rows["web-01"]["state"] == "connected"
+            assert rows["stray"]["source"] == "inbound"
+            log = await asyncio.to_thread(cli, "--config", str(path), "log", "web-01")
+            assert "web says hi" in log.stdout and "stray" not in log.stdout
+        finally:
+            await web.close()
+            await stray.close()
 
 
 # -- a real QEMU dialling in ----------------------------------------------------------------

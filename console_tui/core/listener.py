@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from console_tui.core import vspc
-from console_tui.core.backings import BackingClosed, ConsoleURI
+from console_tui.core.backings import BackingClosed, ConsoleURI, parse_console_uri
 from console_tui.core.backings._telnet import THEIR_OPTIONS, TelnetCodec
 from console_tui.core.errors import UnreachableError
 
@@ -563,6 +563,16 @@ async def close_all() -> None:
         if conc.loop is loop:
             _running.pop(key, None)
             await conc.close()
+
+
+def places(concentrators: tuple[str, ...], consoles: list[str]) -> list[str]:
+    """Every `listen://HOST:PORT` a Hub with these settings and target consoles listens on."""
+    found = dict.fromkeys(concentrators)
+    for console in consoles:
+        if console.startswith("listen://"):
+            uri = parse_console_uri(console)
+            found.setdefault(f"listen://{uri.host}:{uri.port}")
+    return list(found)
 
 
 def stranger_console(concentrator: Concentrator, line: InboundLine) -> tuple[str, str]:
