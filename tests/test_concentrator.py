@@ -97,6 +97,15 @@ async def dial_in(hub: Hub, name: str, vm: VspcVM) -> Viewer:
     return viewer
 
 
+async def vmotion_to(new: VspcVM, old: VspcVM, seq: bytes) -> None:
+    """BEGIN on the old host, GOAHEAD back; the new host dials in, PEER with the secret, PEER-OK."""
+    await old.message(VMOTION_BEGIN, seq)
+    cookie = await old.expect(VMOTION_GOAHEAD)
+    await new.connect()
+    await new.message(VMOTION_PEER, cookie)
+    assert await new.expect(VMOTION_PEER_OK) == seq
+
+
 async def connected(hub: Hub, name: str) -> None:
     await until(
         lambda: (s := hub.session(name)) is not None and s.state is SessionState.CONNECTED,
@@ -114,6 +123,7 @@ async def connected(hub: Hub, name: str) -> None:
         ("listen://127.0.0.1:7001?vm=a&peer=10.0.0.1", "one of uuid=, vm=, peer="),
         ("listen://127.0.0.1:7001?vm=", "empty vm="),
         ("listen:///tmp/x", "needs host:port"),
+        ("listen://127.0.0.1:7001?peer=build-host", "not an IP address"),
     ],
 )
 def test_a_wrong_listen_uri_says_what_and_how(console: str, words: str) -> None:
@@ -129,6 +139,30 @@ def test_a_concentrator_is_a_bare_listen_uri() -> None:
     assert "config:2" in str(caught.value) and "e.g." in str(caught.value)
     good = config.parse('[settings]\nconcentrators = ["listen://0.0.0.0:7001"]\n')
     assert good.settings.concentrators == ("listen://0.0.0.0:7001",)
+
+
+def test_the_codec_keeps_vspc_messages_whole_at_every_read_boundary() -> None:
+    """Subnegotiations of option 232 come out whole, 0xFF undoubled, however the reads cut
+    them; the console bytes around them are exactly what they were."""
+    from console_tui.core.backings._telnet import THEIR_OPTIONS, TelnetCodec
+    from console_tui.core.vspc import message
+
+    wire = (
+        b"\xff\xfb\xe8ab\xff\xffc"
+        + message(83)
+        + b"d\r\n"
+        + message(41, b"\x01\xff\xf0\xff")
+        + b"\xff\xfa\x18\x00xterm\xff\xf0e"
+    )
+    for cut in range(len(wire) + 1):
+        for second in range(cut, len(wire) + 1):
+            codec = TelnetCodec(their_options=THEIR_OPTIONS | {232}, keep=frozenset({232}))
+            parts = [codec.decode(piece) for piece in (wire[:cut], wire[cut:second], wire[second:])]
+            assert b"".join(data for data, _ in parts) == b"ab\xffcd\r\ne", (cut, second)
+            assert codec.messages == [(232, b"\x53"), (232, b"\x29\x01\xff\xf0\xff")]
+            assert b"".join(answer for _, answer in parts) == b"\xff\xfd\xe8"
+    plain = TelnetCodec()
+    assert plain.decode(wire) == (b"ab\xffcd\r\ne", b"\xff\xfe\xe8") and plain.messages == []
 
 
 # -- vSPC -----------------------------------------------------------------------------------
@@ -258,38 +292,61 @@ async def test_vmotion_moves_the_console_with_one_continuous_transcript(port: in
         await hub.close()
 
 
-async def test_vmotion_abort_keeps_the_old_connection_and_one_at_a_time(port: int) -> None:
+Moving = tuple[Hub, Viewer, VspcVM, VspcVM]
+
+
+@pytest.fixture
+async def moving(port: int) -> AsyncIterator[Moving]:
+    """web-01 connected from its old host, a new host ready to take it over."""
     hub = hub_for(listen_target("web-01", port, "vm=web-01"))
     old = VspcVM("web-01", UUID, "127.0.0.1", port)
     new = VspcVM("web-01", UUID, "127.0.0.1", port)
     try:
-        viewer = await dial_in(hub, "web-01", old)
-        await old.message(VMOTION_BEGIN, b"\x01")
-        cookie = await old.expect(VMOTION_GOAHEAD)
-        await old.message(VMOTION_BEGIN, b"\x02")
-        assert await old.expect(VMOTION_NOTNOW) == b"\x02", "one vMotion at a time"
-        await new.connect()
-        await new.message(VMOTION_PEER, cookie)
-        await new.expect(VMOTION_PEER_OK)
-        await old.message(VMOTION_ABORT)
-        await asyncio.wait_for(new.closed.wait(), 5)
-        await old.send(b"still here\r\n")
-        await output_until(viewer, b"still here")
-        await hub.write(viewer, b"typed\r")
-        await old.received_until(b"typed\r")
-        assert b"vMotion aborted" in transcript(hub, "web-01")
-        # A second connection with the same identity does not take the port over.
-        again = VspcVM("web-01", UUID, "127.0.0.1", port)
-        await again.connect()
-        await again.expect(WILL_PROXY)
-        await hub.write(viewer, b"more\r")
-        await old.received_until(b"more\r")
-        assert b"more" not in again.received
-        await again.close()
+        yield hub, await dial_in(hub, "web-01", old), old, new
     finally:
         await old.close()
         await new.close()
         await hub.close()
+
+
+async def test_vmotion_abort_keeps_the_old_connection_and_one_at_a_time(
+    moving: Moving, port: int
+) -> None:
+    hub, viewer, old, new = moving
+    await vmotion_to(new, old, b"\x01")
+    await old.message(VMOTION_BEGIN, b"\x02")
+    assert await old.expect(VMOTION_NOTNOW) == b"\x02", "one vMotion at a time"
+    await old.message(VMOTION_ABORT)
+    await asyncio.wait_for(new.closed.wait(), 5)
+    await old.send(b"still here\r\n")
+    await output_until(viewer, b"still here")
+    await hub.write(viewer, b"typed\r")
+    await old.received_until(b"typed\r")
+    assert b"vMotion aborted" in transcript(hub, "web-01")
+    # A second connection with the same identity does not take the port over.
+    again = VspcVM("web-01", UUID, "127.0.0.1", port)
+    await again.connect()
+    await again.expect(WILL_PROXY)
+    await hub.write(viewer, b"more\r")
+    await old.received_until(b"more\r")
+    assert b"more" not in again.received
+    await again.close()
+
+
+@pytest.mark.parametrize("said_by", ["old", "new"])
+async def test_complete_switches_whoever_says_it_while_the_old_host_stays_open(
+    moving: Moving, said_by: str
+) -> None:
+    hub, viewer, old, new = moving
+    await vmotion_to(new, old, b"\x09")
+    await old.send(b"last words\r\n")
+    await new.send(b"first words\r\n")
+    await (old if said_by == "old" else new).message(VMOTION_COMPLETE, b"\x09")
+    seen = await output_until(viewer, b"first words", snapshots=False)
+    assert seen.index(b"last words") < seen.index(b"first words")
+    await asyncio.wait_for(old.closed.wait(), 5)  # the old host's connection is let go
+    await hub.write(viewer, b"on the new host\r")
+    await new.received_until(b"on the new host\r")
 
 
 # -- strangers and raw lines ----------------------------------------------------------------

@@ -125,6 +125,7 @@ class InboundLine:
         self.finished = False
         self.closed = False
         self._task: asyncio.Task[None] | None = None
+        self._waiting: asyncio.Timeout | None = None
 
     @property
     def vspc(self) -> bool:
@@ -158,12 +159,14 @@ class InboundLine:
                 if self.finished or self.closed:
                     break
                 try:
-                    async with asyncio.timeout(DRAIN_SECONDS if self.draining else None):
+                    async with asyncio.timeout(None) as self._waiting:
+                        if self.draining:
+                            self.drain()
                         chunk = await self.reader.read(READ_SIZE)
-                except TimeoutError:
+                except (TimeoutError, OSError):
                     break
-                except OSError:
-                    break
+                finally:
+                    self._waiting = None  # drain() reschedules only a read in progress
                 if not chunk:
                     break
         finally:
@@ -171,6 +174,12 @@ class InboundLine:
             self.concentrator.line_ended(self)
             if not self.closed:
                 await self.queue.put(END)
+
+    def drain(self) -> None:
+        """Read on only until the peer has been quiet for `DRAIN_SECONDS` (or closes)."""
+        self.draining = True
+        if self._waiting is not None and not self._waiting.expired():
+            self._waiting.reschedule(asyncio.get_running_loop().time() + DRAIN_SECONDS)
 
     async def _take(self, chunk: bytes) -> None:
         """Queue the console bytes of one read; answer its telnet options and vSPC messages."""
@@ -289,7 +298,7 @@ class Link:
         if line is old:
             old.finished = True  # nothing the old host sends after COMPLETE is the console's
         else:
-            old.draining = True
+            old.drain()
         self.completed.set()
 
     def abort(self, why: str = "the VM stays where it was") -> None:

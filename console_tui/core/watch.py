@@ -69,6 +69,8 @@ class Watch:
             await listener.concentrator(uri.host, uri.port)
 
     def _stranger(self, concentrator: listener.Concentrator, line: listener.InboundLine) -> None:
+        if sum(t.source == "inbound" for t in self.hub.targets()) >= listener.PARKED_MAX:
+            return  # enough found already: the connection stays parked, unclaimed
         name, console = listener.stranger_console(concentrator, line)
         found = Target(name=name, console=console, group=DISCOVERED_GROUP, source="inbound")
         name = self.hub.book.arrive(found)

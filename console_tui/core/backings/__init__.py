@@ -172,6 +172,16 @@ def _check_listen_params(params: dict[str, str]) -> None:
         )
     if given and not params[given[0]]:
         raise URIError(f"listen:// has an empty {given[0]}=", fix=f"e.g. ?{given[0]}=web-01")
+    if given == ["peer"]:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(params["peer"])
+        except ValueError:
+            raise URIError(
+                f"listen:// peer={params['peer']!r} is not an IP address",
+                fix="write the address the VM dials from, e.g. ?peer=10.0.0.9",
+            ) from None
 
 
 @runtime_checkable
