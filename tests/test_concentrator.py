@@ -380,6 +380,28 @@ async def test_unclaimed_vms_appear_as_found_targets_named_after_their_peer(port
         await hub.close()
 
 
+async def test_a_target_opened_later_takes_its_vm_at_once_and_it_is_no_stranger(
+    port: int,
+) -> None:
+    quiet = listen_target("quiet", port, "vm=quiet") + "capture = false\n"
+    hub = hub_for(quiet, f'concentrators = ["listen://127.0.0.1:{port}"]')
+    vm = VspcVM("quiet", UUID, "127.0.0.1", port)
+    try:
+        await hub.capture()
+        await vm.connect()
+        await vm.expect(WILL_PROXY)
+        await until(
+            lambda: listener.parked_for("127.0.0.1", port, listener.Selector(vm="quiet")), "parked"
+        )
+        viewer = await hub.attach("quiet", who="alice", wait=5)  # no "waiting" on the way
+        assert [t.name for t in hub.targets()] == ["quiet"], "no found target for a claimed VM"
+        await vm.send(b"here all along\r\n")
+        await output_until(viewer, b"here all along")
+    finally:
+        await vm.close()
+        await hub.close()
+
+
 async def test_a_raw_line_is_matched_by_peer_address_else_by_a_port_of_its_own(
     port: int, tmp_path: Path
 ) -> None:

@@ -560,6 +560,14 @@ async def concentrator(host: str, port: int) -> Concentrator:
     return conc
 
 
+def parked_for(host: str, port: int, selector: Selector) -> bool:
+    """Whether a connection that `selector` takes waits, parked, on host:port in this loop."""
+    running = _running.get((host, port))
+    if running is None or running[0].loop is not asyncio.get_running_loop():
+        return False
+    return any(selector.score(line) and not line.finished for line in running[0].parked)
+
+
 def running() -> list[Concentrator]:
     loop = asyncio.get_running_loop()
     return [conc for conc, _ in _running.values() if conc.loop is loop]
@@ -582,6 +590,15 @@ def places(concentrators: tuple[str, ...], consoles: list[str]) -> list[str]:
             uri = parse_console_uri(console)
             found.setdefault(f"listen://{uri.host}:{uri.port}")
     return list(found)
+
+
+def claims(console: str, concentrator: Concentrator, line: InboundLine) -> bool:
+    """Whether a target with this console takes `line`, which dialled into `concentrator`."""
+    if not console.startswith("listen://"):
+        return False
+    uri = parse_console_uri(console)
+    here = (uri.host, uri.port) == (concentrator.host, concentrator.port)
+    return here and Selector.from_uri(uri).score(line) > 0
 
 
 def stranger_console(concentrator: Concentrator, line: InboundLine) -> tuple[str, str]:

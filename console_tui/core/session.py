@@ -266,11 +266,13 @@ class Session:
             self.backing = self._new_backing()
 
     async def _await_far_end(self, backing: Awaited, attempt: int) -> None:
-        """A line the VM opens: say the session waits for it, and let the line mark its events."""
+        """A line the VM opens: let it mark its events, and say the session waits for the VM
+        unless it is there already."""
         backing.on_mark = self.mark
-        self.last_error = backing.waiting
-        self._set_state(SessionState.WAITING)
-        await self._finished(attempt)
+        if backing.waiting:
+            self.last_error = backing.waiting
+            self._set_state(SessionState.WAITING)
+            await self._finished(attempt)
 
     async def _finished(self, attempt: int) -> None:
         """Connection attempt number `attempt` is over (connected or not): wake wait_ready."""

@@ -71,6 +71,10 @@ class Watch:
     def _stranger(self, concentrator: listener.Concentrator, line: listener.InboundLine) -> None:
         if sum(t.source == "inbound" for t in self.hub.targets()) >= listener.PARKED_MAX:
             return  # enough found already: the connection stays parked, unclaimed
+        if any(
+            listener.claims(t.console, concentrator, line) for t in self.hub.targets()
+        ):  # a target not open yet (capture = false) takes it when it opens
+            return
         name, console = listener.stranger_console(concentrator, line)
         found = Target(name=name, console=console, group=DISCOVERED_GROUP, source="inbound")
         name = self.hub.book.arrive(found)

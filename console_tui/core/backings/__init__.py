@@ -187,7 +187,8 @@ def _check_listen_params(params: dict[str, str]) -> None:
 @runtime_checkable
 class Awaited(Protocol):
     """A line the far end opens (a VM dialling in): `open` waits for it, the session says why
-    meanwhile (`waiting`), and the line marks what happens on it (a vMotion) through `on_mark`."""
+    meanwhile (`waiting`, empty when the far end is there already), and the line marks what
+    happens on it (a vMotion) through `on_mark`."""
 
     on_mark: Callable[[str], None] | None
 

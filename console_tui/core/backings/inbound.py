@@ -33,7 +33,9 @@ class InboundBacking:
 
     @property
     def waiting(self) -> str:
-        """What the session says while no VM is connected."""
+        """What the session says while no VM is connected; empty when one waits for it."""
+        if listener.parked_for(self.uri.host, self.uri.port, self.selector):
+            return ""
         return (
             f"waiting for the VM to connect ({self.selector.describe()} on "
             f"{self.uri.host}:{self.uri.port})"

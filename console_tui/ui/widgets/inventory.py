@@ -31,6 +31,7 @@ SOURCE_LABELS = {
     "qemu": "QEMU, running here",
     "folder": "QEMU socket folders",
     "serial": "serial ports here",
+    "inbound": "VMs that dialled in",
 }
 
 
