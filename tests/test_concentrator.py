@@ -347,6 +347,15 @@ async def test_complete_switches_whoever_says_it_while_the_old_host_stays_open(
     await asyncio.wait_for(old.closed.wait(), 5)  # the old host's connection is let go
     await hub.write(viewer, b"on the new host\r")
     await new.received_until(b"on the new host\r")
+    third = VspcVM("web-01", UUID, "127.0.0.1", new.port)
+    try:
+        await vmotion_to(third, new, b"\x0a")  # and on again: one vMotion after another
+        await new.message(VMOTION_COMPLETE, b"\x0a")
+        await new.close()
+        await third.send(b"third host\r\n")
+        await output_until(viewer, b"third host", snapshots=False)
+    finally:
+        await third.close()
 
 
 # -- strangers and raw lines ----------------------------------------------------------------

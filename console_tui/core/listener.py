@@ -364,7 +364,6 @@ class Concentrator:
         self.accepted = 0
         self.loop = asyncio.get_running_loop()
         self.server: asyncio.Server | None = None
-        self._accepting: set[asyncio.Task[None]] = set()
 
     @property
     def where(self) -> str:
@@ -451,8 +450,10 @@ class Concentrator:
         self.vmotions = {k: v for k, v in self.vmotions.items() if v is not link}
 
     def line_ended(self, line: InboundLine) -> None:
+        """A connection's peer closed it (or, draining, went quiet)."""
         if line in self.parked:
             self.parked.remove(line)
+            self.loop.create_task(line.close())
         owner = line.owner
         if owner is not None and line is owner.successor and not owner.completed.is_set():
             owner.abort("the new host's connection closed")
