@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import capture_daemon, cli, need_command, output_until
+from conftest import audit_events, capture_daemon, cli, need_command, output_until
 from vspc_player import (
     DO_PROXY,
     KNOWN_SUBOPTIONS_2,
+    UNKNOWN_SUBOPTION_RCVD_2,
     VMOTION_ABORT,
     VMOTION_BEGIN,
     VMOTION_COMPLETE,
@@ -216,6 +217,8 @@ async def test_the_uuid_outranks_the_name_and_a_bad_proxy_direction_is_refused(p
         assert hub.status("by-name").state == "waiting"
         await vm.message(DO_PROXY, b"Xtelnet://elsewhere")
         assert await vm.expect(WONT_PROXY) == b""
+        await vm.message(99, b"?")
+        assert await vm.expect(UNKNOWN_SUBOPTION_RCVD_2) == b"\x63"
         session = hub.session("by-uuid")
         assert session is not None and isinstance(session.backing, object)
         assert listener.Selector.from_uri(parse_console_uri(session.target.console)).uuid == (
@@ -234,6 +237,7 @@ async def test_vmotion_moves_the_console_with_one_continuous_transcript(port: in
     new = VspcVM("web-01", UUID, "127.0.0.1", port)
     stranger = VspcVM("web-01", UUID, "127.0.0.1", port)
     try:
+        await hub.capture()  # as under serve: refusals are audited
         viewer = await dial_in(hub, "web-01", old)
         await old.send(b"one\r\n")
         await output_until(viewer, b"one")
@@ -286,6 +290,9 @@ async def test_vmotion_moves_the_console_with_one_continuous_transcript(port: in
         cast = session.recording.path.read_text()
         assert "vMotion complete" in cast and "one" in cast and "four" in cast
         assert listener.running()[0].refused == 1
+        refusals = audit_events("vmotion-refused")
+        assert len(refusals) == 1 and str(refusals[0]["source"]).startswith("127.0.0.1:")
+        assert cookie.hex() not in json.dumps(refusals), "no secret in the audit log"
     finally:
         for vm in (old, new, stranger):
             await vm.close()
