@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import socket
 import tempfile
@@ -363,6 +364,21 @@ async def test_complete_switches_whoever_says_it_while_the_old_host_stays_open(
         await output_until(viewer, b"third host", snapshots=False)
     finally:
         await third.close()
+
+
+async def test_a_flood_across_a_vmotion_arrives_whole_and_in_order(moving: Moving) -> None:
+    """Both hosts send fast while the VM moves (the new host's bytes wait for COMPLETE behind
+    TCP back-pressure): the transcript holds every line once, the old host's before the new's."""
+    hub, _, old, new = moving
+    await vmotion_to(new, old, b"\x05")
+    before = b"".join(b"old %05d\r\n" % n for n in range(20000))
+    after = b"".join(b"new %05d\r\n" % n for n in range(20000))
+    await asyncio.gather(old.send(before), new.send(after))
+    await new.message(VMOTION_COMPLETE, b"\x05")
+    await old.close()
+    await until(lambda: b"new 19999" in transcript(hub, "web-01"), "the whole flood", 30)
+    console = re.sub(rb"\r\n\[console-tui\] [^\r]*\r\n", b"", transcript(hub, "web-01"))
+    assert console == before + after
 
 
 # -- strangers and raw lines ----------------------------------------------------------------
