@@ -121,6 +121,10 @@ def test_an_unreachable_remote_says_why(tmp_path: Path, keys: Keys, rack: Rack) 
     assert sent.returncode != 0
     assert "no target named 'web'" in sent.stderr
     assert "remote rack2: its host key is not in known_hosts" in sent.stderr
+    bad_host_key.write_text(f"[127.0.0.1]:{rack.server.port}\n")  # a line cut short
+    listed = cli("--config", str(config), "list")
+    assert listed.returncode == 0
+    assert "remote rack2: cannot read the known_hosts or key file" in listed.stderr
 
 
 def test_two_serves_chained_share_one_connection(

@@ -68,7 +68,7 @@ class Link:
                 self.connection = await asyncio.wait_for(
                     asyncssh.connect(self.host, **options), CONNECT_TIMEOUT
                 )
-            except (OSError, asyncssh.Error, TimeoutError) as exc:
+            except (OSError, asyncssh.Error, TimeoutError, ValueError) as exc:
                 self.connection = None
                 self.trouble = _reason(exc)
                 raise UnreachableError(
@@ -201,6 +201,8 @@ def _reason(exc: BaseException) -> str:
         return "its host key is not in known_hosts"
     if isinstance(exc, asyncssh.PermissionDenied):
         return "login refused (the key is not one of its [[user]] keys)"
+    if isinstance(exc, ValueError):
+        return f"cannot read the known_hosts or key file: {exc}"
     text = str(exc) or type(exc).__name__
     return text[0].lower() + text[1:]
 
@@ -212,6 +214,8 @@ def _fix(exc: BaseException, current: Link) -> str:
             f"check the host key with the remote's admin and add it to {where} "
             f"(ssh-keyscan -p {current.port} {current.host})"
         )
+    if isinstance(exc, ValueError):
+        return "fix that file: one `[HOST]:PORT KEYTYPE BASE64` line per host (ssh-keyscan prints them)"
     if isinstance(exc, asyncssh.PermissionDenied):
         return "add this key's public half to a [[user]] on the remote, or set key = in [[remote]]"
     return "check that the remote's `console-tui serve` is running and reachable"
