@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 
+from console_tui.core import remotes
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Target
 from console_tui.core.control import make_control
@@ -29,6 +30,8 @@ async def probe_console(target: Target) -> tuple[str, str]:
         if not os.access(uri.path, os.R_OK | os.W_OK):
             return "unreachable", f"{uri.path}: permission denied"
         return "reachable", ""
+    if uri.scheme == "ssh":
+        return remotes.line_state(uri.params.get("remote", ""))
     if uri.scheme == "listen":  # the VM dials in: there is nothing to dial
         return "waiting", "waiting for the VM to connect (opened under serve)"
     # A connection to a line another console-tui holds would sit in QEMU's backlog and look like
