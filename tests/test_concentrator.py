@@ -341,6 +341,27 @@ async def test_vmotion_abort_keeps_the_old_connection_and_one_at_a_time(
     await again.close()
 
 
+async def test_a_vmotion_that_never_got_its_new_host_gives_way_to_the_next(
+    moving: Moving, port: int
+) -> None:
+    _, _, old, new = moving
+    await old.message(VMOTION_BEGIN, b"\x01")
+    stale = await old.expect(VMOTION_GOAHEAD)
+    await old.message(VMOTION_BEGIN, b"\x02")
+    fresh = await old.expect(VMOTION_GOAHEAD)
+    assert fresh[:1] == b"\x02" and fresh[1:] != stale[1:], "a new secret"
+    late = VspcVM("web-01", UUID, "127.0.0.1", port)
+    try:
+        await late.connect()
+        await late.message(VMOTION_PEER, stale)
+        await asyncio.wait_for(late.closed.wait(), 5)
+    finally:
+        await late.close()
+    await new.connect()
+    await new.message(VMOTION_PEER, fresh)
+    assert await new.expect(VMOTION_PEER_OK) == b"\x02"
+
+
 @pytest.mark.parametrize("said_by", ["old", "new"])
 async def test_complete_switches_whoever_says_it_while_the_old_host_stays_open(
     moving: Moving, said_by: str

@@ -271,10 +271,12 @@ class Link:
 
     def begin(self, line: InboundLine, seq: bytes) -> None:
         """VMOTION-BEGIN on the current connection: GOAHEAD with a fresh secret, or NOTNOW while
-        one vMotion is still in flight."""
-        if line is not self.line or self.cookie:
+        a new host is connected for another one. A vMotion that never got its new host is over:
+        its secret no longer counts."""
+        if line is not self.line or self.successor is not None:
             line.send(vspc.message(vspc.VMOTION_NOTNOW, seq))
             return
+        self.concentrator.vmotions.pop(self.cookie, None)
         secret = os.urandom(vspc.SECRET_BYTES)
         self.seq, self.cookie = seq, seq + secret
         self.completed.clear()
