@@ -200,7 +200,9 @@ async def test_a_vspc_vm_is_waited_for_then_matched_by_name_with_bytes_exact_bot
         await hub.send_break(viewer)
         await until(lambda: (243, -1) in vm.commands, "IAC BRK")
         assert b"login: \xff\x00\r\n" in transcript(hub, "web-01")
-        assert b"VM web-01 (127.0.0.1:" in transcript(hub, "web-01"), "who dialled in is marked"
+        marked = transcript(hub, "web-01")
+        assert b"VM web-01 (127.0.0.1:" in marked, "who dialled in is marked"
+        assert b"proxy C telnet://vspc.example:13370" in marked, "and its proxy direction"
     finally:
         await vm.close()
         await hub.close()

@@ -66,6 +66,8 @@ class InboundBacking:
         line = await link.wait_line()
         if self.on_mark is not None:
             framing = "VMware vSPC telnet" if line.vspc else "telnet" if line.codec else "raw"
+            if line.proxy:
+                framing += f", proxy {line.proxy}"
             self.on_mark(f"{line.label} dialled in ({framing})")
 
     def _live(self) -> listener.Link:
