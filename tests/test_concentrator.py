@@ -485,6 +485,24 @@ async def test_a_raw_line_is_matched_by_peer_address_else_by_a_port_of_its_own(
         await hub.close()
 
 
+async def test_a_plain_telnet_client_is_read_as_telnet_and_can_break(port: int) -> None:
+    """A vSphere network port without the concentrator option negotiates plain telnet."""
+    hub = hub_for(listen_target("esx-plain", port))
+    try:
+        viewer = await hub.attach("esx-plain", who="alice")
+        await listening(hub, "esx-plain")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"\xff\xfb\x03\xff\xfb\x00boot: \xff\xff\r\n")
+        await output_until(viewer, b"boot: \xff\r\n")
+        assert await reader.readexactly(6) == b"\xff\xfd\x03\xff\xfd\x00", "DO SGA, DO BINARY"
+        assert hub.can_break("esx-plain").ok
+        await hub.send_break(viewer)
+        assert await reader.readexactly(2) == b"\xff\xf3"
+        writer.close()
+    finally:
+        await hub.close()
+
+
 async def test_a_port_taken_by_another_program_says_so(port: int) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
