@@ -85,12 +85,13 @@ REGISTRY: dict[str, str] = {
     "tcp": "console_tui.core.backings.tcp:TCPBacking",
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
+    "rfc2217": "console_tui.core.backings.rfc2217:RFC2217Backing",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"unix+listen", "telnets", "rfc2217", "listen", "file", "ssh"}
+PLANNED = {"unix+listen", "telnets", "listen", "file", "ssh"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
@@ -136,6 +137,13 @@ def parse_console_uri(text: str) -> ConsoleURI:
         ) from None
     if not parts.hostname or not port:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
+    if scheme == "rfc2217":
+        from console_tui.core.backings._comport import LineError, line_from_params
+
+        try:
+            line_from_params(params)
+        except LineError as exc:
+            raise URIError(f"rfc2217:// {exc}", fix=exc.fix) from None
     return ConsoleURI(
         text,
         scheme,

@@ -31,6 +31,9 @@ NUL = 0x00
 # IAC BRK, sent raw: the telnet BREAK that QEMU and console servers turn into a line break.
 BREAK = bytes((IAC, BRK))
 
+MAX_KEPT_SUBNEGOTIATION = 1024
+"""Bytes kept of one subnegotiation; a longer one (none of the kept options has any) is cut."""
+
 _BARE_CR = re.compile(rb"\r(?!\n)")
 
 # Options we let the server turn on at its end (it sends WILL, we answer DO).
@@ -73,11 +76,30 @@ class TelnetCodec:
     kept to at most two bytes (IAC and a verb); a subnegotiation's payload is never kept.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        our_options: frozenset[int] = OUR_OPTIONS,
+        keep_subnegotiation: frozenset[int] = frozenset(),
+    ) -> None:
         self._state = _State.DATA
         self._partial = b""  # IAC, or IAC and a verb, that ended the last read
         self.theirs: set[int] = set()  # options on at the server's end
         self.ours: set[int] = set()  # options on at our end
+        self._our_options = our_options
+        self._offered: set[int] = set()  # our WILL sent, the server's answer not yet heard
+        self.answered: set[int] = set()
+        """Options the server said DO or DONT to: whether it heard of them at all."""
+        self._keep = keep_subnegotiation
+        self._sb: bytearray | None = None  # the subnegotiation being kept, escaped
+        self.subnegotiations: list[bytes] = []
+        """Payloads (option first, 0xFF undoubled) of subnegotiations for the kept options."""
+
+    def offer(self, option: int) -> bytes:
+        """IAC WILL `option`, to send: our end offers it; the server's DO then needs no answer."""
+        self.ours.add(option)
+        self._offered.add(option)
+        return bytes((IAC, WILL, option))
 
     def decode(self, raw: bytes) -> tuple[bytes, bytes]:
         """Return (console data, negotiation answers to send back) for bytes from the server."""
@@ -94,6 +116,7 @@ class TelnetCodec:
         while at < size:
             if state is _State.SB_IAC:
                 state = _State.DATA if raw[at] == SE else _State.SB
+                self._keep_sb(b"" if state is _State.DATA else bytes((IAC, raw[at])), state)
                 at += 1
                 continue
             if state is _State.SB:
@@ -101,7 +124,9 @@ class TelnetCodec:
                 assert match is not None  # it matches the empty string too
                 if match.group(1):
                     state, at = _State.DATA, match.end()
+                    self._keep_sb(raw[match.start() : at - 2], state)
                 else:  # the read ended inside it; on a lone IAC that may start IAC SE
+                    self._keep_sb(raw[at : match.end()], _State.SB)
                     state, at = (_State.SB_IAC if match.end() < size else _State.SB), size
                 continue
             binary = BINARY in self.theirs
@@ -121,6 +146,7 @@ class TelnetCodec:
             # raw[at] is an IAC that starts an option request or a subnegotiation, or ends the read.
             if at + 1 < size and raw[at + 1] == SB:
                 state, at = _State.SB, at + 2
+                self._sb = bytearray() if self._keep else None
             elif at + 2 < size:
                 # After the first of identical requests the options no longer change, so the
                 # second's answer is every later one's.
@@ -137,12 +163,31 @@ class TelnetCodec:
         self._state = state
         return b"".join(data), bytes(answers)
 
+    def _keep_sb(self, chunk: bytes, state: _State) -> None:
+        """Add a piece of a kept subnegotiation; when it ended (`state` is DATA), file it."""
+        kept = self._sb
+        if kept is None:
+            return
+        if len(kept) < MAX_KEPT_SUBNEGOTIATION:
+            kept += chunk
+        if state is _State.DATA:
+            self._sb = None
+            payload = bytes(kept).replace(b"\xff\xff", b"\xff")
+            if payload and payload[0] in self._keep:
+                self.subnegotiations.append(payload)
+
     def _answer(self, verb: int, option: int) -> bytes:
         """The minimal RFC 854 answer: agree to the options above, refuse the rest, never loop."""
         if verb in (WILL, WONT):  # about the server's end
             enabled, wanted, yes, no = self.theirs, THEIR_OPTIONS, DO, DONT
         else:  # DO, DONT: about our end
-            enabled, wanted, yes, no = self.ours, OUR_OPTIONS, WILL, WONT
+            enabled, wanted, yes, no = self.ours, self._our_options, WILL, WONT
+            self.answered.add(option)
+            if option in self._offered:  # the answer to our offer: agreed, or refused
+                self._offered.discard(option)
+                if verb == DONT:
+                    enabled.discard(option)
+                return b""
         if verb in (WILL, DO):
             if option in enabled:  # already on: answering again would start a loop
                 return b""

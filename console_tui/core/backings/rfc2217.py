@@ -1,0 +1,173 @@
+"""`rfc2217://host:port?baud=&data=&parity=&stop=&flow=`: a terminal server's serial port over
+telnet with RFC 2217 COM port control (ser2net `telnet(rfc2217)`, commercial console servers).
+
+On connect it offers COM-PORT-OPTION, sets the line the URI asks for and shows what the server
+confirms. A server that does not speak RFC 2217 still gives a working telnet line, and says so.
+BREAK is SET-CONTROL on, then off; when the server does not acknowledge it (ser2net in front of
+another telnet server forwards only IAC BRK), BREAK is IAC BRK from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from console_tui.core.backings import ConsoleURI
+from console_tui.core.backings._comport import (
+    COM_PORT,
+    CONTROL_BREAK_OFF,
+    CONTROL_BREAK_ON,
+    SERVER_OFFSET,
+    SET_BAUDRATE,
+    SET_CONTROL,
+    check_baud,
+    command,
+    line_from_params,
+)
+from console_tui.core.backings._telnet import BREAK, OUR_OPTIONS, TelnetCodec
+from console_tui.core.backings.telnet import TelnetBacking
+from console_tui.core.errors import NotPermittedError
+
+NEGOTIATE_WAIT = 2.0
+"""Seconds a new connection waits for the server's answer to COM-PORT-OPTION."""
+ACK_WAIT = 3.0
+"""Seconds a baud change waits for the server to confirm it."""
+BREAK_SECONDS = 0.25
+"""How long SET-CONTROL holds the line in BREAK; also how long its acknowledgement is awaited."""
+NOT_RFC2217 = "not an RFC 2217 server: the line works as plain telnet, baud changes are unavailable"
+
+
+class RFC2217Backing(TelnetBacking):
+    """A telnet client that also sets the far serial port's line (RFC 2217)."""
+
+    kind = "rfc2217"
+
+    def __init__(self, uri: ConsoleURI, *, baud: int = 115200) -> None:
+        super().__init__(uri, baud=int(uri.params.get("baud", baud)))
+        self._asked = line_from_params(uri.params, self.baud)
+        self.confirmed = self._asked
+        """The line as the server last reported it (as asked, until it reports)."""
+        self.com_port: bool | None = None
+        """Whether the server speaks RFC 2217; None until the connection's negotiation ended."""
+        self._unconfirmed: set[int] = set()
+        self._replies: dict[int, int] = {}
+        """Per command, how many replies the server sent on this connection."""
+        self._replied = asyncio.Event()
+        self._early = b""
+        self._break_by_telnet = False
+
+    @property
+    def line(self) -> str:
+        """The line settings in words, for the status: confirmed or not, or why there are none."""
+        if self.com_port is None:
+            return ""
+        if not self.com_port:
+            return NOT_RFC2217
+        text = self.confirmed.describe()
+        if self._unconfirmed:
+            text += " (not confirmed by the server)"
+        if self._break_by_telnet:
+            text += "; BREAK by IAC BRK (the server does not confirm SET-CONTROL BREAK)"
+        return text
+
+    @property
+    def baud_reason(self) -> str:
+        """Why the baud rate cannot be changed now, in operator words; empty when it can."""
+        if self.com_port is None:
+            return "the line is not connected yet"
+        return "" if self.com_port else NOT_RFC2217
+
+    def _new_codec(self) -> TelnetCodec:
+        return TelnetCodec(
+            our_options=OUR_OPTIONS | {COM_PORT}, keep_subnegotiation=frozenset({COM_PORT})
+        )
+
+    async def open(self) -> None:
+        """Connect, offer COM-PORT-OPTION and, when the server takes it, set the line."""
+        self.com_port = None
+        self._replies.clear()
+        self._unconfirmed.clear()
+        self._early = b""
+        await super().open()
+        codec = self._telnet
+        assert codec is not None
+        await self._send(codec.offer(COM_PORT))
+        early = bytearray()
+        try:
+            async with asyncio.timeout(NEGOTIATE_WAIT):
+                while COM_PORT not in codec.answered:
+                    early += await self._read_once()
+        except TimeoutError:
+            pass
+        self._early = bytes(early)
+        self.com_port = COM_PORT in codec.ours
+        if self.com_port:
+            self._asked = replace(self._asked, baud=self.baud)
+            self.confirmed = self._asked
+            await self._set(self._asked.commands(), *range(SET_BAUDRATE, SET_CONTROL + 1))
+
+    async def read(self) -> bytes:
+        if self._early:
+            data, self._early = self._early, b""
+            return data
+        return await super().read()
+
+    async def _set(self, commands: bytes, *sent: int) -> None:
+        self._unconfirmed.update(sent)
+        await self._send(commands)
+
+    def _subnegotiated(self, codec: TelnetCodec) -> None:
+        """Note the server's replies: the value it now uses for each command."""
+        for payload in codec.subnegotiations:
+            if len(payload) < 2 or payload[1] < SERVER_OFFSET:
+                continue
+            cmd = payload[1] - SERVER_OFFSET
+            self._replies[cmd] = self._replies.get(cmd, 0) + 1
+            if cmd != SET_CONTROL or payload[2:] not in (
+                bytes((CONTROL_BREAK_ON,)),
+                bytes((CONTROL_BREAK_OFF,)),
+            ):
+                self.confirmed = self.confirmed.with_reply(cmd, payload[2:])
+                self._unconfirmed.discard(cmd)
+        codec.subnegotiations.clear()
+        self._replied.set()
+
+    async def _reply_to(self, cmd: int, before: int, seconds: float) -> bool:
+        """Wait up to `seconds` for the server's reply number `before + 1` to `cmd`."""
+        try:
+            async with asyncio.timeout(seconds):
+                while self._replies.get(cmd, 0) <= before:
+                    self._replied.clear()
+                    await self._replied.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def set_baud(self, baud: int) -> str:
+        """Ask the server for `baud` and wait for its confirmation; the line in words after."""
+        if self.baud_reason:
+            raise NotPermittedError(
+                "cannot change the baud rate", where=self.uri.where, fix=self.baud_reason
+            )
+        check_baud(baud)
+        before = self._replies.get(SET_BAUDRATE, 0)
+        self.baud = baud
+        self._asked = replace(self._asked, baud=baud)
+        await self._set(command(SET_BAUDRATE, baud.to_bytes(4, "big")), SET_BAUDRATE)
+        await self._reply_to(SET_BAUDRATE, before, ACK_WAIT)
+        return self.line
+
+    async def send_break(self) -> None:
+        """SET-CONTROL BREAK on, then off; IAC BRK where the server does not confirm it."""
+        if not self.com_port or self._break_by_telnet:
+            await super().send_break()
+            return
+        before = self._replies.get(SET_CONTROL, 0)
+        await self._send(command(SET_CONTROL, bytes((CONTROL_BREAK_ON,))))
+        confirmed = await self._reply_to(SET_CONTROL, before, BREAK_SECONDS)
+        if confirmed:
+            await asyncio.sleep(BREAK_SECONDS)
+        await self._send(command(SET_CONTROL, bytes((CONTROL_BREAK_OFF,))))
+        if not confirmed:
+            self._break_by_telnet = True
+            await self._send(BREAK)

@@ -1,0 +1,268 @@
+"""`rfc2217://` against a real ser2net (Debian): in front of a pty the test makes, in front of
+the demo guest's telnet serial line, and as a plain telnet server that does not speak RFC 2217.
+
+ser2net runs with its own yaml in a temp dir, on loopback, and is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import termios
+import time
+import tty
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import need_command, wait_for
+
+from console_tui.core.backings import BackingClosed, make_backing, parse_console_uri
+from console_tui.core.backings.rfc2217 import NOT_RFC2217, RFC2217Backing
+from console_tui.core.errors import NotPermittedError
+
+
+@dataclass
+class Ser2net:
+    """One ser2net process serving one connection on a loopback port."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextlib.contextmanager
+def ser2net(folder: Path, accepter: str, connector: str) -> Iterator[Ser2net]:
+    """ser2net with `accepter: ACCEPTER,tcp,127.0.0.1,PORT` and `connector: CONNECTOR`."""
+    need_command("ser2net")
+    port = _free_port()
+    config = folder / f"ser2net-{port}.yaml"
+    config.write_text(
+        "connection: &line\n"
+        f"  accepter: {accepter},tcp,127.0.0.1,{port}\n"
+        f"  connector: {connector}\n"
+    )
+    process = subprocess.Popen(
+        ["ser2net", "-n", "-u", "-c", str(config), "-P", str(folder / f"ser2net-{port}.pid")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = Ser2net(process, port)
+    try:
+        wait_for(lambda: process.poll() is not None or _listening(port), "ser2net to listen")
+        assert process.poll() is None, f"ser2net exited with {process.returncode}"
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Pty:
+    """A pty pair: ser2net opens `path` as its serial device; the test is the far end (`master`)."""
+
+    master: int
+    slave: int
+    path: str
+
+    def termios(self) -> list[object]:
+        return termios.tcgetattr(self.slave)
+
+    def receive(self, needle: bytes, timeout: float = 5.0) -> bytes:
+        got = b""
+        deadline = time.monotonic() + timeout
+        while needle not in got:
+            assert time.monotonic() < deadline, f"the pty got {got!r}, not {needle!r}"
+            with contextlib.suppress(BlockingIOError):
+                got += os.read(self.master, 4096)
+            time.sleep(0.02)
+        return got
+
+
+@pytest.fixture(scope="module")
+def pty_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pty, int]]:
+    """A pty behind ser2net's RFC 2217 accepter: (the pty, the port)."""
+    master, slave = os.openpty()
+    tty.setraw(master)
+    os.set_blocking(master, False)
+    line = Pty(master, slave, os.ttyname(slave))
+    folder = tmp_path_factory.mktemp("ser2net")
+    try:
+        with ser2net(folder, "telnet(rfc2217)", f"serialdev,{line.path},115200n81,local") as s:
+            yield line, s.port
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+class Reader:
+    """Reads a backing as a session does (replies to line settings arrive with the reads)."""
+
+    def __init__(self, backing: RFC2217Backing) -> None:
+        self.backing = backing
+        self.got = bytearray()
+        self.task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        with contextlib.suppress(BackingClosed):
+            while True:
+                self.got += await self.backing.read()
+
+    async def wait_for(self, needle: bytes, timeout: float = 10.0) -> bytes:
+        async with asyncio.timeout(timeout):
+            while needle not in self.got:
+                await asyncio.sleep(0.02)
+        return bytes(self.got)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.backing.close()
+
+
+@contextlib.asynccontextmanager
+async def opened(uri: str) -> AsyncIterator[Reader]:
+    backing = make_backing(uri)
+    assert isinstance(backing, RFC2217Backing)
+    await backing.open()
+    reader = Reader(backing)
+    try:
+        yield reader
+    finally:
+        await reader.close()
+
+
+async def settled(backing: RFC2217Backing, timeout: float = 5.0) -> str:
+    """The line in words once the server confirmed everything asked."""
+    async with asyncio.timeout(timeout):
+        while "not confirmed" in backing.line:
+            await asyncio.sleep(0.02)
+    return backing.line
+
+
+def speed(line: Pty) -> tuple[int, int]:
+    attrs = line.termios()
+    return attrs[4], attrs[5]  # type: ignore[return-value]
+
+
+def stop_bits(line: Pty) -> int:
+    return 2 if line.termios()[2] & termios.CSTOPB else 1  # type: ignore[operator]
+
+
+async def test_line_settings_reach_the_port_and_data_goes_both_ways(
+    pty_port: tuple[Pty, int],
+) -> None:
+    """Baud and stop bits show in the pty's termios. Data bits and parity are confirmed by
+    ser2net's replies only: a Linux pty forces CS8 without parity whatever is set on it."""
+    line, port = pty_port
+    uri = f"rfc2217://127.0.0.1:{port}?baud=9600&data=7&parity=even&stop=2"
+    async with opened(uri) as reader:
+        backing = reader.backing
+        assert backing.com_port is True
+        assert await settled(backing) == "9600 7E2, no flow control"
+        assert speed(line) == (termios.B9600, termios.B9600)
+        assert stop_bits(line) == 2
+
+        await backing.write(b"from the operator \xff\r\n")
+        line.receive(b"from the operator \xff\r\n")
+        os.write(line.master, b"from the port \xff\r\n")
+        await reader.wait_for(b"from the port \xff\r\n")
+
+        assert await backing.set_baud(19200) == "19200 7E2, no flow control"
+        assert speed(line) == (termios.B19200, termios.B19200)
+
+
+async def test_a_new_connection_sets_the_line_again(pty_port: tuple[Pty, int]) -> None:
+    line, port = pty_port
+    async with opened(f"rfc2217://127.0.0.1:{port}?baud=57600&stop=1") as reader:
+        assert await settled(reader.backing) == "57600 8N1, no flow control"
+        assert speed(line) == (termios.B57600, termios.B57600)
+        assert stop_bits(line) == 1
+
+
+async def test_break_is_confirmed_by_set_control(pty_port: tuple[Pty, int]) -> None:
+    """ser2net confirms SET-CONTROL BREAK for a serial device, so no IAC BRK follows."""
+    _, port = pty_port
+    async with opened(f"rfc2217://127.0.0.1:{port}") as reader:
+        await settled(reader.backing)
+        await reader.backing.send_break()
+        assert "IAC BRK" not in reader.backing.line
+
+
+async def test_a_plain_telnet_server_is_reported_and_still_works(
+    tmp_path: Path,
+) -> None:
+    master, slave = os.openpty()
+    tty.setraw(master)
+    os.set_blocking(master, False)
+    line = Pty(master, slave, os.ttyname(slave))
+    try:
+        with ser2net(tmp_path, "telnet", f"serialdev,{line.path},115200n81,local") as server:
+            async with opened(f"rfc2217://127.0.0.1:{server.port}?baud=9600") as reader:
+                backing = reader.backing
+                assert backing.com_port is False
+                assert backing.line == NOT_RFC2217
+                await backing.write(b"typed\r")
+                line.receive(b"typed\r")
+                os.write(master, b"printed\r\n")
+                await reader.wait_for(b"printed\r\n")
+                with pytest.raises(NotPermittedError, match="not an RFC 2217 server"):
+                    await backing.set_baud(9600)
+                assert speed(line) == (termios.B115200, termios.B115200)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("baud=fast", "baud 'fast' is not a positive number"),
+        ("data=9", "data '9' is not 5, 6, 7 or 8 bits"),
+        ("parity=maybe", "parity 'maybe' is unknown"),
+        ("stop=3", "stop '3' is not 1, 1.5 or 2 bits"),
+        ("flow=magic", "flow 'magic' is unknown"),
+        ("speed=9600", "unknown setting 'speed'"),
+    ],
+)
+def test_bad_line_settings_say_what_and_the_fix(query: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words) as caught:
+        parse_console_uri(f"rfc2217://127.0.0.1:7000?{query}")
+    assert getattr(caught.value, "fix", "")
+
+
+def test_com_port_replies_are_kept_whole_however_the_reads_split() -> None:
+    """Replies (with a doubled 0xFF in a value) come out whole at every split; console data too."""
+    from console_tui.core.backings._comport import COM_PORT
+    from console_tui.core.backings._telnet import TelnetCodec
+
+    stream = (
+        b"a\xff\xfa,e\x00\x00\xff\xff\xff\xf0b\xff\xfa\x18\x00xterm\xff\xf0c\xff\xfa,f\x07\xff\xf0"
+    )
+    for cut in range(1, len(stream)):
+        codec = TelnetCodec(keep_subnegotiation=frozenset({COM_PORT}))
+        data = codec.decode(stream[:cut])[0] + codec.decode(stream[cut:])[0]
+        assert data == b"abc"
+        assert codec.subnegotiations == [b",e\x00\x00\xff", b",f\x07"], cut
