@@ -266,3 +266,79 @@ def test_com_port_replies_are_kept_whole_however_the_reads_split() -> None:
         data = codec.decode(stream[:cut])[0] + codec.decode(stream[cut:])[0]
         assert data == b"abc"
         assert codec.subnegotiations == [b",e\x00\x00\xff", b",f\x07"], cut
+
+
+def rfc2217_config(folder: Path, port: int, query: str = "") -> Path:
+    path = folder / "config.toml"
+    path.write_text(
+        f'[[target]]\nname = "port"\nconsole = "rfc2217://127.0.0.1:{port}{query}"\n'
+        '[[target]]\nname = "plain"\nconsole = "telnet://127.0.0.1:1"\n'
+    )
+    return path
+
+
+async def test_the_hub_sets_the_baud_rate_tells_everyone_and_keeps_it(
+    pty_port: tuple[Pty, int], tmp_path: Path
+) -> None:
+    from conftest import notice_until, state_until
+
+    from console_tui.core.api import Role
+    from console_tui.core.config import load
+    from console_tui.core.hub import Hub
+
+    line, port = pty_port
+    hub = Hub(load(rfc2217_config(tmp_path, port, "?baud=9600")))
+    try:
+        alice = await hub.attach("port", who="alice", wait=8)
+        bob = await hub.attach("port", who="bob", role=Role.VIEWER)
+        status = hub.status("port")
+        assert status.can_set_baud.ok, status.can_set_baud
+        assert status.line.startswith("9600 8N1")
+        with pytest.raises(NotPermittedError, match="a viewer cannot change the baud rate"):
+            await hub.set_baud(bob, 1200)
+
+        assert await hub.set_baud(alice, 38400) == "38400 8N1, no flow control"
+        assert speed(line) == (termios.B38400, termios.B38400)
+        await notice_until(bob, "alice set the line to 38400 8N1")
+
+        await hub.reconnect(alice)
+        await state_until(alice, "connected", timeout=10)
+        async with asyncio.timeout(5):
+            while hub.status("port").line != "38400 8N1, no flow control":
+                await asyncio.sleep(0.02)
+        assert speed(line) == (termios.B38400, termios.B38400)
+
+        plain = hub.status("plain").can_set_baud
+        assert not plain.ok and "telnet:// line has no baud rate" in plain.reason
+    finally:
+        await hub.close()
+
+
+def test_send_baud_and_list_from_the_command_line(
+    pty_port: tuple[Pty, int], tmp_path: Path
+) -> None:
+    """ser2net puts the port's settings back when its client leaves, so the rate is looked at
+    while `send` still holds the line."""
+    import sys
+
+    from conftest import cli
+
+    line, port = pty_port
+    config = str(rfc2217_config(tmp_path, port))
+    command = [sys.executable, "-m", "console_tui", "--config", config, "send", "port"]
+    sending = subprocess.Popen(
+        [*command, "--baud", "4800", "--wait", "5"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(lambda: speed(line) == (termios.B4800, termios.B4800), "the rate to change")
+    finally:
+        _, said = sending.communicate(timeout=30)
+    assert sending.returncode == 0, said
+    assert "set the line to 4800 8N1, no flow control to port" in said
+
+    listed = cli("--config", config, "list")
+    assert "port: line 115200 8N1, no flow control" in listed.stderr
+
+    refused = cli("--config", config, "send", "port", "--baud", "0")
+    assert refused.returncode == 2
+    assert "--baud: baud 0 is not a rate; e.g. --baud 9600" in refused.stderr

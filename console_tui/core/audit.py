@@ -34,6 +34,7 @@ EVENTS = frozenset(
         "reset",
         "key",
         "paste",
+        "baud",
         "denied",
     }
 )

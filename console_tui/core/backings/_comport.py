@@ -8,6 +8,7 @@ value it now uses, which is what the status shows as confirmed.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 from console_tui.core.backings._telnet import IAC, SB, SE
 
@@ -144,3 +145,36 @@ def line_from_params(params: dict[str, str], baud: int = 115200) -> LineSettings
     return replace(
         settings, data=int(data), parity=PARITY[parity], stop=STOP[stop], flow=FLOW[flow]
     )
+
+
+@runtime_checkable
+class SettableLine(Protocol):
+    """A backing whose far serial port's line can be set from here (`rfc2217://`)."""
+
+    baud: int
+
+    @property
+    def line(self) -> str:
+        """The line settings in words, or why there are none; empty before it connects."""
+        ...
+
+    @property
+    def baud_reason(self) -> str:
+        """Why the baud rate cannot be changed now; empty when it can."""
+        ...
+
+    async def set_baud(self, baud: int) -> str:
+        """Change the baud rate; the line in words after."""
+        ...
+
+
+def baud_refusal(backing: object, scheme: str) -> str:
+    """Why the baud rate of this line cannot be changed from here; empty when it can."""
+    if backing is None:
+        return "the line is not connected yet"
+    if not isinstance(backing, SettableLine):
+        return (
+            f"a {scheme}:// line has no baud rate to set from here; "
+            "a terminal server's port as rfc2217://host:port has"
+        )
+    return backing.baud_reason

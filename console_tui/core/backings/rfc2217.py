@@ -49,9 +49,8 @@ class RFC2217Backing(TelnetBacking):
         """The line as the server last reported it (as asked, until it reports)."""
         self.com_port: bool | None = None
         """Whether the server speaks RFC 2217; None until the connection's negotiation ended."""
-        self._unconfirmed: set[int] = set()
-        self._replies: dict[int, int] = {}
-        """Per command, how many replies the server sent on this connection."""
+        self._pending: dict[int, int] = {}
+        """Per command, how many were sent on this connection that the server has not answered."""
         self._replied = asyncio.Event()
         self._early = b""
         self._break_by_telnet = False
@@ -64,7 +63,7 @@ class RFC2217Backing(TelnetBacking):
         if not self.com_port:
             return NOT_RFC2217
         text = self.confirmed.describe()
-        if self._unconfirmed:
+        if any(self._pending.values()):
             text += " (not confirmed by the server)"
         if self._break_by_telnet:
             text += "; BREAK by IAC BRK (the server does not confirm SET-CONTROL BREAK)"
@@ -85,8 +84,7 @@ class RFC2217Backing(TelnetBacking):
     async def open(self) -> None:
         """Connect, offer COM-PORT-OPTION and, when the server takes it, set the line."""
         self.com_port = None
-        self._replies.clear()
-        self._unconfirmed.clear()
+        self._pending.clear()
         self._early = b""
         await super().open()
         codec = self._telnet
@@ -113,7 +111,8 @@ class RFC2217Backing(TelnetBacking):
         return await super().read()
 
     async def _set(self, commands: bytes, *sent: int) -> None:
-        self._unconfirmed.update(sent)
+        for cmd in sent:
+            self._pending[cmd] = self._pending.get(cmd, 0) + 1
         await self._send(commands)
 
     def _subnegotiated(self, codec: TelnetCodec) -> None:
@@ -122,21 +121,20 @@ class RFC2217Backing(TelnetBacking):
             if len(payload) < 2 or payload[1] < SERVER_OFFSET:
                 continue
             cmd = payload[1] - SERVER_OFFSET
-            self._replies[cmd] = self._replies.get(cmd, 0) + 1
+            self._pending[cmd] = max(self._pending.get(cmd, 0) - 1, 0)
             if cmd != SET_CONTROL or payload[2:] not in (
                 bytes((CONTROL_BREAK_ON,)),
                 bytes((CONTROL_BREAK_OFF,)),
             ):
                 self.confirmed = self.confirmed.with_reply(cmd, payload[2:])
-                self._unconfirmed.discard(cmd)
         codec.subnegotiations.clear()
         self._replied.set()
 
-    async def _reply_to(self, cmd: int, before: int, seconds: float) -> bool:
-        """Wait up to `seconds` for the server's reply number `before + 1` to `cmd`."""
+    async def _answered(self, cmd: int, seconds: float) -> bool:
+        """Wait up to `seconds` until the server answered every `cmd` sent so far."""
         try:
             async with asyncio.timeout(seconds):
-                while self._replies.get(cmd, 0) <= before:
+                while self._pending.get(cmd, 0):
                     self._replied.clear()
                     await self._replied.wait()
         except TimeoutError:
@@ -150,11 +148,10 @@ class RFC2217Backing(TelnetBacking):
                 "cannot change the baud rate", where=self.uri.where, fix=self.baud_reason
             )
         check_baud(baud)
-        before = self._replies.get(SET_BAUDRATE, 0)
         self.baud = baud
         self._asked = replace(self._asked, baud=baud)
         await self._set(command(SET_BAUDRATE, baud.to_bytes(4, "big")), SET_BAUDRATE)
-        await self._reply_to(SET_BAUDRATE, before, ACK_WAIT)
+        await self._answered(SET_BAUDRATE, ACK_WAIT)
         return self.line
 
     async def send_break(self) -> None:
@@ -162,12 +159,11 @@ class RFC2217Backing(TelnetBacking):
         if not self.com_port or self._break_by_telnet:
             await super().send_break()
             return
-        before = self._replies.get(SET_CONTROL, 0)
-        await self._send(command(SET_CONTROL, bytes((CONTROL_BREAK_ON,))))
-        confirmed = await self._reply_to(SET_CONTROL, before, BREAK_SECONDS)
+        await self._set(command(SET_CONTROL, bytes((CONTROL_BREAK_ON,))), SET_CONTROL)
+        confirmed = await self._answered(SET_CONTROL, BREAK_SECONDS)
         if confirmed:
             await asyncio.sleep(BREAK_SECONDS)
-        await self._send(command(SET_CONTROL, bytes((CONTROL_BREAK_OFF,))))
+        await self._set(command(SET_CONTROL, bytes((CONTROL_BREAK_OFF,))), SET_CONTROL)
         if not confirmed:
             self._break_by_telnet = True
             await self._send(BREAK)
