@@ -24,6 +24,7 @@ from conftest import need_command, wait_for
 from console_tui.core.backings import BackingClosed, make_backing, parse_console_uri
 from console_tui.core.backings.rfc2217 import NOT_RFC2217, RFC2217Backing
 from console_tui.core.errors import NotPermittedError
+from console_tui.lab.guest import LabInfo
 
 
 @dataclass
@@ -49,8 +50,13 @@ def _free_port() -> int:
 
 
 def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+    """Whether something listens on loopback `port`, read from /proc: a probing connection would
+    take ser2net's one client slot and open its connector."""
+    listen = "0A"
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(
+        row.split()[1] == f"0100007F:{port:04X}" and row.split()[3] == listen for row in rows
+    )
 
 
 @contextlib.contextmanager
@@ -342,3 +348,37 @@ def test_send_baud_and_list_from_the_command_line(
     refused = cli("--config", config, "send", "port", "--baud", "0")
     assert refused.returncode == 2
     assert "--baud: baud 0 is not a rate; e.g. --baud 9600" in refused.stderr
+
+
+@pytest.mark.guest
+async def test_sysrq_reaches_the_guest_through_ser2net_by_iac_brk(
+    guest: LabInfo, tmp_path: Path
+) -> None:
+    """ser2net in front of the guest's telnet serial line forwards IAC BRK, not SET-CONTROL
+    BREAK: the unconfirmed SET-CONTROL makes the backing send IAC BRK, and SysRq h works."""
+    from conftest import output_until
+
+    from console_tui.core.config import load
+    from console_tui.core.hub import Hub
+
+    connector = f"telnet(rfc2217),unix,{guest.serial_socket}"
+    with ser2net(tmp_path, "telnet(rfc2217)", connector) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[[target]]\nname = "guest"\nconsole = "rfc2217://127.0.0.1:{server.port}"\n'
+        )
+        hub = Hub(load(config))
+        try:
+            viewer = await hub.attach("guest", wait=8)
+            # ser2net opens its connector seconds after the client: type until the shell answers.
+            async with asyncio.timeout(60):
+                while True:
+                    await hub.write(viewer, b"echo rfc2217-$((6*7))\r")
+                    with contextlib.suppress(TimeoutError):
+                        await output_until(viewer, b"rfc2217-42", timeout=2, snapshots=False)
+                        break
+            await hub.sysrq(viewer, "h")
+            await output_until(viewer, b"sysrq: HELP", timeout=20, snapshots=False)
+            assert "BREAK by IAC BRK" in hub.status("guest").line
+        finally:
+            await hub.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from console_tui.core.backings import ConsoleURI
+from console_tui.core.backings import BackingClosed, ConsoleURI
 from console_tui.core.backings._comport import (
     COM_PORT,
     CONTROL_BREAK_OFF,
@@ -26,7 +26,7 @@ from console_tui.core.backings._comport import (
 )
 from console_tui.core.backings._telnet import BREAK, OUR_OPTIONS, TelnetCodec
 from console_tui.core.backings.telnet import TelnetBacking
-from console_tui.core.errors import NotPermittedError
+from console_tui.core.errors import NotPermittedError, UnreachableError
 
 NEGOTIATE_WAIT = 2.0
 """Seconds a new connection waits for the server's answer to COM-PORT-OPTION."""
@@ -89,8 +89,19 @@ class RFC2217Backing(TelnetBacking):
         await super().open()
         codec = self._telnet
         assert codec is not None
-        await self._send(codec.offer(COM_PORT))
+        try:
+            await self._negotiate(codec)
+        except BackingClosed as exc:
+            await self.close()
+            raise UnreachableError(
+                "the server closed the connection while it was set up",
+                where=self.uri.where,
+                fix="check the terminal server's log: its port may be busy or misconfigured",
+            ) from exc
+
+    async def _negotiate(self, codec: TelnetCodec) -> None:
         early = bytearray()
+        await self._send(codec.offer(COM_PORT))
         try:
             async with asyncio.timeout(NEGOTIATE_WAIT):
                 while COM_PORT not in codec.answered:
