@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import termios
 import time
@@ -25,63 +24,15 @@ from console_tui.core.backings import BackingClosed, make_backing, parse_console
 from console_tui.core.backings.rfc2217 import NOT_RFC2217, RFC2217Backing
 from console_tui.core.errors import NotPermittedError
 from console_tui.lab.guest import LabInfo
-
-
-@dataclass
-class Ser2net:
-    """One ser2net process serving one connection on a loopback port."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    """Whether something listens on loopback `port`, read from /proc: a probing connection would
-    take ser2net's one client slot and open its connector."""
-    listen = "0A"
-    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return any(
-        row.split()[1] == f"0100007F:{port:04X}" and row.split()[3] == listen for row in rows
-    )
+from console_tui.lab.ser2net import Ser2net
+from console_tui.lab.ser2net import ser2net as lab_ser2net
 
 
 @contextlib.contextmanager
 def ser2net(folder: Path, accepter: str, connector: str) -> Iterator[Ser2net]:
-    """ser2net with `accepter: ACCEPTER,tcp,127.0.0.1,PORT` and `connector: CONNECTOR`."""
     need_command("ser2net")
-    port = _free_port()
-    config = folder / f"ser2net-{port}.yaml"
-    config.write_text(
-        "connection: &line\n"
-        f"  accepter: {accepter},tcp,127.0.0.1,{port}\n"
-        f"  connector: {connector}\n"
-    )
-    process = subprocess.Popen(
-        ["ser2net", "-n", "-u", "-c", str(config), "-P", str(folder / f"ser2net-{port}.pid")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = Ser2net(process, port)
-    try:
-        wait_for(lambda: process.poll() is not None or _listening(port), "ser2net to listen")
-        assert process.poll() is None, f"ser2net exited with {process.returncode}"
+    with lab_ser2net(folder, accepter, connector) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -261,8 +212,8 @@ def test_bad_line_settings_say_what_and_the_fix(query: str, words: str) -> None:
 
 def test_com_port_replies_are_kept_whole_however_the_reads_split() -> None:
     """Replies (with a doubled 0xFF in a value) come out whole at every split; console data too."""
-    from console_tui.core.backings._comport import COM_PORT
     from console_tui.core.backings._telnet import TelnetCodec
+    from console_tui.core.backings.comport import COM_PORT
 
     stream = (
         b"a\xff\xfa,e\x00\x00\xff\xff\xff\xf0b\xff\xfa\x18\x00xterm\xff\xf0c\xff\xfa,f\x07\xff\xf0"
@@ -382,3 +333,75 @@ async def test_sysrq_reaches_the_guest_through_ser2net_by_iac_brk(
             assert "BREAK by IAC BRK" in hub.status("guest").line
         finally:
             await hub.close()
+
+
+async def test_the_app_changes_the_rate_from_a_dialog_and_says_why_not_elsewhere(
+    pty_port: tuple[Pty, int], tmp_path: Path
+) -> None:
+    """Keyboard only: the dialog opens on the line's rate, Up moves to 9600, Enter sets it; on a
+    telnet:// target the rates are disabled and the dialog and the palette say why."""
+    from conftest import APP_SIZE, main_screen, open_console, until
+    from peers import ConsolePeer, echo
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    from console_tui.core.config import load
+    from console_tui.ui.app import ConsoleApp
+    from console_tui.ui.commands import console_commands
+    from console_tui.ui.dialogs.baud import BaudDialog
+
+    def palette_on(app: ConsoleApp, name: str) -> bool:
+        if not isinstance(app.screen, CommandPalette):
+            return False
+        found = app.screen.query("CommandList")
+        if not found or found.first().highlighted is None:
+            return False
+        command_list = found.first()
+        option = command_list.get_option_at_index(command_list.highlighted)
+        return str(option.prompt).split("\n")[0] == name
+
+    def dialog_up(app: ConsoleApp) -> bool:
+        return isinstance(app.screen, BaudDialog) and bool(app.screen.query("#cancel"))
+
+    line, port = pty_port
+    async with ConsolePeer(greeting=b"plain login: ", reply=echo) as plain:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[[target]]\nname = "port"\nconsole = "rfc2217://127.0.0.1:{port}"\n'
+            f'[[target]]\nname = "plain"\nconsole = "telnet://127.0.0.1:{plain.port}"\n'
+        )
+        app = ConsoleApp(load(config), blink=False)
+        async with app.run_test(size=APP_SIZE) as pilot:
+            screen = main_screen(app)
+            pane = await open_console(pilot, app, "port")
+            confirmed = "115200 8N1, no flow control"
+            await until(pilot, lambda: pane.facts.line == confirmed, "the confirmed line")
+            assert f"backing: rfc2217 {confirmed}" in str(pane.query_one("#status").render())
+
+            screen.action_baud()
+            await until(pilot, lambda: dialog_up(app), "the baud dialog")
+            rates = app.screen.query_one("#rates", OptionList)
+            assert app.focused is rates
+            highlighted = rates.get_option_at_index(rates.highlighted or 0)
+            assert str(highlighted.prompt) == "115200 baud (now): Linux and most modern systems"
+            await pilot.press("up", "up", "up", "up", "enter")
+            await until(pilot, lambda: pane.facts.line.startswith("9600 8N1"), "9600 shown")
+            assert speed(line) == (termios.B9600, termios.B9600)
+
+            await pilot.press("ctrl+right_square_bracket", *"Baud rate 115200")
+            await until(pilot, lambda: palette_on(app, "Baud rate 115200"), "the palette")
+            await pilot.press("enter")
+            await until(pilot, lambda: pane.facts.line.startswith("115200 8N1"), "115200 shown")
+            assert speed(line) == (termios.B115200, termios.B115200)
+
+            await open_console(pilot, app, "plain")
+            reason = "a telnet:// line has no baud rate to set from here"
+            names = {c.name: c.unavailable for c in console_commands(screen)}
+            assert names["Baud rate 9600"].startswith(reason)
+            screen.action_baud()
+            await until(pilot, lambda: dialog_up(app), "the baud dialog")
+            assert app.screen.query_one("#rates", OptionList).disabled
+            said = str(app.screen.query_one("#reason").render())
+            assert said.startswith(f"Unavailable: {reason}")
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, BaudDialog), "closed")

@@ -30,7 +30,7 @@ from console_tui.core.api import (
 )
 from console_tui.core.audit import AuditLog
 from console_tui.core.backings import make_backing, parse_console_uri
-from console_tui.core.backings._comport import LineError, SettableLine, baud_refusal, check_baud
+from console_tui.core.backings.comport import LineError, SettableLine, baud_refusal, check_baud
 from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control
 from console_tui.core.errors import (

@@ -12,7 +12,7 @@ import contextlib
 import os
 
 from console_tui.core.backings import make_backing, parse_console_uri
-from console_tui.core.backings._comport import SettableLine
+from console_tui.core.backings.comport import SettableLine
 from console_tui.core.config import Target
 from console_tui.core.control import make_control
 from console_tui.core.errors import ConsoleError

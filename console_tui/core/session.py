@@ -23,7 +23,7 @@ from collections.abc import Callable
 from console_tui.core.alerts import Alert, AlertWatch
 from console_tui.core.api import Event, EventKind, Viewer
 from console_tui.core.backings import Backing, BackingClosed, make_backing, parse_console_uri
-from console_tui.core.backings._comport import SettableLine
+from console_tui.core.backings.comport import SettableLine
 from console_tui.core.config import Settings, Target
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError, in_mib
 from console_tui.core.keys import Step

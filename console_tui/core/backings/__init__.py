@@ -138,7 +138,7 @@ def parse_console_uri(text: str) -> ConsoleURI:
     if not parts.hostname or not port:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
     if scheme == "rfc2217":
-        from console_tui.core.backings._comport import LineError, line_from_params
+        from console_tui.core.backings.comport import LineError, line_from_params
 
         try:
             line_from_params(params)

@@ -10,10 +10,13 @@ another telnet server forwards only IAC BRK), BREAK is IAC BRK from then on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 
 from console_tui.core.backings import BackingClosed, ConsoleURI
-from console_tui.core.backings._comport import (
+from console_tui.core.backings._telnet import BREAK, OUR_OPTIONS, TelnetCodec
+from console_tui.core.backings.comport import (
     COM_PORT,
     CONTROL_BREAK_OFF,
     CONTROL_BREAK_ON,
@@ -24,12 +27,13 @@ from console_tui.core.backings._comport import (
     command,
     line_from_params,
 )
-from console_tui.core.backings._telnet import BREAK, OUR_OPTIONS, TelnetCodec
 from console_tui.core.backings.telnet import TelnetBacking
 from console_tui.core.errors import NotPermittedError, UnreachableError
 
 NEGOTIATE_WAIT = 2.0
 """Seconds a new connection waits for the server's answer to COM-PORT-OPTION."""
+SETTLE_WAIT = 1.0
+"""Seconds a new connection waits for the server to confirm the line it set."""
 ACK_WAIT = 3.0
 """Seconds a baud change waits for the server to confirm it."""
 BREAK_SECONDS = 0.25
@@ -100,20 +104,28 @@ class RFC2217Backing(TelnetBacking):
             ) from exc
 
     async def _negotiate(self, codec: TelnetCodec) -> None:
+        """Offer COM-PORT-OPTION; when taken, set the line and give the replies `SETTLE_WAIT`
+        seconds, so the line is shown confirmed from the start. Console bytes that come
+        meanwhile are kept for `read`."""
         early = bytearray()
         await self._send(codec.offer(COM_PORT))
-        try:
-            async with asyncio.timeout(NEGOTIATE_WAIT):
-                while COM_PORT not in codec.answered:
-                    early += await self._read_once()
-        except TimeoutError:
-            pass
-        self._early = bytes(early)
+        early += await self._read_while(lambda: COM_PORT not in codec.answered, NEGOTIATE_WAIT)
         self.com_port = COM_PORT in codec.ours
         if self.com_port:
             self._asked = replace(self._asked, baud=self.baud)
             self.confirmed = self._asked
             await self._set(self._asked.commands(), *range(SET_BAUDRATE, SET_CONTROL + 1))
+            early += await self._read_while(lambda: any(self._pending.values()), SETTLE_WAIT)
+        self._early = bytes(early)
+
+    async def _read_while(self, going: Callable[[], bool], seconds: float) -> bytes:
+        """Read while `going()` holds, for at most `seconds`: the console bytes read."""
+        data = bytearray()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while going():
+                    data += await self._read_once()
+        return bytes(data)
 
     async def read(self) -> bytes:
         if self._early:

@@ -1,5 +1,6 @@
 """RFC 2217 COM-PORT-OPTION (telnet option 44): line settings, their commands and the server's
-replies, no I/O. `rfc2217.py` speaks them on a telnet connection.
+replies, no I/O (`rfc2217.py` speaks them on a telnet connection); and `SettableLine`, what the
+Hub, the status and the app ask of a backing whose line can be set from here.
 
 A client command is `IAC SB 44 <cmd> <value> IAC SE`; the server answers with cmd + 100 and the
 value it now uses, which is what the status shows as confirmed.
