@@ -405,3 +405,19 @@ async def test_the_app_changes_the_rate_from_a_dialog_and_says_why_not_elsewhere
             assert said.startswith(f"Unavailable: {reason}")
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, BaudDialog), "closed")
+
+
+def test_send_baud_through_a_running_server(pty_port: tuple[Pty, int], tmp_path: Path) -> None:
+    """With `serve` holding the line, `send --baud` goes over the hub wire to its Hub, and the
+    rate stays while the server holds the port."""
+    from conftest import capture_daemon, cli
+
+    line, port = pty_port
+    config = rfc2217_config(tmp_path, port)
+    with capture_daemon(config):
+        sent = cli("--config", str(config), "send", "port", "--baud", "2400", "--wait", "0")
+        assert sent.returncode == 0, sent.stderr
+        assert "set the line to 2400 8N1, no flow control to port" in sent.stderr
+        assert speed(line) == (termios.B2400, termios.B2400)
+        listed = cli("--config", str(config), "list")
+        assert "port: line 2400 8N1, no flow control" in listed.stderr
