@@ -38,6 +38,8 @@ async def probe_console(target: Target) -> tuple[str, str, str]:
     if holder:
         return "in use", f"in use by {holder} on this machine", ""
     backing = make_backing(uri, baud=target.baud)
+    if isinstance(backing, SettableLine):
+        backing.wait_for_port = False  # a look, not a session: the port need not open
     try:
         async with asyncio.timeout(PROBE_TIMEOUT):
             await backing.open()

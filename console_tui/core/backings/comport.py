@@ -153,6 +153,7 @@ class SettableLine(Protocol):
     """A backing whose far serial port's line can be set from here (`rfc2217://`)."""
 
     baud: int
+    wait_for_port: bool
 
     @property
     def line(self) -> str:

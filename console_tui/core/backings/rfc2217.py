@@ -32,6 +32,10 @@ from console_tui.core.errors import NotPermittedError, UnreachableError
 
 NEGOTIATE_WAIT = 2.0
 """Seconds a new connection waits for the server's answer to COM-PORT-OPTION."""
+PORT_WAIT = 8.0
+"""Seconds a new connection waits for the server's first COM-PORT reply: ser2net opens its port
+when a client connects (seconds later when the port is another telnet server), and drops what
+the client sends before that."""
 SETTLE_WAIT = 1.0
 """Seconds a new connection waits for the server to confirm the line it set."""
 ACK_WAIT = 3.0
@@ -58,6 +62,10 @@ class RFC2217Backing(TelnetBacking):
         self._replied = asyncio.Event()
         self._early = b""
         self._break_by_telnet = False
+        self._heard = False
+        self.wait_for_port = True
+        """Whether `open` waits up to `PORT_WAIT` for the server to open its port (a quick look,
+        such as `list`'s probe, does not)."""
 
     @property
     def line(self) -> str:
@@ -89,6 +97,7 @@ class RFC2217Backing(TelnetBacking):
         """Connect, offer COM-PORT-OPTION and, when the server takes it, set the line."""
         self.com_port = None
         self._pending.clear()
+        self._heard = False
         self._early = b""
         await super().open()
         codec = self._telnet
@@ -104,9 +113,9 @@ class RFC2217Backing(TelnetBacking):
             ) from exc
 
     async def _negotiate(self, codec: TelnetCodec) -> None:
-        """Offer COM-PORT-OPTION; when taken, set the line and give the replies `SETTLE_WAIT`
-        seconds, so the line is shown confirmed from the start. Console bytes that come
-        meanwhile are kept for `read`."""
+        """Offer COM-PORT-OPTION; when taken, set the line, wait for the server's first reply
+        (its port is open) and give the others `SETTLE_WAIT` seconds, so the line is shown
+        confirmed from the start. Console bytes that come meanwhile are kept for `read`."""
         early = bytearray()
         await self._send(codec.offer(COM_PORT))
         early += await self._read_while(lambda: COM_PORT not in codec.answered, NEGOTIATE_WAIT)
@@ -115,6 +124,8 @@ class RFC2217Backing(TelnetBacking):
             self._asked = replace(self._asked, baud=self.baud)
             self.confirmed = self._asked
             await self._set(self._asked.commands(), *range(SET_BAUDRATE, SET_CONTROL + 1))
+            if self.wait_for_port:
+                early += await self._read_while(lambda: not self._heard, PORT_WAIT)
             early += await self._read_while(lambda: any(self._pending.values()), SETTLE_WAIT)
         self._early = bytes(early)
 
@@ -151,6 +162,7 @@ class RFC2217Backing(TelnetBacking):
             ):
                 self.confirmed = self.confirmed.with_reply(cmd, payload[2:])
         codec.subnegotiations.clear()
+        self._heard = True
         self._replied.set()
 
     async def _answered(self, cmd: int, seconds: float) -> bool:
