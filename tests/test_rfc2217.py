@@ -237,7 +237,7 @@ def rfc2217_config(folder: Path, port: int, query: str = "") -> Path:
 async def test_the_hub_sets_the_baud_rate_tells_everyone_and_keeps_it(
     pty_port: tuple[Pty, int], tmp_path: Path
 ) -> None:
-    from conftest import notice_until, state_until
+    from conftest import audit_events, notice_until, state_until
 
     from console_tui.core.api import Role
     from console_tui.core.config import load
@@ -257,6 +257,9 @@ async def test_the_hub_sets_the_baud_rate_tells_everyone_and_keeps_it(
         assert await hub.set_baud(alice, 38400) == "38400 8N1, no flow control"
         assert speed(line) == (termios.B38400, termios.B38400)
         await notice_until(bob, "alice set the line to 38400 8N1")
+        hub.audit.close()
+        (record,) = audit_events("baud")
+        assert (record["who"], record["target"], record["baud"]) == ("alice", "port", 38400)
 
         await hub.reconnect(alice)
         await state_until(alice, "connected", timeout=10)

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from console_tui.core import keys
 from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
+from console_tui.core.backings import parse_console_uri
 from console_tui.core.config import Role, Settings, Target
 from console_tui.core.errors import ConsoleError
 from console_tui.ui.messages import Announce, TargetChanged
@@ -104,7 +105,8 @@ class ConsolePane(Vertical):
         self._ready = asyncio.Event()
         self._drawn = asyncio.Event()
         status = hub.status(target.name)
-        line = f"{target.baud} 8N1" if status.backing in LINE_BACKINGS else ""
+        baud = parse_console_uri(target.console).params.get("baud", target.baud)
+        line = status.line or (f"{baud} 8N1" if status.backing in LINE_BACKINGS else "")
         self.facts = SessionFacts(
             target=target.name,
             backing=status.backing,
