@@ -42,6 +42,7 @@ class Pty:
     master: int
     slave: int
     path: str
+    ser2net_pid: int = 0
 
     def termios(self) -> list[object]:
         return termios.tcgetattr(self.slave)
@@ -67,6 +68,7 @@ def pty_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pty, in
     folder = tmp_path_factory.mktemp("ser2net")
     try:
         with ser2net(folder, "telnet(rfc2217)", f"serialdev,{line.path},115200n81,local") as s:
+            line.ser2net_pid = s.process.pid
             yield line, s.port
     finally:
         os.close(master)
@@ -159,12 +161,40 @@ async def test_a_new_connection_sets_the_line_again(pty_port: tuple[Pty, int]) -
         assert stop_bits(line) == 1
 
 
-async def test_break_is_confirmed_by_set_control(pty_port: tuple[Pty, int]) -> None:
-    """ser2net confirms SET-CONTROL BREAK for a serial device, so no IAC BRK follows."""
-    _, port = pty_port
+async def test_break_is_set_control_and_reaches_the_device(
+    pty_port: tuple[Pty, int], tmp_path: Path
+) -> None:
+    """ser2net confirms SET-CONTROL BREAK for a serial device, so no IAC BRK follows. A pty
+    cannot pass a BREAK on, so ser2net's break ioctls on it are watched with strace."""
+    need_command("strace")
+    line, port = pty_port
+    log = tmp_path / "ioctl.log"
     async with opened(f"rfc2217://127.0.0.1:{port}") as reader:
         await settled(reader.backing)
-        await reader.backing.send_break()
+        tracer = await asyncio.create_subprocess_exec(
+            "strace",
+            "-f",
+            "-e",
+            "trace=ioctl",
+            "-o",
+            str(log),
+            "-p",
+            str(line.ser2net_pid),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert tracer.stderr is not None
+            said = await asyncio.wait_for(tracer.stderr.readline(), 10)
+            assert b"attached" in said, said
+            await reader.backing.send_break()
+            async with asyncio.timeout(10):
+                while "TIOCCBRK" not in log.read_text():
+                    await asyncio.sleep(0.05)
+        finally:
+            tracer.terminate()  # strace detaches; ser2net goes on
+            await tracer.wait()
+        calls = log.read_text()
+        assert calls.index("TIOCSBRK") < calls.index("TIOCCBRK")
         assert "IAC BRK" not in reader.backing.line
 
 
