@@ -451,3 +451,19 @@ def test_send_baud_through_a_running_server(pty_port: tuple[Pty, int], tmp_path:
         assert speed(line) == (termios.B2400, termios.B2400)
         listed = cli("--config", str(config), "list")
         assert "port: line 2400 8N1, no flow control" in listed.stderr
+
+
+async def test_a_server_silent_about_com_port_is_plain_telnet() -> None:
+    """A telnet server that never answers COM-PORT-OPTION: after the wait, plain telnet."""
+    from peers import ConsolePeer
+
+    async with (
+        ConsolePeer(greeting=b"login: ") as server,
+        opened(f"rfc2217://127.0.0.1:{server.port}") as reader,
+    ):
+        assert reader.backing.line == NOT_RFC2217
+        await reader.wait_for(b"login: ")
+        await reader.backing.write(b"root\r")
+        await server.wait_received(b"root\r")
+        await reader.backing.send_break()
+        await server.wait_received(b"\xff\xf3")

@@ -119,7 +119,7 @@ class RFC2217Backing(TelnetBacking):
         early = bytearray()
         await self._send(codec.offer(COM_PORT))
         early += await self._read_while(lambda: COM_PORT not in codec.answered, NEGOTIATE_WAIT)
-        self.com_port = COM_PORT in codec.ours
+        self.com_port = COM_PORT in codec.answered and COM_PORT in codec.ours
         if self.com_port:
             self._asked = replace(self._asked, baud=self.baud)
             self.confirmed = self._asked
