@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 
+from console_tui.core import remotes
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.backings.comport import SettableLine
 from console_tui.core.config import Target
@@ -31,6 +32,8 @@ async def probe_console(target: Target) -> tuple[str, str, str]:
         if not os.access(uri.path, os.R_OK | os.W_OK):
             return "unreachable", f"{uri.path}: permission denied", ""
         return "reachable", "", ""
+    if uri.scheme == "ssh":
+        return *remotes.line_state(uri.params.get("remote", "")), ""
     # A connection to a line another console-tui holds would sit in QEMU's backlog and look like
     # a free, reachable line.
     claim = LineClaim(target)

@@ -86,12 +86,13 @@ REGISTRY: dict[str, str] = {
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
     "rfc2217": "console_tui.core.backings.rfc2217:RFC2217Backing",
+    "ssh": "console_tui.core.backings.ssh:SSHChainBacking",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"unix+listen", "telnets", "listen", "file", "ssh"}
+PLANNED = {"unix+listen", "telnets", "listen", "file"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
