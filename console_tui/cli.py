@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--key", nargs="+", metavar="KEY", help="named keys: f1-f12 esc tab enter up down del ..."
     )
     action.add_argument("--text", metavar="TEXT", help="text to type (\\r for Enter)")
+    action.add_argument(
+        "--baud", type=int, metavar="RATE", help="set a terminal server port's baud rate (rfc2217)"
+    )
     p.add_argument("--yes", action="store_true", help="do not ask before NMI or reset")
     p.add_argument(
         "--wait",
@@ -259,6 +262,8 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
     for s in statuses:
         if s.detail:
             print(f"{s.name}: {s.detail}", file=sys.stderr)
+        if s.line:
+            print(f"{s.name}: line {s.line}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -408,6 +413,8 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
             where="--sysrq",
             fix=f"use keys from: {''.join(sorted(keys.SYSRQ_KEYS))} (h shows the guest's help)",
         )
+    if args.baud is not None and args.baud <= 0:
+        raise UsageError(f"baud {args.baud} is not a rate", where="--baud", fix="e.g. --baud 9600")
     for name in args.key or ():
         try:
             keys.encode_key(name, target.keys)
@@ -430,6 +437,8 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
     if args.brk:
         await hub.send_break(viewer)
         return "sent BREAK"
+    if args.baud is not None:
+        return f"set the line to {await hub.set_baud(viewer, args.baud)}"
     if args.key:
         await hub.send_keys(viewer, args.key)
         return f"sent {' '.join(args.key)}"

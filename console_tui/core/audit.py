@@ -36,6 +36,7 @@ EVENTS = frozenset(
         "reset",
         "key",
         "paste",
+        "baud",
         "denied",
     }
 )

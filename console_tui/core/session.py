@@ -29,6 +29,7 @@ from console_tui.core.backings import (
     make_backing,
     parse_console_uri,
 )
+from console_tui.core.backings.comport import SettableLine
 from console_tui.core.config import Settings, Target
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError, in_mib
 from console_tui.core.keys import Step
@@ -113,6 +114,8 @@ class Session:
         self.connects = 0
         self.viewers: dict[int, Viewer] = {}
         self.lock_holder: Viewer | None = None
+        self.line_baud = 0
+        """The baud rate an operator set on this line (0: the target's), kept across reconnects."""
         self.backing: Backing | None = self._new_backing()
         self.screen: Screen = make_screen(
             columns, rows, scrollback_lines=self.settings.scrollback_lines, on_reply=self._reply
@@ -178,7 +181,10 @@ class Session:
             )
 
     def _new_backing(self) -> Backing:
-        return make_backing(self.target.console, baud=self.target.baud)
+        backing = make_backing(self.target.console, baud=self.target.baud)
+        if self.line_baud and isinstance(backing, SettableLine):
+            backing.baud = self.line_baud
+        return backing
 
     async def _stop_reading(self) -> None:
         if self._task is not None:

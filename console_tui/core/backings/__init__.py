@@ -87,13 +87,14 @@ REGISTRY: dict[str, str] = {
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
     "listen": "console_tui.core.backings.inbound:InboundBacking",
+    "rfc2217": "console_tui.core.backings.rfc2217:RFC2217Backing",
     "ssh": "console_tui.core.backings.ssh:SSHChainBacking",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"unix+listen", "telnets", "rfc2217", "file"}
+PLANNED = {"unix+listen", "telnets", "file"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
@@ -141,6 +142,13 @@ def parse_console_uri(text: str) -> ConsoleURI:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
     if scheme == "listen":
         _check_listen_params(params)
+    if scheme == "rfc2217":
+        from console_tui.core.backings.comport import LineError, line_from_params
+
+        try:
+            line_from_params(params)
+        except LineError as exc:
+            raise URIError(f"rfc2217:// {exc}", fix=exc.fix) from None
     return ConsoleURI(
         text,
         scheme,

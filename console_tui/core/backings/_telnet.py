@@ -76,7 +76,11 @@ class TelnetCodec:
     """
 
     def __init__(
-        self, *, their_options: frozenset[int] = THEIR_OPTIONS, keep: frozenset[int] = frozenset()
+        self,
+        *,
+        their_options: frozenset[int] = THEIR_OPTIONS,
+        our_options: frozenset[int] = OUR_OPTIONS,
+        keep: frozenset[int] = frozenset(),
     ) -> None:
         self._state = _State.DATA
         self._partial = b""  # IAC, or IAC and a verb, that ended the last read
@@ -89,6 +93,16 @@ class TelnetCodec:
         self.messages: list[tuple[int, bytes]] = []
         """Kept subnegotiations, (option, payload with 0xFF undoubled), in arrival order; the
         caller takes them after each `decode`."""
+        self._our_options = our_options
+        self._offered: set[int] = set()  # our WILL sent, the server's answer not yet heard
+        self.answered: set[int] = set()
+        """Options the server said DO or DONT to: whether it heard of them at all."""
+
+    def offer(self, option: int) -> bytes:
+        """IAC WILL `option`, to send: our end offers it; the server's DO then needs no answer."""
+        self.ours.add(option)
+        self._offered.add(option)
+        return bytes((IAC, WILL, option))
 
     def decode(self, raw: bytes) -> tuple[bytes, bytes]:
         """Return (console data, negotiation answers to send back) for bytes from the server."""
@@ -176,7 +190,13 @@ class TelnetCodec:
         if verb in (WILL, WONT):  # about the server's end
             enabled, wanted, yes, no = self.theirs, self._their_options, DO, DONT
         else:  # DO, DONT: about our end
-            enabled, wanted, yes, no = self.ours, OUR_OPTIONS, WILL, WONT
+            enabled, wanted, yes, no = self.ours, self._our_options, WILL, WONT
+            self.answered.add(option)
+            if option in self._offered:  # the answer to our offer: agreed, or refused
+                self._offered.discard(option)
+                if verb == DONT:
+                    enabled.discard(option)
+                return b""
         if verb in (WILL, DO):
             if option in enabled:  # already on: answering again would start a loop
                 return b""
