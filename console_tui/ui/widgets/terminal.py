@@ -3,7 +3,8 @@
 It does not care where bytes come from: `feed(bytes)` draws them, and what the operator types comes
 out as `TerminalView.Typed` messages. Rows are cached as strips by identity (the screen model hands
 back the same row object while a row is unchanged), only changed rows are marked dirty, and the
-picture is rebuilt at most once per refresh tick.
+picture is rebuilt at once when output comes after a quiet spell (a key's echo), and at most once
+per refresh tick while it floods.
 
 It shows the console's screen (the grid, the scrollback above it on Shift+PgUp), or, in the reading
 presentation (screen-reader mode), its output as whole lines wrapped to the view and paged, so a
@@ -14,6 +15,8 @@ _reading_text.py's and copy mode _copy_mode.py's.
 """
 
 from __future__ import annotations
+
+import time
 
 from rich.style import Style
 from textual import events
@@ -143,6 +146,7 @@ class TerminalView(RowsView, can_focus=True):
         self.sac_prompt = False
         self.bytes_fed = 0
         self._timer: Timer | None = None
+        self._synced_at = 0.0
         self._selection: Selection | None = None
         self._selecting = False
         self.copy_mode: CopyMode | None = None
@@ -151,13 +155,17 @@ class TerminalView(RowsView, can_focus=True):
     # -- bytes in ---------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Draw console bytes; the picture follows at the next refresh tick."""
+        """Draw console bytes: at once after a quiet refresh tick, else at the next tick."""
         self.screen_model.feed(data)
         if self._keeping:
             self.reading_text.feed(data)
         self.bytes_fed += len(data)
         if self._timer is None:
-            self._timer = self.set_timer(FRAME_SECONDS, self._sync, name="terminal frame")
+            wait = self._synced_at + FRAME_SECONDS - time.monotonic()
+            if wait <= 0:  # idle: draw at once (a typed key's echo)
+                self._sync()
+            else:  # busy: at most one frame a refresh tick, the bytes until then in it
+                self._timer = self.set_timer(wait, self._sync, name="terminal frame")
 
     def reset(self, data: bytes) -> None:
         """Start over from a snapshot (on attach, or after this viewer fell behind); the reading
@@ -180,6 +188,7 @@ class TerminalView(RowsView, can_focus=True):
 
     def _sync(self) -> None:
         self._timer = None
+        self._synced_at = time.monotonic()
         changed = self.grid.sync()
         if self.rows is self.lines:
             changed = self.lines.sync()
