@@ -249,9 +249,6 @@ def measure(kind: str) -> dict[str, object]:
                 raise RuntimeError("the peer did not start")
             argv, size = client_argv(kind, folder, sock)
             terminal = OperatorTerminal(argv, size, environment(folder))
-            if kind == "app":
-                time.sleep(3)  # the target list is drawn and has the focus
-                terminal.type(b"\r")
             ready(control, terminal, kind)
             floods = []
             for run in range(RUNS):
@@ -288,6 +285,8 @@ def ready(control: Connection, terminal: OperatorTerminal, kind: str) -> None:
     deadline = time.monotonic() + WAIT
     terminal.await_drawn(b"READY-0")
     while time.monotonic() < deadline:
+        if kind == "app":  # Enter opens the highlighted target, once the list has the focus
+            terminal.type(b"\r")
         control.send(("say", b"\x1b[2J\x1b[HREADY-0\r\n"))
         with contextlib.suppress(RuntimeError):
             terminal.drawn_at("the first line", 1.0)

@@ -212,9 +212,26 @@ class ConsolePane(Vertical):
     def _attached(self, message: Attached) -> None:
         viewer = self.viewer = message.viewer
         self._ready.set()
-        self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
         columns, rows = self.terminal.screen_model.size
-        self.run_worker(self.hub.resize(viewer, columns, rows), group="resize", exclusive=True)
+        self._share_session_model()
+        self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
+        self.run_worker(self._size_session(viewer, columns, rows), group="resize", exclusive=True)
+
+    async def _size_session(self, viewer: Viewer, columns: int, rows: int) -> None:
+        """Tell the Hub this view's size; a shared model is drawn again at its new size."""
+        await self.hub.resize(viewer, columns, rows)
+        if self.terminal.shared:
+            self.terminal.sync_now()
+
+    def _share_session_model(self) -> None:
+        """With the Hub in this process, the view draws the session's screen model instead of
+        feeding one of its own the same bytes (half the emulation); over the wire it cannot."""
+        from console_tui.core.hub import Hub
+
+        if isinstance(self.hub, Hub):
+            session = self.hub.session(self.target.name)
+            if session is not None and session.screen is not self.terminal.screen_model:
+                self.terminal.share_model(session.screen)
 
     @on(SessionEvent)
     def _session_event(self, message: SessionEvent) -> None:
@@ -280,7 +297,7 @@ class ConsolePane(Vertical):
         message.stop()
         if self.viewer is not None:
             self.run_worker(
-                self.hub.resize(self.viewer, message.columns, message.rows),
+                self._size_session(self.viewer, message.columns, message.rows),
                 group="resize",
                 exclusive=True,
                 exit_on_error=False,

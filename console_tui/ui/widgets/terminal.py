@@ -131,6 +131,8 @@ class TerminalView(RowsView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         self.screen_model: Screen = make_screen(columns, rows, scrollback_lines=scrollback_lines)
+        self.shared = False
+        """Whether the model is a session's own (see `share_model`): it is fed, and sized, there."""
         self.grid = GridRows(self.screen_model)
         self.reading_text = ReadingText(max_lines=scrollback_lines)
         """The console's output as whole lines (what the reading presentation and view show);
@@ -154,9 +156,18 @@ class TerminalView(RowsView, can_focus=True):
 
     # -- bytes in ---------------------------------------------------------------------------
 
+    def share_model(self, model: Screen) -> None:
+        """Draw `model` (an in-process session's, already fed every byte) instead of feeding a
+        model of our own the same bytes again; a remote viewer keeps its own."""
+        self.screen_model = model
+        self.grid.model = model
+        self.shared = True
+        self._sync()
+
     def feed(self, data: bytes) -> None:
         """Draw console bytes: at once after a quiet refresh tick, else at the next tick."""
-        self.screen_model.feed(data)
+        if not self.shared:
+            self.screen_model.feed(data)
         if self._keeping:
             self.reading_text.feed(data)
         self.bytes_fed += len(data)
@@ -169,8 +180,10 @@ class TerminalView(RowsView, can_focus=True):
 
     def reset(self, data: bytes) -> None:
         """Start over from a snapshot (on attach, or after this viewer fell behind); the reading
-        text starts from the snapshot's lines when it has none yet."""
-        self.screen_model.feed(b"\x1bc" + data)
+        text starts from the snapshot's lines when it has none yet. A shared model is already
+        the session's picture: it is only drawn again."""
+        if not self.shared:
+            self.screen_model.feed(b"\x1bc" + data)
         if self._keeping and not self.reading_text.lines and not self.reading_text.current:
             self.reading_text.seed(*self.reading_lines())
         self._sync()
@@ -280,7 +293,8 @@ class TerminalView(RowsView, can_focus=True):
         columns, rows = max(region.width, 2), max(region.height, 2)
         self.lines.set_width(columns)
         if (columns, rows) != self.screen_model.size:
-            self.screen_model.resize(columns, rows)
+            if not self.shared:  # a shared model is sized by the Hub, for the write lock's holder
+                self.screen_model.resize(columns, rows)
             self.post_message(self.Resized(self, columns, rows))
         self._sync()
 
