@@ -32,7 +32,7 @@ class SoonFlush:
     def __init__(self, file: IO[bytes], *, delay: float = FLUSH_DELAY) -> None:
         self.file = file
         self.delay = delay
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.Handle | None = None
 
     def ask(self) -> None:
         if self._handle is not None:
@@ -42,7 +42,10 @@ class SoonFlush:
         except RuntimeError:
             self.file.flush()  # no event loop to wait in: now
             return
-        self._handle = loop.call_later(self.delay, self.now)
+        if self.delay > 0:
+            self._handle = loop.call_later(self.delay, self.now)
+        else:
+            self._handle = loop.call_soon(self.now)
 
     def now(self) -> None:
         if self._handle is not None:
