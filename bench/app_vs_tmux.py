@@ -222,11 +222,13 @@ def client_argv(kind: str, folder: Path, sock: Path) -> tuple[list[str], tuple[i
         "[discovery]\nqemu = false\nserial = false\n"
         f'[[target]]\nname = "flood"\nconsole = "unix://{sock}"\n'
     )
-    app = [sys.executable, "-m", "console_tui", "--config", str(config)]
+    profile = os.environ.get("BENCH_PROFILE", "")
+    python = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+    app = [*python, "-m", "console_tui", "--config", str(config)]
     if kind == "app":
         return app, APP_SIZE
     if kind == "attach":
-        return [*app[:3], "attach", "flood", "--config", str(config)], (COLUMNS, ROWS)
+        return [*app[:-2], "attach", "flood", "--config", str(config)], (COLUMNS, ROWS)
     tmux_conf = folder / "tmux.conf"
     tmux_conf.write_text("set -g status off\nset -g escape-time 0\n")
     tmux = ["tmux", "-S", str(folder / "tmux.sock"), "-f", str(tmux_conf)]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from textual.pilot import Pilot
 
 from console_tui.core import terminal_out
 from console_tui.core.screen import available_backends
+from console_tui.core.terminal_filter import TerminalFilter
 from console_tui.core.terminal_out import TerminalWriter
 from console_tui.core.transcript import Transcript
 from console_tui.ui.app import ConsoleApp
@@ -147,3 +150,51 @@ async def test_the_transcript_reaches_its_file_by_the_end_of_the_loops_turn(
     await asyncio.sleep(0)
     assert path.read_bytes() == b"first read second read"
     transcript.close()
+
+
+TOKENS = [
+    b"eth0: link up ",
+    b"\x1b[32m[    0.009048]\x1b[0m ",
+    b"\x1b[1;31mSATA\x1b[0m",
+    b"\x1b[38;5;208mwarn\x1b[m",
+    b"\r\n",
+    b"\t",
+    b"\x07",
+    "caf\u00e9 \u2500\u2500 \u4e2d ".encode(),
+    b"\xe2\x82",
+    b"\xff\x80",
+    b"\x9b",
+    b"\x1b]52;c;QUFBQQ==\x07",
+    b"\x1b]0;title\x1b\\",
+    b"\x1b[?1049h",
+    b"\x1b[?1000h",
+    b"\x1b[2;10r",
+    b"\x0e",
+    b"\x0f",
+    b"\x1b(0",
+    b"\x1b[5S",
+    b"\x1b[1;2S",
+    b"\x1b[38:2::1:2:3m",
+    b"\x1b[6n",
+    b"\x1b[12;40H",
+    b"\x1b[2K",
+    b"\x1b7",
+    b"\x1bP1$r\x1b\\",
+    b"\x1b[" + b"9" * 40 + b"m",
+    b"\x18",
+]
+
+
+@pytest.mark.parametrize("policy", ["passthrough", "text"])
+def test_the_filters_fast_runs_give_what_the_tokenizer_gives(policy: str) -> None:
+    """Runs copied whole (text, layout controls, plain SGR and cursor moves) come out exactly as
+    the byte-by-byte tokenizer makes them, however the stream is cut into reads."""
+    rng = random.Random(14)
+    stream = b"".join(rng.choice(TOKENS) for _ in range(20000))
+    cuts = sorted(rng.sample(range(1, len(stream)), 3000))
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    fast = TerminalFilter(policy)  # type: ignore[arg-type]
+    slow = TerminalFilter(policy)  # type: ignore[arg-type]
+    slow._safe_run = re.compile(rb"(?!)")  # never matches: every byte through the tokenizer
+    assert b"".join(map(fast.feed, pieces)) == b"".join(map(slow.feed, pieces))
+    assert fast.restore() == slow.restore()
