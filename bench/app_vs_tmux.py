@@ -253,6 +253,7 @@ def measure(kind: str) -> dict[str, object]:
             terminal = OperatorTerminal(argv, size, environment(folder))
             ready(control, terminal, kind)
             floods = []
+            drawn, cpu = terminal.drawn, client_cpu(terminal.process.pid, folder)
             for run in range(RUNS):
                 marker = f"FLOOD-OVER-{run}Z".encode()
                 terminal.await_drawn(marker)
@@ -261,6 +262,7 @@ def measure(kind: str) -> dict[str, object]:
                 control.recv()
                 control.send(("say", b"\r\n" + marker + b"\r\n"))
                 floods.append(terminal.drawn_at(f"{kind}: the flood's last line") - begun)
+            drawn, cpu = terminal.drawn - drawn, client_cpu(terminal.process.pid, folder) - cpu
             region = f"\x1b[2J\x1b[2;{ROWS}r\x1b[{ROWS};1H".encode()
             say(control, terminal, region, b"QUIET-0\r\n", "the quiet line")
             idle = echoes(terminal, IDLE_KEYS, kind)
@@ -279,7 +281,13 @@ def measure(kind: str) -> dict[str, object]:
                 peer_process.kill()
                 peer_process.join()
             stop_tmux(folder)
-        return {"flood": floods, "idle": idle, "busy": busy}
+        return {
+            "flood": floods,
+            "idle": idle,
+            "busy": busy,
+            "drawn": drawn / RUNS,
+            "cpu": cpu / RUNS,
+        }
 
 
 def ready(control: Connection, terminal: OperatorTerminal, kind: str) -> None:
@@ -294,6 +302,23 @@ def ready(control: Connection, terminal: OperatorTerminal, kind: str) -> None:
             terminal.drawn_at("the first line", 1.0)
             return
     raise RuntimeError(f"{kind} did not connect to the console")
+
+
+def client_cpu(pid: int, folder: Path) -> float:
+    """CPU seconds used so far by the client `pid` and its process group, and for tmux by its
+    server and the server's children (the pane's socat) too."""
+    server = tmux_server(folder)
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            ppid, group, number = int(fields[1]), int(fields[2]), int(entry.name)
+            if pid in (number, group) or (server and server in (number, ppid)):
+                total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def say(
@@ -318,20 +343,27 @@ def echoes(terminal: OperatorTerminal, count: int, kind: str) -> list[float]:
     return times
 
 
-def stop_tmux(folder: Path) -> None:
-    """The tmux server of this run, by the pid it reports (never by name)."""
+def tmux_server(folder: Path) -> int:
+    """The pid of this run's tmux server, or 0 when there is none."""
     sock = folder / "tmux.sock"
     if not sock.exists():
-        return
+        return 0
     found = subprocess.run(
         ["tmux", "-S", str(sock), "display-message", "-p", "#{pid}"],
         capture_output=True,
         text=True,
         check=False,
     )
-    if found.returncode == 0 and found.stdout.strip().isdigit():
+    answer = found.stdout.strip()
+    return int(answer) if found.returncode == 0 and answer.isdigit() else 0
+
+
+def stop_tmux(folder: Path) -> None:
+    """The tmux server of this run, by the pid it reports (never by name)."""
+    server = tmux_server(folder)
+    if server:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(int(found.stdout.strip()), signal.SIGTERM)
+            os.kill(server, signal.SIGTERM)
 
 
 async def frame_times() -> tuple[float, float]:
@@ -407,7 +439,11 @@ def main() -> None:
     )
     for kind in kinds:
         runs = " ".join(f"{t:.2f}" for t in figures[kind]["flood"])  # type: ignore[union-attr]
-        print(f"  {kind:<8} {flood[kind]:6.2f} s  {flood[kind] / anchor:5.2f}x tmux   ({runs})")
+        per_run = f"{figures[kind]['drawn'] / 1e6:5.1f} MB drawn, {figures[kind]['cpu']:5.1f} s CPU"
+        print(
+            f"  {kind:<8} {flood[kind]:6.2f} s  {flood[kind] / anchor:5.2f}x tmux   "
+            f"{per_run} a run   ({runs})"
+        )
     print("key echo drawn at the operator's terminal, ms")
     print(f"  {'':<8} {'idle p50':>9} {'1 MB/s p50':>11} {'1 MB/s p99':>11} {'keys':>6}")
     for kind in kinds:
