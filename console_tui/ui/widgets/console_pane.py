@@ -213,25 +213,31 @@ class ConsolePane(Vertical):
         viewer = self.viewer = message.viewer
         self._ready.set()
         columns, rows = self.terminal.screen_model.size
-        self._share_session_model()
         self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
         self.run_worker(self._size_session(viewer, columns, rows), group="resize", exclusive=True)
 
     async def _size_session(self, viewer: Viewer, columns: int, rows: int) -> None:
-        """Tell the Hub this view's size; a shared model is drawn again at its new size."""
+        """Tell the Hub this view's size, then draw the session's model if it has that size."""
         await self.hub.resize(viewer, columns, rows)
-        if self.terminal.shared:
-            self.terminal.sync_now()
+        self._share_session_model(columns, rows)
 
-    def _share_session_model(self) -> None:
-        """With the Hub in this process, the view draws the session's screen model instead of
-        feeding one of its own the same bytes (half the emulation); over the wire it cannot."""
+    def _share_session_model(self, columns: int, rows: int) -> None:
+        """With the Hub in this process and the session's screen sized for this view (its write
+        lock is ours), the view draws the session's screen model instead of feeding one of its
+        own the same bytes (half the emulation). Otherwise, and over the wire, it keeps its own."""
         from console_tui.core.hub import Hub
 
-        if isinstance(self.hub, Hub):
-            session = self.hub.session(self.target.name)
-            if session is not None and session.screen is not self.terminal.screen_model:
-                self.terminal.share_model(session.screen)
+        session = self.hub.session(self.target.name) if isinstance(self.hub, Hub) else None
+        if session is None:
+            return
+        terminal = self.terminal
+        if session.screen.size == (columns, rows):
+            if terminal.screen_model is not session.screen:
+                terminal.share_model(session.screen)
+            else:
+                terminal.sync_now()
+        elif terminal.shared:
+            terminal.own_model(session.screen.snapshot(history=True))
 
     @on(SessionEvent)
     def _session_event(self, message: SessionEvent) -> None:

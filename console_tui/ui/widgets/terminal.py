@@ -131,6 +131,7 @@ class TerminalView(RowsView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         self.screen_model: Screen = make_screen(columns, rows, scrollback_lines=scrollback_lines)
+        self.scrollback_lines = scrollback_lines
         self.shared = False
         """Whether the model is a session's own (see `share_model`): it is fed, and sized, there."""
         self.grid = GridRows(self.screen_model)
@@ -162,6 +163,17 @@ class TerminalView(RowsView, can_focus=True):
         self.screen_model = model
         self.grid.model = model
         self.shared = True
+        self._sync()
+
+    def own_model(self, snapshot: bytes) -> None:
+        """Draw a model of our own again, started from `snapshot` (the session's screen is sized
+        for another window, so it is not what this view shows)."""
+        region = self.scrollable_content_region
+        columns, rows = max(region.width, 2), max(region.height, 2)
+        self.screen_model = make_screen(columns, rows, scrollback_lines=self.scrollback_lines)
+        self.grid.model = self.screen_model
+        self.shared = False
+        self.screen_model.feed(snapshot)
         self._sync()
 
     def feed(self, data: bytes) -> None:
