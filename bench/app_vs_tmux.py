@@ -12,7 +12,7 @@ process. What the bench times is what reaches that terminal, not what reaches a 
   flood scrolling rows 2-50 (p99).
 - frame: a full-screen change of 200x50 coloured cells in the terminal widget (screen model to
   the bytes a terminal is sent), against bare Textual drawing the same strips from a Line-API
-  widget (median).
+  widget in the same frame (border, scrollbar column; median).
 """
 
 from __future__ import annotations
@@ -369,23 +369,34 @@ def stop_tmux(folder: Path) -> None:
 async def frame_times() -> tuple[float, float]:
     """Median ms of a full-screen 200x50 change: the terminal widget's, bare Textual's."""
     from textual.app import App, ComposeResult
+    from textual.geometry import Size
+    from textual.scroll_view import ScrollView
     from textual.strip import Strip
-    from textual.widget import Widget
 
     from console_tui.ui.widgets.terminal import TerminalView
 
-    class Bare(Widget):
-        """Strips handed in, drawn as they are."""
+    class Bare(ScrollView):
+        """Strips handed in, drawn as they are, in the same frame (border, scrollbar's column)."""
+
+        DEFAULT_CSS = """
+        Bare {
+            overflow-x: hidden;
+            scrollbar-size-vertical: 1;
+            scrollbar-gutter: stable;
+            border: tall $primary;
+        }
+        """
 
         def __init__(self) -> None:
             super().__init__()
             self.strips: list[Strip] = []
+            self.virtual_size = Size(COLUMNS, ROWS)
 
         def render_line(self, y: int) -> Strip:
             return self.strips[y] if y < len(self.strips) else Strip.blank(COLUMNS)
 
     class Frames(App[None]):
-        CSS = "Bare { width: 200; height: 50; } TerminalView { width: 203; height: 52; }"
+        CSS = "Bare, TerminalView { width: 203; height: 52; }"
 
         def __init__(self, bare: bool) -> None:
             super().__init__()
