@@ -97,6 +97,10 @@ class Transcript:
                 self.follower.output(chunk)
         self._flush.ask()  # at the end of this turn of the event loop, however many reads it took
 
+    def flush(self) -> None:
+        """Flush now (records that must not wait for the end of the loop's turn)."""
+        self._flush.now()
+
     def mark(self, text: str) -> None:
         """A line of our own in the transcript (connect, reconnect), set apart from console bytes."""
         self.write(f"\r\n[console-tui] {text}\r\n".encode())
