@@ -36,6 +36,8 @@ from console_tui.ui.widgets._reading_text import ReadingText
 from console_tui.ui.widgets._rows_view import FRAME_SECONDS, RowsView
 from console_tui.ui.widgets._strips import Selection, restyle
 
+FRAME_COST_SHARE = 6
+"""The least time between frames while output floods, in multiples of the last frame's own work."""
 SELECTED = Style(reverse=True)
 CURSOR = Style(reverse=True)
 
@@ -150,6 +152,7 @@ class TerminalView(RowsView, can_focus=True):
         self.bytes_fed = 0
         self._timer: Timer | None = None
         self._synced_at = 0.0
+        self._frame_gap = FRAME_SECONDS
         self._selection: Selection | None = None
         self._selecting = False
         self.copy_mode: CopyMode | None = None
@@ -184,7 +187,7 @@ class TerminalView(RowsView, can_focus=True):
             self.reading_text.feed(data)
         self.bytes_fed += len(data)
         if self._timer is None:
-            wait = self._synced_at + FRAME_SECONDS - time.monotonic()
+            wait = self._synced_at + self._frame_gap - time.monotonic()
             if wait <= 0:  # idle: draw at once (a typed key's echo)
                 self._sync()
             else:  # busy: at most one frame a refresh tick, the bytes until then in it
@@ -213,11 +216,15 @@ class TerminalView(RowsView, can_focus=True):
 
     def _sync(self) -> None:
         self._timer = None
-        self._synced_at = time.monotonic()
+        began = self._synced_at = time.monotonic()
         changed = self.grid.sync()
         if self.rows is self.lines:
             changed = self.lines.sync()
         self.show_changes(changed)
+        # Skip frames while drawing cannot keep up: the next frame waits until this one's work
+        # (ours, and Textual's, about twice ours) is at most half the time, so reading the
+        # console (and a key's echo behind the output) is never starved by drawing.
+        self._frame_gap = max(FRAME_SECONDS, FRAME_COST_SHARE * (time.monotonic() - began))
         if self.watch_sac:
             self._check_sac_prompt()
 
