@@ -271,7 +271,7 @@ def measure(kind: str) -> dict[str, object]:
             while not control.poll():
                 busy.extend(echoes(terminal, 1, kind))
                 time.sleep(0.03)
-            control.recv()
+            taken = control.recv() / FLOOD_ECHO_SECONDS
             control.send(("stop",))
         finally:
             if terminal is not None:
@@ -285,6 +285,7 @@ def measure(kind: str) -> dict[str, object]:
             "flood": floods,
             "idle": idle,
             "busy": busy,
+            "taken": taken,
             "drawn": drawn / RUNS,
             "cpu": cpu / RUNS,
         }
@@ -456,13 +457,17 @@ def main() -> None:
             f"{per_run} a run   ({runs})"
         )
     print("key echo drawn at the operator's terminal, ms")
-    print(f"  {'':<8} {'idle p50':>9} {'1 MB/s p50':>11} {'1 MB/s p99':>11} {'keys':>6}")
+    print(
+        f"  {'':<8} {'idle p50':>9} {'1 MB/s p50':>11} {'1 MB/s p99':>11} {'keys':>6} "
+        f"{'flood taken':>12}"
+    )
     for kind in kinds:
         idle, busy = figures[kind]["idle"], figures[kind]["busy"]
         assert isinstance(idle, list) and isinstance(busy, list)
         print(
             f"  {kind:<8} {statistics.median(idle):9.1f} {statistics.median(busy):11.1f} "
-            f"{percentile(busy, 0.99):11.1f} {len(busy):6d}"
+            f"{percentile(busy, 0.99):11.1f} {len(busy):6d} "
+            f"{figures[kind]['taken'] / 1e6:7.2f} MB/s"  # type: ignore[operator]
         )
     widget, bare = asyncio.run(frame_times())
     print(f"frame, {COLUMNS}x{ROWS} full-screen change, median of {FRAMES}")

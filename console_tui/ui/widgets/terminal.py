@@ -36,8 +36,10 @@ from console_tui.ui.widgets._reading_text import ReadingText
 from console_tui.ui.widgets._rows_view import FRAME_SECONDS, RowsView
 from console_tui.ui.widgets._strips import Selection, restyle
 
-FRAME_COST_SHARE = 6
+FRAME_COST_SHARE = 4
 """The least time between frames while output floods, in multiples of the last frame's own work."""
+FRAME_GAP_MAX = 0.1
+"""The most time between frames while output floods: a key's echo is drawn within it."""
 SELECTED = Style(reverse=True)
 CURSOR = Style(reverse=True)
 
@@ -222,9 +224,10 @@ class TerminalView(RowsView, can_focus=True):
             changed = self.lines.sync()
         self.show_changes(changed)
         # Skip frames while drawing cannot keep up: the next frame waits until this one's work
-        # (ours, and Textual's, about twice ours) is at most half the time, so reading the
-        # console (and a key's echo behind the output) is never starved by drawing.
-        self._frame_gap = max(FRAME_SECONDS, FRAME_COST_SHARE * (time.monotonic() - began))
+        # (ours, and Textual's, about as much again) is at most half the time, so reading the
+        # console is not starved by drawing; but never longer than FRAME_GAP_MAX, for the echo.
+        cost = FRAME_COST_SHARE * (time.monotonic() - began)
+        self._frame_gap = min(max(FRAME_SECONDS, cost), FRAME_GAP_MAX)
         if self.watch_sac:
             self._check_sac_prompt()
 
