@@ -273,16 +273,19 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
 async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> int:
     from console_tui.core.config import Role
     from console_tui.core.passthrough import Passthrough
+    from console_tui.core.terminal_out import TerminalWriter
 
     hub = await _hub_with(config, name)
     loop = asyncio.get_running_loop()
     stdin = sys.stdin.fileno()
-    stdout = sys.stdout.buffer
-
-    def write_out(data: bytes) -> None:
-        stdout.write(data)
-        stdout.flush()
-
+    sys.stdout.flush()
+    # The terminal draws while the loop reads on; when it falls behind, output waits upstream.
+    out = TerminalWriter(
+        sys.stdout.fileno(),
+        pause=lambda: passthrough.pause_output(),
+        resume=lambda: passthrough.resume_output(),
+    )
+    write_out = out.write
     try:
         viewer = await hub.attach(
             name,
@@ -326,7 +329,9 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
                 loop.remove_reader(stdin)
                 await _cancelled(pump)
                 passthrough.restore_terminal()
+                await asyncio.to_thread(out.close)
     finally:
+        await asyncio.to_thread(out.close)
         await hub.close()
     return EXIT_OK
 

@@ -214,9 +214,32 @@ class ConsolePane(Vertical):
     def _attached(self, message: Attached) -> None:
         viewer = self.viewer = message.viewer
         self._ready.set()
-        self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
         columns, rows = self.terminal.screen_model.size
-        self.run_worker(self.hub.resize(viewer, columns, rows), group="resize", exclusive=True)
+        self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
+        self.run_worker(self._size_session(viewer, columns, rows), group="resize", exclusive=True)
+
+    async def _size_session(self, viewer: Viewer, columns: int, rows: int) -> None:
+        """Tell the Hub this view's size, then draw the session's model if it has that size."""
+        await self.hub.resize(viewer, columns, rows)
+        self._share_session_model(columns, rows)
+
+    def _share_session_model(self, columns: int, rows: int) -> None:
+        """With the Hub in this process and the session's screen sized for this view (its write
+        lock is ours), the view draws the session's screen model instead of feeding one of its
+        own the same bytes (half the emulation). Otherwise, and over the wire, it keeps its own."""
+        from console_tui.core.hub import Hub
+
+        session = self.hub.session(self.target.name) if isinstance(self.hub, Hub) else None
+        if session is None:
+            return
+        terminal = self.terminal
+        if session.screen.size == (columns, rows):
+            if terminal.screen_model is not session.screen:
+                terminal.share_model(session.screen)
+            else:
+                terminal.sync_now()
+        elif terminal.shared:
+            terminal.own_model(session.screen.snapshot(history=True))
 
     @on(SessionEvent)
     def _session_event(self, message: SessionEvent) -> None:
@@ -284,7 +307,7 @@ class ConsolePane(Vertical):
         message.stop()
         if self.viewer is not None:
             self.run_worker(
-                self.hub.resize(self.viewer, message.columns, message.rows),
+                self._size_session(self.viewer, message.columns, message.rows),
                 group="resize",
                 exclusive=True,
                 exit_on_error=False,
