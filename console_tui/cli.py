@@ -385,11 +385,11 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
 def _check_break(hub: HubAPI, args: argparse.Namespace) -> None:
     """Refuse BREAK and SysRq before connecting when the backing cannot carry them."""
     if args.brk or args.sysrq:
-        capability = hub.can_break(args.name)
+        capability = hub.can_sysrq(args.name) if args.sysrq else hub.can_break(args.name)
         if not capability.ok:
             from console_tui.core.errors import NotPermittedError
 
-            what = "SysRq (it needs BREAK)" if args.sysrq else "BREAK"
+            what = "SysRq" if args.sysrq else "BREAK"
             raise NotPermittedError(f"cannot send {what}: {capability.reason}", where=args.name)
 
 
@@ -414,8 +414,7 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
 
 async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str:
     if args.sysrq:
-        await hub.sysrq(viewer, args.sysrq)
-        return f"sent SysRq {args.sysrq}"
+        return await hub.sysrq(viewer, args.sysrq)
     if args.nmi:
         await hub.nmi(viewer)
         return "sent NMI"

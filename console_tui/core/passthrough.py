@@ -342,7 +342,8 @@ class Passthrough:
 
         items = [MenuItem("Send BREAK", brk_action, reason=brk.reason)]
 
-        items += [self._sysrq_item(key, brk.reason) for key in keys.SYSRQ_KEYS]
+        sysrq = hub.can_sysrq(viewer.target)
+        items += [self._sysrq_item(key, sysrq.reason) for key in keys.SYSRQ_KEYS]
 
         async def nmi() -> str:
             await hub.nmi(viewer)
@@ -384,8 +385,8 @@ class Passthrough:
         meaning = keys.SYSRQ_KEYS[key]
 
         async def run() -> str:
-            await self.hub.sysrq(self.viewer, key)
-            return f"sent BREAK then SysRq {key} ({meaning})"
+            said = await self.hub.sysrq(self.viewer, key)
+            return f"{said} ({meaning})"
 
         confirm = ""
         if keys.dangerous_sysrq(key) and self.viewer.may_write:  # a viewer is refused, not asked

@@ -29,6 +29,8 @@ async def probe_console(target: Target) -> tuple[str, str]:
         if not os.access(uri.path, os.R_OK | os.W_OK):
             return "unreachable", f"{uri.path}: permission denied"
         return "reachable", ""
+    if uri.scheme == "unix+listen":
+        return "closed", "console-tui listens there while the target is open; the VM connects"
     # A connection to a line another console-tui holds would sit in QEMU's backlog and look like
     # a free, reachable line.
     claim = LineClaim(target)

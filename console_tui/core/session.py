@@ -223,6 +223,10 @@ class Session:
                 await self._pause(CLAIM_POLL)
                 continue
             assert self.backing is not None
+            waiting = getattr(self.backing, "waiting_words", "")
+            if waiting:  # we listen and the far end connects: say so while it has not
+                self.last_error = waiting
+                self._set_state(SessionState.WAITING)
             try:
                 await self.backing.open()
             except (UnreachableError, OSError) as exc:

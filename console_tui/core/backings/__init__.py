@@ -1,7 +1,8 @@
 """Console backings: one module per kind of console line, behind one small protocol.
 
 A backing carries bytes to and from a console and, where it can, a BREAK. Adding a backing is one
-new module with a class that satisfies `Backing` and one line in `REGISTRY`.
+new module with a class that satisfies `Backing` and one line in `REGISTRY`. A line that takes no
+input at all (an output file) also has a `read_only_reason`.
 """
 
 from __future__ import annotations
@@ -85,12 +86,13 @@ REGISTRY: dict[str, str] = {
     "tcp": "console_tui.core.backings.tcp:TCPBacking",
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
+    "unix+listen": "console_tui.core.backings.unix_listen:UnixListenBacking",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"unix+listen", "telnets", "rfc2217", "listen", "file", "ssh"}
+PLANNED = {"telnets", "rfc2217", "listen", "file", "ssh"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
@@ -208,6 +210,12 @@ def unreachable_from_oserror(
             "a QEMU socket serves one client at a time: "
             f"close the other one (ss -xp | grep {place} shows which)"
         )
+    elif code == errno.EADDRINUSE:
+        what = "another program listens on this socket"
+        fix = f"stop it (ss -xlp | grep {place} shows which), or listen on another path"
+    elif code == errno.EEXIST:
+        what = "exists and is not a socket"
+        fix = "remove that file or choose another path for the socket"
     elif code == errno.ENOTSOCK:
         what = "is not a socket"
         fix = "point unix:// at the socket of the VM's serial chardev, or use serial:// or pty://"
@@ -224,6 +232,12 @@ def unreachable_from_oserror(
         what = exc.strerror or str(exc)
         fix = "check the target's console URI"
     return UnreachableError(what, where=uri.where, fix=fix)
+
+
+def read_only_reason(backing: Backing | None) -> str:
+    """Why nothing can be sent on this line (an output file), in operator words; empty when it
+    takes input. A backing says so with a `read_only_reason` attribute."""
+    return str(getattr(backing, "read_only_reason", "")) if backing is not None else ""
 
 
 def break_refused(backing: Backing) -> NotPermittedError:

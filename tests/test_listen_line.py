@@ -1,0 +1,130 @@
+"""`unix+listen://`: we listen and the demo guest's QEMU dials in (`-chardev socket,...,server=off`),
+and SysRq on such a raw line goes through QMP `send-key` (it cannot carry a BREAK).
+
+One QEMU for the module, booted inside the first test so that the line is seen waiting first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import audit_events, cli, need_command, output_until, state_until
+
+from console_tui import lab
+from console_tui.core import config
+from console_tui.core.hub import Hub
+from console_tui.core.recording import recording_path
+
+
+class DiallingGuest:
+    """The demo guest whose serial chardev connects to `sock` (reconnecting every second)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.sock = folder / "line.sock"
+        self.lab = lab.Lab(folder / "vm", serial=f"socket,path={self.sock},server=off,reconnect=1")
+        self.config_path = folder / "config.toml"
+        self.config_path.write_text(
+            "[[target]]\n"
+            'name = "dialler"\n'
+            f'console = "unix+listen://{self.sock}"\n'
+            f'control = "qmp://{self.lab.qmp_socket}"\n'
+        )
+        self.booted = False
+
+    def boot(self) -> None:
+        """Start the QEMU (once), returning when the guest is ready."""
+        if not self.booted:
+            self.lab.up(120)
+            self.booted = True
+
+
+async def line_state(hub: Hub, name: str, state: str, timeout: float = 30) -> None:
+    """Wait until the target's line is in `state` (asked of the Hub: a viewer's queue may have
+    dropped the event under a boot's output)."""
+    async with asyncio.timeout(timeout):
+        while hub.status(name).state != state:
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def dialling() -> Iterator[DiallingGuest]:
+    need_command("qemu-system-x86_64", "busybox")
+    folder = Path(tempfile.mkdtemp(prefix="ctui-", dir="/tmp"))
+    guest = DiallingGuest(folder)
+    try:
+        yield guest
+    finally:
+        guest.lab.down()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.guest
+async def test_the_line_waits_for_the_vm_then_carries_it_both_ways(
+    dialling: DiallingGuest,
+) -> None:
+    hub = Hub(config.load(dialling.config_path))
+    try:
+        viewer = await hub.attach("dialler")
+        await state_until(viewer, "waiting")
+        status = hub.status("dialler")
+        assert status.state == "waiting"
+        assert status.detail == f"waiting for the VM to connect to {dialling.sock}"
+        assert oct(dialling.sock.stat().st_mode & 0o777) == "0o600"
+        assert not hub.can_break("dialler").ok
+        assert hub.can_sysrq("dialler").ok, "a control gives SysRq without a BREAK"
+
+        await asyncio.to_thread(dialling.boot)
+        await line_state(hub, "dialler", "connected")
+        await hub.snapshot(viewer)  # the boot may have overflowed the viewer's queue
+        await hub.write(viewer, b"echo sum=$((40+2))\r")
+        await output_until(viewer, b"sum=42", timeout=20, snapshots=False)
+
+        said = await hub.sysrq(viewer, "h")
+        assert said == "SysRq h sent through QMP send-key: this line cannot carry a BREAK"
+        await output_until(viewer, b"sysrq: HELP", timeout=20, snapshots=False)
+
+        # The VM's connection goes; QEMU dials back in and the same session takes it.
+        await hub.reconnect(viewer)
+        await line_state(hub, "dialler", "connected")
+        await hub.write(viewer, b"echo back=$((5*5))\r")
+        await output_until(viewer, b"back=25", timeout=20, snapshots=False)
+    finally:
+        await hub.close()
+    [record] = [r for r in audit_events("sysrq") if r["target"] == "dialler"]
+    assert record["path"] == "QMP send-key" and record["keys"] == "h"
+    marks = [
+        json.loads(line)[2]
+        for line in recording_path("dialler").read_text().splitlines()[1:]
+        if json.loads(line)[1] == "m"
+    ]
+    assert any(m.endswith("sent SysRq h through QMP send-key") for m in marks), marks
+
+
+@pytest.mark.guest
+def test_send_sysrq_on_a_raw_line_says_it_went_through_qmp(dialling: DiallingGuest) -> None:
+    dialling.boot()
+    start = dialling.lab.serial_log.stat().st_size
+    result = cli("--config", str(dialling.config_path), "send", "dialler", "--sysrq", "h")
+    assert result.returncode == 0, result.stderr
+    assert "SysRq h sent through QMP send-key: this line cannot carry a BREAK" in result.stderr
+    dialling.lab.wait_for("sysrq: HELP", start=start, timeout=30)
+
+
+def test_a_file_in_the_way_of_the_socket_is_refused_and_kept(tmp_path: Path) -> None:
+    """Bad input loses nothing: a regular file where the socket should be stays as it was."""
+    blocker = tmp_path / "line.sock"
+    blocker.write_text("keep me")
+    (tmp_path / "c.toml").write_text(
+        f'[[target]]\nname = "x"\nconsole = "unix+listen://{blocker}"\n'
+    )
+    result = cli("--config", str(tmp_path / "c.toml"), "send", "x", "--text", "hi")
+    assert result.returncode == 3, result.stderr
+    assert f"unix+listen: {blocker}: exists and is not a socket" in result.stderr
+    assert "remove that file or choose another path" in result.stderr
+    assert blocker.read_text() == "keep me"
