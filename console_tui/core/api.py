@@ -231,6 +231,10 @@ class HubAPI(Protocol):
 
     def can_control(self, name: str) -> Capability: ...
 
+    def can_write(self, name: str) -> Capability:
+        """Whether the line takes input at all (an output file does not)."""
+        ...
+
     def can_sysrq(self, name: str) -> Capability:
         """SysRq by a serial BREAK, else through the control's keyboard (QMP send-key)."""
         ...

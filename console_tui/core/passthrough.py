@@ -365,9 +365,12 @@ class Passthrough:
 
             return run
 
+        write = hub.can_write(viewer.target).reason
         for number in range(1, 13):
-            items.append(MenuItem(f"Function key F{number}", send([f"f{number}"], f"F{number}")))
-        items.append(MenuItem("Esc key", send(["esc"], "Esc")))
+            items.append(
+                MenuItem(f"Function key F{number}", send([f"f{number}"], f"F{number}"), "", write)
+            )
+        items.append(MenuItem("Esc key", send(["esc"], "Esc"), "", write))
         if target.os == "windows":
             for action in keys.SAC_ACTIONS:
                 items.append(

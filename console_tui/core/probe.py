@@ -23,10 +23,10 @@ PROBE_TIMEOUT = 3.0
 async def probe_console(target: Target) -> tuple[str, str]:
     """`(state, detail)` of a target's console line that no session holds open."""
     uri = parse_console_uri(target.console)
-    if uri.scheme in ("serial", "pty"):
+    if uri.scheme in ("serial", "pty", "file"):
         if not os.path.exists(uri.path):
             return "unreachable", f"{uri.path} does not exist"
-        if not os.access(uri.path, os.R_OK | os.W_OK):
+        if not os.access(uri.path, os.R_OK if uri.scheme == "file" else os.R_OK | os.W_OK):
             return "unreachable", f"{uri.path}: permission denied"
         return "reachable", ""
     if uri.scheme == "unix+listen":

@@ -87,12 +87,13 @@ REGISTRY: dict[str, str] = {
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
     "unix+listen": "console_tui.core.backings.unix_listen:UnixListenBacking",
+    "file": "console_tui.core.backings.file:FileBacking",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"telnets", "rfc2217", "listen", "file", "ssh"}
+PLANNED = {"telnets", "rfc2217", "listen", "ssh"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
