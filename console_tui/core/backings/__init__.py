@@ -88,12 +88,17 @@ REGISTRY: dict[str, str] = {
     "pty": "console_tui.core.backings.pty:PtyBacking",
     "unix+listen": "console_tui.core.backings.unix_listen:UnixListenBacking",
     "file": "console_tui.core.backings.file:FileBacking",
+    "telnets": "console_tui.core.backings.telnets:TelnetsBacking",
+}
+# scheme -> "module:function" that checks a URI's parameters when the config is read.
+CHECKS: dict[str, str] = {
+    "telnets": "console_tui.core.backings.telnets:check_uri",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"telnets", "rfc2217", "listen", "ssh"}
+PLANNED = {"rfc2217", "listen", "ssh"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
@@ -139,7 +144,7 @@ def parse_console_uri(text: str) -> ConsoleURI:
         ) from None
     if not parts.hostname or not port:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
-    return ConsoleURI(
+    uri = ConsoleURI(
         text,
         scheme,
         host=parts.hostname,
@@ -149,6 +154,10 @@ def parse_console_uri(text: str) -> ConsoleURI:
         params=params,
         fragment=parts.fragment,
     )
+    if scheme in CHECKS:
+        module_name, _, function = CHECKS[scheme].partition(":")
+        getattr(importlib.import_module(module_name), function)(uri)
+    return uri
 
 
 def backing_class(scheme: str) -> type:
