@@ -8,11 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import cli, need_command
+from conftest import APP_SIZE, cli, main_screen, need_command, open_console, until
 
 from console_tui.core import config
 from console_tui.core.errors import NotPermittedError
 from console_tui.core.hub import Hub
+from console_tui.ui.app import ConsoleApp
 
 
 def lines(first: int, last: int) -> bytes:
@@ -119,3 +120,24 @@ def test_a_missing_file_says_what_and_how_to_fix(tmp_path: Path) -> None:
     assert result.returncode == 3, result.stderr
     assert f"file: {log}: does not exist" in result.stderr
     assert "the VM creates its output file when it starts" in result.stderr
+
+
+async def test_the_app_shows_write_actions_disabled_with_the_reason(tmp_path: Path) -> None:
+    log = tmp_path / "vm.log"
+    log.write_bytes(b"booting\r\n")
+    app = ConsoleApp(config.load(config_for(tmp_path, log)), blink=False, probe=False)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await open_console(pilot, app, "vmlog")
+        screen = main_screen(app)
+        for action in ("send_break", "sysrq", "function_keys", "sync_size", "paste"):
+            assert "an output file is read-only" in screen.unavailable(action), action
+        await pilot.press("ctrl+f6")
+        announce = screen.query_one("#announce")
+        screen.announce("")
+        await pilot.press("f5")
+        await until(
+            pilot,
+            lambda: "an output file is read-only" in str(announce.render()),
+            "the reason BREAK is unavailable",
+        )
+    assert log.read_bytes() == b"booting\r\n"

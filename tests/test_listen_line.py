@@ -14,12 +14,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import audit_events, cli, need_command, output_until, state_until
+from conftest import (
+    APP_SIZE,
+    audit_events,
+    cli,
+    main_screen,
+    need_command,
+    open_console,
+    output_until,
+    state_until,
+    until,
+)
 
 from console_tui import lab
 from console_tui.core import config
 from console_tui.core.hub import Hub
 from console_tui.core.recording import recording_path
+from console_tui.ui.app import ConsoleApp
 
 
 class DiallingGuest:
@@ -128,3 +139,25 @@ def test_a_file_in_the_way_of_the_socket_is_refused_and_kept(tmp_path: Path) -> 
     assert f"unix+listen: {blocker}: exists and is not a socket" in result.stderr
     assert "remove that file or choose another path" in result.stderr
     assert blocker.read_text() == "keep me"
+
+
+@pytest.mark.guest
+async def test_the_app_says_sysrq_went_through_qmp(dialling: DiallingGuest) -> None:
+    await asyncio.to_thread(dialling.boot)
+    app = ConsoleApp(config.load(dialling.config_path), blink=False, probe=False)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        pane = await open_console(pilot, app, "dialler")
+        screen = main_screen(app)
+        assert screen.unavailable("sysrq") == ""
+        assert "a raw socket carries no BREAK" in screen.unavailable("send_break")
+        pane.send_sysrq("h")
+        announce = screen.query_one("#announce")
+        await until(
+            pilot,
+            lambda: (
+                "dialler: SysRq h sent through QMP send-key: this line cannot carry a BREAK"
+                in str(announce.render())
+            ),
+            "the announcement of the SysRq path",
+            timeout=20,
+        )

@@ -359,10 +359,10 @@ class ConsolePane(Vertical):
             capability = self.hub.can_sysrq(self.target.name)
         elif action in ("nmi", "reset"):
             capability = self.hub.can_control(self.target.name)
-        elif action in ("function_keys", "sync_size", "paste", "sac"):
-            capability = self.hub.can_write(self.target.name)
         elif action == "sac" and self.target.os != "windows":
             return 'SAC is for Windows targets: set os = "windows" on the target'
+        elif action in ("function_keys", "sync_size", "paste", "sac"):
+            capability = self.hub.can_write(self.target.name)
         else:
             return ""
         return "" if capability.ok else capability.reason
