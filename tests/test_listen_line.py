@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,3 +163,27 @@ async def test_the_app_says_sysrq_went_through_qmp(dialling: DiallingGuest) -> N
             "the announcement of the SysRq path",
             timeout=20,
         )
+
+
+@pytest.mark.guest
+def test_attach_tilde_s_says_it_goes_through_the_keyboard(dialling: DiallingGuest) -> None:
+    pexpect = pytest.importorskip("pexpect")
+    dialling.boot()
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "console_tui", "--config", str(dialling.config_path), "attach", "dialler"],
+        env=dict(os.environ),
+        timeout=20,
+        dimensions=(30, 120),
+    )
+    try:
+        child.expect_exact("attached to dialler")
+        child.send("\r~s")
+        child.expect_exact("SysRq key? (through the control's keyboard, as this line cannot BREAK")
+        child.send("h")
+        child.expect_exact("SysRq h sent through QMP send-key: this line cannot carry a BREAK")
+        child.expect_exact("sysrq: HELP")
+        child.send("\r~.")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)

@@ -225,7 +225,10 @@ class Passthrough:
                 self.say("sent BREAK")
         elif char == "s":
             self._mode = "sysrq"
-            self.say("SysRq key? (h for help; the guest's kernel.sysrq decides what acts)")
+            name = self.viewer.target
+            keyboard = not self.hub.can_break(name).ok and self.hub.target(name).control
+            way = "through the control's keyboard, as this line cannot BREAK; " if keyboard else ""
+            self.say(f"SysRq key? ({way}h for help; the guest's kernel.sysrq decides what acts)")
         elif char == "f":
             self._mode = "fkey"
             self._digits = ""
