@@ -187,3 +187,35 @@ def test_attach_tilde_s_says_it_goes_through_the_keyboard(dialling: DiallingGues
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+async def test_a_vm_that_dials_again_is_taken_back_at_once(sock_dir: Path) -> None:
+    """The VM end here is a plain Unix-socket client, to drive the timing of its redials: a second
+    connection while the first is held replaces it, and one made the moment the last dropped
+    finds the socket still there."""
+    sock = sock_dir / "line.sock"
+    path = sock_dir / "config.toml"
+    path.write_text(f'[[target]]\nname = "vm"\nconsole = "unix+listen://{sock}"\n')
+    hub = Hub(config.load(path))
+    try:
+        viewer = await hub.attach("vm")
+        await line_state(hub, "vm", "waiting")
+        first_reader, first = await asyncio.open_unix_connection(sock)
+        first.write(b"one\r\n")
+        await output_until(viewer, b"one")
+        second_reader, second = await asyncio.open_unix_connection(sock)
+        async with asyncio.timeout(5):
+            assert await first_reader.read() == b"", "the older connection is let go"
+        await line_state(hub, "vm", "connected")
+        second.write(b"two\r\n")
+        await output_until(viewer, b"two")
+        await hub.write(viewer, b"to the second\r")
+        assert await second_reader.readuntil(b"\r") == b"to the second\r"
+        second.close()
+        _, third = await asyncio.open_unix_connection(sock)  # no gap: the socket is there
+        third.write(b"three\r\n")
+        await output_until(viewer, b"three")
+        third.close()
+    finally:
+        await hub.close()
+    assert not sock.exists(), "a closed session stops listening and removes its socket"

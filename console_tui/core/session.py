@@ -186,7 +186,8 @@ class Session:
         for task in list(self._reply_tasks):
             task.cancel()
         if self.backing is not None:
-            await self.backing.close()
+            # A line we listen on stops listening now (`shut`); a plain close would linger.
+            await getattr(self.backing, "shut", self.backing.close)()
         self._claim.release()
         self._set_state(SessionState.CLOSED)
         async with self._progress:

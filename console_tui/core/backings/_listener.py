@@ -3,9 +3,10 @@
 A `Listener` owns one listening socket and hands its connections to whichever backing asks with
 `accept`. A VM that connects again (it restarted, or its old connection is half dead) replaces
 the connection a backing holds: that one is closed, its reader sees EOF, and the session takes the
-new one. Listeners are shared by address. One nobody holds stops listening at once, unless a
-connection waits in it: then it stays for `LINGER` seconds, because a session makes a fresh
-backing for each reconnect and that backing is the one to take the waiting connection.
+new one. Listeners are shared by address. Released between two connections of a line, one
+nobody holds stays for `LINGER` seconds, because a session makes a fresh backing for each
+reconnect and a VM that dials straight back in must find the socket there; released for good
+(the session closes), it stops listening at once.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ ServerFactory = Callable[
 ]
 
 LINGER = 2.0
-"""Seconds a listener nobody holds stays open while a connection waits in it."""
+"""Seconds a listener released between two connections stays open for the next holder."""
 
 _shared: dict[str, Listener] = {}
 
@@ -71,15 +72,19 @@ class Listener:
             self._linger.cancel()
             self._linger = None
 
-    def release(self) -> None:
-        """One holder less; with none left, stop listening (after `LINGER` if a VM waits)."""
+    def release(self, *, linger: bool) -> None:
+        """One holder less; with none left, stop listening: at once, or after `LINGER` seconds
+        when the line is only between two connections."""
         self._holders -= 1
-        if self._holders > 0 or self._linger is not None:
+        if self._holders > 0:
             return
-        if self._waiting.empty():
-            self.close()
-        else:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if linger:
             self._linger = asyncio.get_running_loop().call_later(LINGER, self._close_unheld)
+        else:
+            self.close()
 
     def _close_unheld(self) -> None:
         self._linger = None
@@ -88,6 +93,9 @@ class Listener:
 
     def close(self) -> None:
         """Stop listening and drop what waits; a Unix socket's file is removed."""
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         if _shared.get(self.place) is self:
             del _shared[self.place]
         while not self._waiting.empty():
@@ -111,6 +119,13 @@ async def shared(place: str, serve: ServerFactory) -> Listener:
         _shared[place] = listener
     listener.hold()
     return listener
+
+
+def stop_unheld(place: str) -> None:
+    """Stop the listener at `place` now if nobody holds it (it may be lingering)."""
+    listener = _shared.get(place)
+    if listener is not None and listener._holders <= 0:
+        listener.close()
 
 
 def unix_server(path: str) -> ServerFactory:

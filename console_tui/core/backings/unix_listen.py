@@ -44,7 +44,16 @@ class UnixListenBacking(StreamBacking):
         return await self._listener.accept()
 
     async def close(self) -> None:
+        """Drop the VM's connection; the socket stays a moment for the session's next backing."""
+        await self._let_go(linger=True)
+
+    async def shut(self) -> None:
+        """Drop the connection and stop listening now: the session is closing for good."""
+        await self._let_go(linger=False)
+        _listener.stop_unheld(self.uri.path)
+
+    async def _let_go(self, *, linger: bool) -> None:
         await super().close()
         if self._listener is not None:
-            self._listener.release()
+            self._listener.release(linger=linger)
             self._listener = None
