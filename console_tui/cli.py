@@ -228,6 +228,7 @@ async def _hub_with(config: config_mod.Config, name: str) -> HubAPI:
 
 
 async def _list(config: config_mod.Config, *, as_json: bool) -> int:
+    from console_tui.core import remotes
     from console_tui.core.discovery import folder_problems
 
     hub = await _hub(config, [t.name for t in config.targets])
@@ -238,6 +239,10 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
         await hub.close()
     for problem in folder_problems(config.discovery):
         print(f"console-tui: {problem}", file=sys.stderr)
+    for entry in config.remotes:
+        link = remotes.find(entry.name)
+        if link is not None and link.trouble:
+            print(f"console-tui: remote {entry.name}: {link.trouble}", file=sys.stderr)
     if as_json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2))
         return EXIT_OK

@@ -62,6 +62,7 @@ class Hub:
             config.targets,
             str(config.path or "config"),
             memory=state_dir() / "discovered-names.json",
+            remote_entries=config.remotes,
         )
 
     # -- targets ----------------------------------------------------------------------------
@@ -245,6 +246,7 @@ class Hub:
     async def close(self) -> None:
         await self.watch.close()
         await asyncio.gather(*(session.close() for session in self.sessions.values()))
+        await asyncio.gather(*(link.close() for link in self.book.links))
         self.sessions.clear()
         self._lock_waiting.clear()
         self.audit.close()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 
+from console_tui.core import remotes
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Target
 from console_tui.core.control import make_control
@@ -31,6 +32,8 @@ async def probe_console(target: Target) -> tuple[str, str]:
         return "reachable", ""
     if uri.scheme == "unix+listen":
         return "closed", "console-tui listens there while the target is open; the VM connects"
+    if uri.scheme == "ssh":
+        return remotes.line_state(uri.params.get("remote", ""))
     # A connection to a line another console-tui holds would sit in QEMU's backlog and look like
     # a free, reachable line.
     claim = LineClaim(target)

@@ -86,6 +86,7 @@ REGISTRY: dict[str, str] = {
     "tcp": "console_tui.core.backings.tcp:TCPBacking",
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
+    "ssh": "console_tui.core.backings.ssh:SSHChainBacking",
     "unix+listen": "console_tui.core.backings.unix_listen:UnixListenBacking",
     "file": "console_tui.core.backings.file:FileBacking",
     "telnets": "console_tui.core.backings.telnets:TelnetsBacking",
@@ -98,7 +99,7 @@ CHECKS: dict[str, str] = {
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"rfc2217", "listen", "ssh"}
+PLANNED = {"rfc2217", "listen"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
