@@ -288,7 +288,9 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
         )
         passthrough = Passthrough(hub, viewer, write_out, size=_terminal_size)
         with _raw_terminal(stdin):
-            passthrough.say(f"attached to {name}; ~? for help, ~. to detach")
+            writable = hub.can_write(name)
+            shown = "" if writable.ok else f" (watch only: {writable.reason})"
+            passthrough.say(f"attached to {name}; ~? for help, ~. to detach{shown}")
             inbox: asyncio.Queue[bytes] = asyncio.Queue()
 
             def readable() -> None:

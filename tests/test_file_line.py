@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import APP_SIZE, cli, main_screen, need_command, open_console, until
+from conftest import APP_SIZE, attach_in_pty, cli, main_screen, need_command, open_console, until
 
 from console_tui.core import config
 from console_tui.core.errors import NotPermittedError
@@ -141,3 +141,17 @@ async def test_the_app_shows_write_actions_disabled_with_the_reason(tmp_path: Pa
             "the reason BREAK is unavailable",
         )
     assert log.read_bytes() == b"booting\r\n"
+
+
+def test_attach_to_a_file_line_says_it_is_watch_only(tmp_path: Path) -> None:
+    log = tmp_path / "vm.log"
+    log.write_bytes(b"booting\r\n")
+    with attach_in_pty(config_for(tmp_path, log), "vmlog") as child:
+        child.expect_exact("attached to vmlog; ~? for help, ~. to detach (watch only: an output")
+        child.expect_exact("booting")
+        with log.open("ab") as vm:
+            vm.write(b"login: ")
+        child.expect_exact("login: ")
+        child.send("root\r")
+        child.expect_exact("an output file is read-only")
+    assert log.read_bytes() == b"booting\r\nlogin: "

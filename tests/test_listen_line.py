@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import (
     APP_SIZE,
+    attach_in_pty,
     audit_events,
     cli,
     main_screen,
@@ -168,26 +167,14 @@ async def test_the_app_says_sysrq_went_through_qmp(dialling: DiallingGuest) -> N
 
 @pytest.mark.guest
 def test_attach_tilde_s_says_it_goes_through_the_keyboard(dialling: DiallingGuest) -> None:
-    pexpect = pytest.importorskip("pexpect")
     dialling.boot()
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "console_tui", "--config", str(dialling.config_path), "attach", "dialler"],
-        env=dict(os.environ),
-        timeout=20,
-        dimensions=(30, 120),
-    )
-    try:
+    with attach_in_pty(dialling.config_path, "dialler") as child:
         child.expect_exact("attached to dialler")
         child.send("\r~s")
         child.expect_exact("SysRq key? (through the control's keyboard, as this line cannot BREAK")
         child.send("h")
         child.expect_exact("SysRq h sent through QMP send-key: this line cannot carry a BREAK")
         child.expect_exact("sysrq: HELP")
-        child.send("\r~.")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
 
 
 async def test_a_vm_that_dials_again_is_taken_back_at_once(sock_dir: Path) -> None:
