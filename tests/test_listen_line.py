@@ -26,12 +26,15 @@ from conftest import (
     state_until,
     until,
 )
+from textual.widgets import Label
 
 from console_tui import lab
 from console_tui.core import config
 from console_tui.core.hub import Hub
 from console_tui.core.recording import recording_path
 from console_tui.ui.app import ConsoleApp
+from console_tui.ui.commands import console_commands
+from console_tui.ui.dialogs.sysrq import SysRqDialog
 
 
 class DiallingGuest:
@@ -152,6 +155,18 @@ async def test_the_app_says_sysrq_went_through_qmp(dialling: DiallingGuest) -> N
         screen = main_screen(app)
         assert screen.unavailable("sysrq") == ""
         assert "a raw socket carries no BREAK" in screen.unavailable("send_break")
+        [help_key] = [c for c in console_commands(screen) if c.name.startswith("SysRq h:")]
+        assert help_key.help == "Alt+SysRq+h through the control, to dialler"
+        assert help_key.unavailable == ""
+        screen.action_sysrq()
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, SysRqDialog) and bool(app.screen.query("#way")),
+            "the SysRq dialog saying how the keys go",
+        )
+        way = str(app.screen.query_one("#way", Label).render())
+        assert "each key goes as Alt+SysRq+key on the machine's keyboard" in way
+        await pilot.press("escape")
         pane.send_sysrq("h")
         announce = screen.query_one("#announce")
         await until(
