@@ -1,8 +1,9 @@
 """Console backings: one module per kind of console line, behind one small protocol.
 
 A backing carries bytes to and from a console and, where it can, a BREAK. Adding a backing is one
-new module with a class that satisfies `Backing` and one line in `REGISTRY`. A line that takes no
-input at all (an output file) also has a `read_only_reason`.
+new module with a class that satisfies `Backing` and one line in `REGISTRY`. Optional members: a
+line that takes no input at all (an output file) has a `read_only_reason`; a line we listen on has
+`waiting_words` (said while the far end has not connected) and `shut` (stop listening for good).
 """
 
 from __future__ import annotations
