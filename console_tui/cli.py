@@ -296,7 +296,9 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
         )
         passthrough = Passthrough(hub, viewer, write_out, size=_terminal_size)
         with _raw_terminal(stdin):
-            passthrough.say(f"attached to {name}; ~? for help, ~. to detach")
+            writable = hub.can_write(name)
+            shown = "" if writable.ok else f" (watch only: {writable.reason})"
+            passthrough.say(f"attached to {name}; ~? for help, ~. to detach{shown}")
             inbox: asyncio.Queue[bytes] = asyncio.Queue()
 
             def readable() -> None:
@@ -400,11 +402,11 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
 def _check_break(hub: HubAPI, args: argparse.Namespace) -> None:
     """Refuse BREAK and SysRq before connecting when the backing cannot carry them."""
     if args.brk or args.sysrq:
-        capability = hub.can_break(args.name)
+        capability = hub.can_sysrq(args.name) if args.sysrq else hub.can_break(args.name)
         if not capability.ok:
             from console_tui.core.errors import NotPermittedError
 
-            what = "SysRq (it needs BREAK)" if args.sysrq else "BREAK"
+            what = "SysRq" if args.sysrq else "BREAK"
             raise NotPermittedError(f"cannot send {what}: {capability.reason}", where=args.name)
 
 
@@ -431,8 +433,7 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
 
 async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str:
     if args.sysrq:
-        await hub.sysrq(viewer, args.sysrq)
-        return f"sent SysRq {args.sysrq}"
+        return await hub.sysrq(viewer, args.sysrq)
     if args.nmi:
         await hub.nmi(viewer)
         return "sent NMI"

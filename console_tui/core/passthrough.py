@@ -225,7 +225,10 @@ class Passthrough:
                 self.say("sent BREAK")
         elif char == "s":
             self._mode = "sysrq"
-            self.say("SysRq key? (h for help; the guest's kernel.sysrq decides what acts)")
+            name = self.viewer.target
+            keyboard = not self.hub.can_break(name).ok and self.hub.target(name).control
+            way = "through the control's keyboard, as this line cannot BREAK; " if keyboard else ""
+            self.say(f"SysRq key? ({way}h for help; the guest's kernel.sysrq decides what acts)")
         elif char == "f":
             self._mode = "fkey"
             self._digits = ""
@@ -342,7 +345,8 @@ class Passthrough:
 
         items = [MenuItem("Send BREAK", brk_action, reason=brk.reason)]
 
-        items += [self._sysrq_item(key, brk.reason) for key in keys.SYSRQ_KEYS]
+        sysrq = hub.can_sysrq(viewer.target)
+        items += [self._sysrq_item(key, sysrq.reason) for key in keys.SYSRQ_KEYS]
 
         async def nmi() -> str:
             await hub.nmi(viewer)
@@ -364,9 +368,12 @@ class Passthrough:
 
             return run
 
+        write = hub.can_write(viewer.target).reason
         for number in range(1, 13):
-            items.append(MenuItem(f"Function key F{number}", send([f"f{number}"], f"F{number}")))
-        items.append(MenuItem("Esc key", send(["esc"], "Esc")))
+            items.append(
+                MenuItem(f"Function key F{number}", send([f"f{number}"], f"F{number}"), "", write)
+            )
+        items.append(MenuItem("Esc key", send(["esc"], "Esc"), "", write))
         if target.os == "windows":
             for action in keys.SAC_ACTIONS:
                 items.append(
@@ -384,8 +391,8 @@ class Passthrough:
         meaning = keys.SYSRQ_KEYS[key]
 
         async def run() -> str:
-            await self.hub.sysrq(self.viewer, key)
-            return f"sent BREAK then SysRq {key} ({meaning})"
+            said = await self.hub.sysrq(self.viewer, key)
+            return f"{said} ({meaning})"
 
         confirm = ""
         if keys.dangerous_sysrq(key) and self.viewer.may_write:  # a viewer is refused, not asked

@@ -26,12 +26,14 @@ async def probe_console(target: Target) -> tuple[str, str, str]:
     """`(state, detail, line)` of a target's console line that no session holds open; `line`
     is the line settings a terminal server confirmed (rfc2217://)."""
     uri = parse_console_uri(target.console)
-    if uri.scheme in ("serial", "pty"):
+    if uri.scheme in ("serial", "pty", "file"):
         if not os.path.exists(uri.path):
             return "unreachable", f"{uri.path} does not exist", ""
-        if not os.access(uri.path, os.R_OK | os.W_OK):
+        if not os.access(uri.path, os.R_OK if uri.scheme == "file" else os.R_OK | os.W_OK):
             return "unreachable", f"{uri.path}: permission denied", ""
         return "reachable", "", ""
+    if uri.scheme == "unix+listen":
+        return "closed", "console-tui listens there while the target is open; the VM connects", ""
     if uri.scheme == "ssh":
         return *remotes.line_state(uri.params.get("remote", "")), ""
     if uri.scheme == "listen":  # the VM dials in: there is nothing to dial

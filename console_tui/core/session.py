@@ -198,7 +198,8 @@ class Session:
         for task in list(self._reply_tasks):
             task.cancel()
         if self.backing is not None:
-            await self.backing.close()
+            # A line we listen on stops listening now (`shut`); a plain close would linger.
+            await getattr(self.backing, "shut", self.backing.close)()
         self._claim.release()
         self._set_state(SessionState.CLOSED)
         async with self._progress:
@@ -237,6 +238,10 @@ class Session:
             assert self.backing is not None
             if isinstance(self.backing, Awaited):
                 await self._await_far_end(self.backing, attempt)
+            elif waiting := getattr(self.backing, "waiting_words", ""):
+                # we listen and the far end connects: say so while it has not
+                self.last_error = waiting
+                self._set_state(SessionState.WAITING)
             try:
                 await self.backing.open()
             except (UnreachableError, OSError) as exc:

@@ -69,8 +69,12 @@ class Lab:
         kernel: Path | None = None,
         qemu: str = "qemu-system-x86_64",
         busybox: Path | None = None,
+        serial: str = "",
     ) -> None:
         self.folder = Path(folder) if folder is not None else paths.state_dir() / "lab"
+        self._serial = serial
+        """The serial chardev's backend and options (`socket,path=...,server=off`) in place of the
+        default socket server; the serial log is kept either way."""
         self._kernel = kernel
         self._qemu = qemu
         self._busybox = busybox
@@ -200,6 +204,7 @@ class Lab:
     def _qemu_command(self, qemu: str, kernel: Path) -> list[str]:
         serial = _chardev_path(self.serial_socket)
         log = _chardev_path(self.serial_log)
+        chardev = self._serial or f"socket,path={serial},server=on,wait=off,telnet=on"
         return [
             qemu,
             "-name",
@@ -222,7 +227,7 @@ class Lab:
             "-append",
             KERNEL_CMDLINE,
             "-chardev",
-            f"socket,id=ser0,path={serial},server=on,wait=off,telnet=on,logfile={log},logappend=on",
+            f"{chardev},id=ser0,logfile={log},logappend=on",
             "-serial",
             "chardev:ser0",
             "-qmp",

@@ -53,10 +53,10 @@ def console_commands(screen: MainScreen) -> Iterator[Command]:
     yield Command(
         "SysRq…", screen.action_sysrq, "choose a SysRq key or a sequence such as REISUB", brk
     )
+    by_break = screen.hub.can_break(name).ok
     for key in keys.SYSRQ_KEYS:
-        yield Command(
-            sysrq_label(key), partial(screen.send_sysrq, key), f"BREAK, then {key}, to {name}", brk
-        )
+        how = f"BREAK, then {key}" if by_break else f"Alt+SysRq+{key} through the control"
+        yield Command(sysrq_label(key), partial(screen.send_sysrq, key), f"{how}, to {name}", brk)
     yield Command(
         "SysRq sequence: REISUB (safe reboot)", partial(screen.send_sysrq, "reisub"), "", brk
     )

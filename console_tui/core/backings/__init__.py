@@ -1,7 +1,9 @@
 """Console backings: one module per kind of console line, behind one small protocol.
 
 A backing carries bytes to and from a console and, where it can, a BREAK. Adding a backing is one
-new module with a class that satisfies `Backing` and one line in `REGISTRY`.
+new module with a class that satisfies `Backing` and one line in `REGISTRY`. Optional members: a
+line that takes no input at all (an output file) has a `read_only_reason`; a line we listen on has
+`waiting_words` (said while the far end has not connected) and `shut` (stop listening for good).
 """
 
 from __future__ import annotations
@@ -89,12 +91,19 @@ REGISTRY: dict[str, str] = {
     "listen": "console_tui.core.backings.inbound:InboundBacking",
     "rfc2217": "console_tui.core.backings.rfc2217:RFC2217Backing",
     "ssh": "console_tui.core.backings.ssh:SSHChainBacking",
+    "unix+listen": "console_tui.core.backings.unix_listen:UnixListenBacking",
+    "file": "console_tui.core.backings.file:FileBacking",
+    "telnets": "console_tui.core.backings.telnets:TelnetsBacking",
+}
+# scheme -> "module:function" that checks a URI's parameters when the config is read.
+CHECKS: dict[str, str] = {
+    "telnets": "console_tui.core.backings.telnets:check_uri",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"unix+listen", "telnets", "file"}
+PLANNED: set[str] = set()
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
@@ -149,7 +158,7 @@ def parse_console_uri(text: str) -> ConsoleURI:
             line_from_params(params)
         except LineError as exc:
             raise URIError(f"rfc2217:// {exc}", fix=exc.fix) from None
-    return ConsoleURI(
+    uri = ConsoleURI(
         text,
         scheme,
         host=parts.hostname,
@@ -159,6 +168,10 @@ def parse_console_uri(text: str) -> ConsoleURI:
         params=params,
         fragment=parts.fragment,
     )
+    if scheme in CHECKS:
+        module_name, _, function = CHECKS[scheme].partition(":")
+        getattr(importlib.import_module(module_name), function)(uri)
+    return uri
 
 
 LISTEN_SELECTORS = ("uuid", "vm", "peer")
@@ -265,6 +278,12 @@ def unreachable_from_oserror(
             "a QEMU socket serves one client at a time: "
             f"close the other one (ss -xp | grep {place} shows which)"
         )
+    elif code == errno.EADDRINUSE:
+        what = "another program listens on this socket"
+        fix = f"stop it (ss -xlp | grep {place} shows which), or listen on another path"
+    elif code == errno.EEXIST:
+        what = "exists and is not a socket"
+        fix = "remove that file or choose another path for the socket"
     elif code == errno.ENOTSOCK:
         what = "is not a socket"
         fix = "point unix:// at the socket of the VM's serial chardev, or use serial:// or pty://"
@@ -281,6 +300,12 @@ def unreachable_from_oserror(
         what = exc.strerror or str(exc)
         fix = "check the target's console URI"
     return UnreachableError(what, where=uri.where, fix=fix)
+
+
+def read_only_reason(backing: Backing | None) -> str:
+    """Why nothing can be sent on this line (an output file), in operator words; empty when it
+    takes input. A backing says so with a `read_only_reason` attribute."""
+    return str(getattr(backing, "read_only_reason", "")) if backing is not None else ""
 
 
 def break_refused(backing: Backing) -> NotPermittedError:

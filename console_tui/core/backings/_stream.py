@@ -39,6 +39,8 @@ class StreamBacking:
     device: ClassVar[bool] = False
     # Why BREAK cannot travel on this line when it has no telnet framing.
     no_break_reason: ClassVar[str] = ""
+    # How long `open` waits for the line; None waits for as long as it takes (a listener).
+    connect_timeout: ClassVar[float | None] = CONNECT_TIMEOUT
 
     def __init__(self, uri: ConsoleURI, *, baud: int = 115200) -> None:
         self.uri = uri
@@ -65,14 +67,14 @@ class StreamBacking:
         return "" if self._telnet_framing() else self.no_break_reason
 
     async def open(self) -> None:
-        """Connect within `CONNECT_TIMEOUT` seconds or raise `UnreachableError`.
+        """Connect within `connect_timeout` seconds or raise `UnreachableError`.
 
         Opening again (a reconnect) first closes what is left of the previous connection.
         """
         if self._writer is not None:
             await self.close()
         try:
-            async with asyncio.timeout(CONNECT_TIMEOUT):
+            async with asyncio.timeout(self.connect_timeout):
                 self._reader, self._writer = await self._connect()
         except TimeoutError as exc:
             if exc.errno is not None:

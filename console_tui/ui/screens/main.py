@@ -288,9 +288,16 @@ class MainScreen(TargetListLayout, Screen[None]):
         if pane is None:
             self.refuse("SysRq", "open a target first")
             return
+        name = pane.target.name
+        keyboard = not self.hub.can_break(name).ok and self.hub.can_sysrq(name).ok
+        way = (
+            ""
+            if not keyboard
+            else "This line cannot carry a BREAK: each key goes as Alt+SysRq+key on the "
+            "machine's keyboard, through its control."
+        )
         self.app.push_screen(
-            SysRqDialog(pane.target.name, reason=self.unavailable("sysrq")),
-            self._sysrq_chosen,
+            SysRqDialog(name, reason=self.unavailable("sysrq"), way=way), self._sysrq_chosen
         )
 
     def _sysrq_chosen(self, sysrq_keys: str | None) -> None:

@@ -342,12 +342,14 @@ class ConsolePane(Vertical):
             )
             return
         try:
-            await call(self.viewer)
+            said = await call(self.viewer)
         except (ConsoleError, ValueError) as exc:
             what = exc.what if isinstance(exc, ConsoleError) else str(exc)
             self.post_message(Announce(f"{self.target.name}: {words} failed: {what}", bell=True))
         else:
-            self.post_message(Announce(f"{self.target.name}: {words} sent"))
+            # An action that says what it did (SysRq names its path) is announced in its words.
+            done = said if isinstance(said, str) and said else f"{words} sent"
+            self.post_message(Announce(f"{self.target.name}: {done}"))
 
     def toggle_reading_view(self) -> str:
         """Whole lines or the screen: in screen-reader mode the console itself switches between
@@ -378,14 +380,18 @@ class ConsolePane(Vertical):
 
     def unavailable(self, action: str) -> str:
         """Why `action` cannot be done on this console now, or an empty string."""
-        if action in ("send_break", "sysrq"):
+        if action == "send_break":
             capability = self.hub.can_break(self.target.name)
+        elif action == "sysrq":
+            capability = self.hub.can_sysrq(self.target.name)
         elif action in ("nmi", "reset"):
             capability = self.hub.can_control(self.target.name)
         elif action == "baud":
             capability = self.hub.status(self.target.name).can_set_baud
         elif action == "sac" and self.target.os != "windows":
             return 'SAC is for Windows targets: set os = "windows" on the target'
+        elif action in ("function_keys", "sync_size", "paste", "sac"):
+            capability = self.hub.can_write(self.target.name)
         else:
             return ""
         return "" if capability.ok else capability.reason
