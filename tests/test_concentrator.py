@@ -560,18 +560,9 @@ class DiallingLab(lab.Lab):
     """The demo guest with its serial port as a socket client: QEMU dials the concentrator."""
 
     def __init__(self, folder: Path, port: int) -> None:
-        super().__init__(folder)
+        chardev = f"socket,host=127.0.0.1,port={port},server=off,telnet=on,reconnect=1"
+        super().__init__(folder, serial=chardev)
         self.port = port
-
-    def _qemu_command(self, qemu: str, kernel: Path) -> list[str]:
-        command = super()._qemu_command(qemu, kernel)
-        at = next(i for i, part in enumerate(command) if part.startswith("socket,id=ser0,"))
-        log = str(self.serial_log).replace(",", ",,")
-        command[at] = (
-            f"socket,id=ser0,host=127.0.0.1,port={self.port},server=off,telnet=on,reconnect=1,"
-            f"logfile={log},logappend=on"
-        )
-        return command
 
 
 @pytest.mark.guest
