@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from collections.abc import Sequence
 from itertools import groupby
@@ -14,6 +15,7 @@ from console_tui.core._screen_base import (
     RowInterner,
     Screen,
     ScreenRow,
+    TerminalState,
     bounded_size,
 )
 
@@ -36,6 +38,15 @@ def scrollback_bytes(columns: int, lines: int) -> int:
     if lines <= 0:
         return 0
     return columns * SCROLLBACK_BYTES_PER_CELL * lines * 5 // 4 + SCROLLBACK_SPARE_BYTES
+
+
+_MODES = re.compile(r"\x1b\[\??\d+[hl]")
+_MODE_PREFIX = re.compile(r"(?:\x1b\[\??\d+[hl])*")
+_MARGINS = re.compile(r"\x1b\[(\d+);(\d+)r")
+_CURSOR = re.compile(r"\x1b\[(\d+);(\d+)H")
+_PEN = re.compile(r"(?:\x1b\[[\d;:]*m)+")
+_CHARSETS = re.compile(r"\x1b[()*+][^B]|\x0e")
+"""A character set other than ASCII designated, or G1 shifted in; ASCII is where a snapshot starts."""
 
 
 def _cell_style(style: evp.Style) -> CellStyle:
@@ -173,3 +184,34 @@ class EvpScreen(Screen):
     @property
     def title(self) -> str:
         return self._terminal.title()
+
+    def state(self) -> TerminalState:
+        """Read from libghostty's formatter, which writes the state after the screen's content."""
+        terminal = self._terminal
+        vt = evp.FormatterFormat.VT
+        content = evp.Formatter(terminal, format=vt).format()
+        whole = evp.Formatter(
+            terminal,
+            format=vt,
+            modes=True,
+            scrolling_region=True,
+            cursor=True,
+            style=True,
+            charsets=True,
+        ).format()
+        prefix = _MODE_PREFIX.match(whole)
+        start = prefix.end() if prefix else 0
+        modes = _MODES.findall(whole[:start])
+        after = whole[start + len(content) :]
+        cursor = _CURSOR.search(after)
+        row, column = (int(cursor[1]), int(cursor[2])) if cursor else (1, 1)
+        margins = _MARGINS.search(after)
+        pen = _PEN.search(after)
+        return TerminalState(
+            cursor=(column - 1, row - 1),
+            margins=(int(margins[1]) - 1, int(margins[2]) - 1) if margins else None,
+            origin=terminal.mode(6),
+            modes=tuple(modes),
+            pen=pen[0] if pen else "\x1b[0m",
+            charsets="".join(_CHARSETS.findall(after)),
+        )

@@ -16,9 +16,13 @@ Conventions shared by both backends:
 - Replies carry no text the console chose: a title or icon-label report is not answered.
 - A screen is at most `MAX_COLUMNS` x `MAX_ROWS`: a larger size is clamped.
 - The reverse-video screen mode (DECSCNM) is not passed on: a cell style cannot say it.
-- `snapshot()` carries the visible screen, SGR styles, cursor position and visibility, cursor-key
-  and bracketed-paste modes, the alternate screen flag and the title; not the scroll margins,
-  tab stops, character sets or the pen (the next SGR a guest sends sets it).
+- `snapshot()` first resets the viewer's terminal (whatever state it was left in), then carries
+  the visible screen with its styles, the title and `state()`: cursor position and visibility,
+  scroll margins, origin, insert and autowrap modes, every other mode set away from its default
+  (cursor keys, bracketed paste, the alternate screen, ...), the pen and the character sets. A
+  viewer restarted from it is in the state of one that saw every byte (tests/test_catch_up.py).
+  Not carried: tab stops, a cursor saved with DECSC, a wrap pending at the right edge, and the
+  main screen behind the alternate one (it comes back blank when the program leaves).
 
 Known gaps of the pyte backend:
 
