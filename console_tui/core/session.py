@@ -248,9 +248,7 @@ class Session:
                     if not self.viewers and UNWATCHED_MIN <= len(data) < UNWATCHED_FULL:
                         # Nobody watches: let a busy line's output gather into fewer, larger
                         # reads (a full read means more is waiting: go on at once).
-                        with contextlib.suppress(TimeoutError):
-                            async with asyncio.timeout(UNWATCHED_GATHER):
-                                await self._watched.wait()
+                        await self._gather()
             except BackingClosed as exc:
                 self.last_error = str(exc) or "the far end closed the connection"
             finally:
@@ -260,6 +258,17 @@ class Session:
             self._set_state(SessionState.RECONNECTING)
             await self._pause(BACKOFF_FIRST)
             self.backing = self._new_backing()
+
+    async def _gather(self) -> None:
+        """Wait for an unwatched line's output to gather, in the kernel where the backing can
+        leave it there (`gather`), until a viewer attaches at the latest."""
+        gather = getattr(self.backing, "gather", None)
+        if gather is not None:
+            await gather(UNWATCHED_GATHER, self._watched)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(UNWATCHED_GATHER):
+                await self._watched.wait()
 
     async def _finished(self, attempt: int) -> None:
         """Connection attempt number `attempt` is over (connected or not): wake wait_ready."""
