@@ -4,9 +4,8 @@ A `console-tui serve --no-ssh` process holds LINES unix-socket consoles, with it
 and transcripts on. The consoles are served by another process: first idle (connected, silent),
 then each sending realistic kernel log lines at a 115200-baud line rate. CPU is the server's user
 plus system time (from /proc/PID/stat), the median over SLICES parts of the window; RSS from
-/proc/PID/status at the start and the end of the busy window, to show whether it still grows (a
-line's 10,000 lines of scrollback fill in about 70 s at this rate: run with BENCH_WINDOW=100 to see
-it level off).
+/proc/PID/status at the end, and how fast it grew over the last slice (a line's 10,000 lines of
+scrollback fill in about 90 s at this rate: run with BENCH_WINDOW=160 to see it level off).
 """
 
 from __future__ import annotations
@@ -83,10 +82,13 @@ def _cpu_share(pid: int, seconds: float) -> float:
 
 
 def _window(pid: int, seconds: float) -> tuple[float, float, float]:
-    """The median CPU share over the window's slices, and RSS at its start and its end."""
-    first_rss = _rss_mib(pid)
-    shares = [_cpu_share(pid, seconds / SLICES) for _ in range(SLICES)]
-    return statistics.median(shares), first_rss, _rss_mib(pid)
+    """The median CPU share over the window's slices, RSS at its end, and how fast RSS grew
+    over the last slice (MiB a minute)."""
+    shares, rss = [], [_rss_mib(pid)]
+    for _ in range(SLICES):
+        shares.append(_cpu_share(pid, seconds / SLICES))
+        rss.append(_rss_mib(pid))
+    return statistics.median(shares), rss[-1], (rss[-1] - rss[-2]) / (seconds / SLICES) * 60
 
 
 def main() -> None:
@@ -122,10 +124,10 @@ def main() -> None:
                     raise RuntimeError(f"serve did not start: {said!r}")
                 said += line
             time.sleep(SETTLE)
-            idle_cpu, _, idle_rss = _window(server.pid, IDLE_WINDOW)
+            idle_cpu, idle_rss, _ = _window(server.pid, IDLE_WINDOW)
             sending.set()
             time.sleep(SETTLE)
-            busy_cpu, busy_start_rss, busy_rss = _window(server.pid, WINDOW)
+            busy_cpu, busy_rss, growth = _window(server.pid, WINDOW)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(120)
@@ -140,8 +142,9 @@ def main() -> None:
     print(
         f"  at 115200 baud each: CPU {busy_cpu:5.1f} % of a core (median), RSS {busy_rss:6.1f} MiB"
     )
-    growth = (busy_rss - busy_start_rss) / WINDOW * 60
-    print(f"                       ({rate:.1f} MB/s in all); RSS grew {growth:+.1f} MiB a minute")
+    print(
+        f"                       ({rate:.1f} MB/s in all); RSS grew {growth:+.1f} MiB a minute at the end"
+    )
 
 
 if __name__ == "__main__":
