@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from console_tui.core import _replay_log
 from console_tui.core.screen import available_backends, make_screen
 
 pytestmark = pytest.mark.skipif(
@@ -68,7 +69,10 @@ def test_history_drawn_again_equals_a_model_holding_it_all() -> None:
     assert got == expected
 
 
-def test_the_log_is_far_smaller_than_the_output_and_bounded() -> None:
+def test_the_log_is_far_smaller_than_the_output_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_replay_log, "COMPRESS_AFTER", 0.0)  # as if the lines came slowly
     screen = make_screen(80, 24, backend="evp", scrollback_lines=1000)
     reads = console_output(20000)
     for data in reads:
@@ -79,6 +83,18 @@ def test_the_log_is_far_smaller_than_the_output_and_bounded() -> None:
     assert len(history) == 1000
     assert any(text.startswith("[1990.000]") for text in history)
     assert not any(text.startswith("[1500.000]") for text in history)
+
+
+def test_a_flood_is_not_compressed_but_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pieces a flood pushes out before they are old enough are dropped without compressing."""
+    monkeypatch.setattr(_replay_log, "COMPRESS_AFTER", 3600.0)
+    screen = make_screen(80, 24, backend="evp", scrollback_lines=1000)
+    for data in console_output(20000):
+        screen.feed(data)
+    log = screen._log  # type: ignore[attr-defined]
+    assert not any(piece.compressed for chunk in log.chunks for piece in chunk.pieces)
+    assert log.size < 4 * _replay_log.CHUNK_BYTES + 1000 * 200
+    assert len(screen.history()) == 1000
 
 
 def test_replaying_never_answers_the_guest_again() -> None:

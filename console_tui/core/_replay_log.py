@@ -10,15 +10,33 @@ as it was, so the oldest chunks can be dropped once the newer ones hold enough l
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CHUNK_BYTES = 256 * 1024
 """Console bytes in a chunk: a fresh snapshot starts each one, so the oldest can be dropped."""
 PIECE_BYTES = 64 * 1024
-"""Console bytes gathered before they are compressed, each piece on its own (zlib's fastest
-level: no compressor is held between pieces, so a quiet line costs no compressor's memory)."""
+"""Console bytes gathered into a piece, the unit that is compressed."""
+COMPRESS_AFTER = 2.0
+"""Seconds a piece stays as it came before it is compressed (zlib's fastest level, each piece on
+its own). A flood drops its pieces before then, as newer lines push them out, and so never pays
+for compressing them; a line at its usual pace has all but its last seconds compressed."""
+
+
+@dataclass(slots=True)
+class Piece:
+    """Some console bytes, as they came or compressed."""
+
+    data: bytes
+    born: float
+    compressed: bool = False
+    dropped: bool = False
+
+    def raw(self) -> bytes:
+        return zlib.decompress(self.data) if self.compressed else self.data
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,23 +47,28 @@ class Chunk:
     rows: int
     start: bytes
     """A snapshot of the screen the chunk started on (compressed)."""
-    data: tuple[bytes, ...]
-    """What the console sent, in pieces compressed one by one."""
+    pieces: list[Piece]
     newlines: int
 
 
 class ReplayLog:
-    """The bytes that made the last `lines` lines of scrollback (at least), compressed."""
+    """The bytes that made the last `lines` lines of scrollback (at least), compressed once they
+    are a few seconds old."""
 
-    def __init__(self, lines: int, columns: int, rows: int) -> None:
+    def __init__(
+        self, lines: int, columns: int, rows: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.lines = lines
         self.chunks: deque[Chunk] = deque()
+        self._clock = clock
         self._size = (columns, rows)
         self._start = zlib.compress(b"", 1)
-        self._pieces: list[bytes] = []
+        self._pieces: list[Piece] = []
         self._pending = bytearray()
         self._raw = 0
         self._newlines = 0
+        self._young: deque[Piece] = deque()
+        """Pieces not compressed yet, oldest first."""
 
     @property
     def full(self) -> bool:
@@ -58,47 +81,64 @@ class ReplayLog:
         pending = self._pending
         pending += data
         if len(pending) >= PIECE_BYTES:
-            self._pieces.append(zlib.compress(pending, 1))
-            pending.clear()
+            self._take_pending()
+        if self._young:
+            self._compress_old()
 
-    def _current(self) -> list[bytes]:
-        """The chunk in progress so far, as compressed pieces."""
-        if self._pending:
-            self._pieces.append(zlib.compress(self._pending, 1))
-            self._pending.clear()
-        return self._pieces
+    def _take_pending(self) -> None:
+        piece = Piece(bytes(self._pending), self._clock())
+        self._pending.clear()
+        self._pieces.append(piece)
+        self._young.append(piece)
+
+    def _compress_old(self) -> None:
+        young, now = self._young, self._clock()
+        while young and (young[0].dropped or now - young[0].born >= COMPRESS_AFTER):
+            piece = young.popleft()
+            if not piece.dropped:
+                piece.data, piece.compressed = zlib.compress(piece.data, 1), True
 
     def seal(self, snapshot: bytes, columns: int, rows: int) -> None:
         """Close the chunk in progress; the next starts on `snapshot`, at `columns` x `rows`."""
         if self._raw or self._size != (columns, rows):
-            pieces = tuple(self._current())
-            self.chunks.append(Chunk(*self._size, self._start, pieces, self._newlines))
+            if self._pending:
+                self._take_pending()
+            self.chunks.append(Chunk(*self._size, self._start, self._pieces, self._newlines))
             self._pieces = []
             self._raw = self._newlines = 0
         self._size = (columns, rows)
         self._start = zlib.compress(snapshot, 1)
         self._trim()
+        self._compress_old()
 
     def _trim(self) -> None:
         """Drop the oldest chunks while the newer ones still make `lines` lines and a screen."""
         chunks = self.chunks
         total = sum(chunk.newlines for chunk in chunks) + self._newlines
         while chunks and total - chunks[0].newlines >= self.lines + chunks[0].rows:
-            total -= chunks.popleft().newlines
+            dropped = chunks.popleft()
+            total -= dropped.newlines
+            for piece in dropped.pieces:
+                piece.dropped = True
 
     def replay(self) -> list[tuple[int, int, bytes]]:
         """What to feed a fresh model to rebuild the scrollback: `(columns, rows, bytes)` parts,
         the first starting with the snapshot the oldest kept chunk started on."""
+        chunks = [(c.columns, c.rows, c.start, c.pieces) for c in self.chunks]
+        chunks.append((*self._size, self._start, self._pieces))
         parts: list[tuple[int, int, bytes]] = []
-        chunks = [(c.columns, c.rows, c.start, c.data) for c in self.chunks]
-        chunks.append((*self._size, self._start, tuple(self._current())))
         for n, (columns, rows, start, pieces) in enumerate(chunks):
-            data = b"".join(map(zlib.decompress, ((start,) if n == 0 else ()) + pieces))
+            data = b"".join(piece.raw() for piece in pieces)
+            if n == 0:
+                data = zlib.decompress(start) + data
+            if n == len(chunks) - 1:
+                data += self._pending
             parts.append((columns, rows, data))
         return parts
 
     @property
     def size(self) -> int:
-        """Bytes held, compressed."""
-        held = sum(len(c.start) + sum(map(len, c.data)) for c in self.chunks)
-        return held + len(self._start) + sum(map(len, self._pieces)) + len(self._pending)
+        """Bytes held."""
+        pieces = [p for c in self.chunks for p in c.pieces] + self._pieces
+        starts = sum(len(c.start) for c in self.chunks) + len(self._start)
+        return starts + sum(len(p.data) for p in pieces) + len(self._pending)
