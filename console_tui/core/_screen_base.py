@@ -62,6 +62,8 @@ class TerminalState:
     """The SGR sequence for the style new text is drawn in."""
     charsets: str
     """The sequences that designate G0 and G1 and shift to the one in use (SO), when not ASCII."""
+    tab_stops: str = ""
+    """The sequences that set the tab stops, when they are not every eighth column."""
 
 
 _TEXT = itemgetter(0)
@@ -240,6 +242,7 @@ class Screen(ABC):
         title = "".join(c for c in self.title if c.isprintable())
         if title:
             parts.append(f"\x1b]2;{title}\x1b\\")
+        parts.append(state.tab_stops)  # before the cursor is placed: setting them moves it
         parts.append(_cursor_and_margins(state, x, y, last))
         parts.extend(mode for mode in state.modes if mode not in _PLACED_MODES)
         parts.append(state.pen)
@@ -271,6 +274,15 @@ autowrap on, cursor shown, ASCII in G0 and G1, the default pen."""
 
 _PLACED_MODES = frozenset({"\x1b[?6h", "\x1b[?47h", "\x1b[?1047h", "\x1b[?1049h"})
 """Modes a snapshot sets in their place (origin mode moves the cursor home), not with the rest."""
+
+
+def tab_stops_vt(stops: Iterable[int], columns: int) -> str:
+    """The sequences that set tab stops at `stops` (columns from 0), or nothing for the default
+    of every eighth column."""
+    stops = sorted(set(stops))
+    if stops == list(range(8, columns, 8)):
+        return ""
+    return "\x1b[3g" + "".join(f"\x1b[{x + 1}G\x1bH" for x in stops)
 
 
 def _cursor_and_margins(state: TerminalState, x: int, y: int, last: int) -> str:

@@ -25,6 +25,7 @@ from console_tui.core._screen_base import (
     ScreenRow,
     TerminalState,
     bounded_size,
+    tab_stops_vt,
 )
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ _MODE_PREFIX = re.compile(r"(?:\x1b\[\??\d+[hl])*")
 _MARGINS = re.compile(r"\x1b\[(\d+);(\d+)r")
 _CURSOR = re.compile(r"\x1b\[(\d+);(\d+)H")
 _PEN = re.compile(r"(?:\x1b\[[\d;:]*m)+")
+_TAB_STOP = re.compile(r"\x1b\[(\d+)G\x1bH")
 _CHARSETS = re.compile(r"\x1b[()*+][^B]|\x0e")
 """A character set other than ASCII designated, or G1 shifted in; ASCII is where a snapshot starts."""
 
@@ -287,6 +289,7 @@ class EvpScreen(Screen):
             cursor=True,
             style=True,
             charsets=True,
+            tabstops=True,
         ).format()
         prefix = _MODE_PREFIX.match(whole)
         start = prefix.end() if prefix else 0
@@ -303,4 +306,7 @@ class EvpScreen(Screen):
             modes=tuple(modes),
             pen=pen[0] if pen else "\x1b[0m",
             charsets="".join(_CHARSETS.findall(after)),
+            tab_stops=tab_stops_vt(
+                (int(column) - 1 for column in _TAB_STOP.findall(after)), self.size[0]
+            ),
         )

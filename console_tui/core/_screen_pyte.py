@@ -36,6 +36,7 @@ from console_tui.core._screen_base import (
     bounded_size,
     row_from_cells,
     sgr,
+    tab_stops_vt,
 )
 
 log = logging.getLogger(__name__)
@@ -624,4 +625,5 @@ class PyteScreen(Screen):
             ),
             pen=sgr(cursor.attrs.pen),  # type: ignore[attr-defined]
             charsets=designated + ("\x0e" if emulator.charset else ""),
+            tab_stops=tab_stops_vt(emulator.tabstops, emulator.columns),
         )
