@@ -19,10 +19,13 @@ Conventions shared by both backends:
 - `snapshot()` first resets the viewer's terminal (whatever state it was left in), then carries
   the visible screen with its styles, the title and `state()`: cursor position and visibility,
   scroll margins, origin, insert and autowrap modes, every other mode set away from its default
-  (cursor keys, bracketed paste, the alternate screen, ...), the pen and the character sets. A
-  viewer restarted from it is in the state of one that saw every byte (tests/test_catch_up.py).
-  Not carried: tab stops, a cursor saved with DECSC, a wrap pending at the right edge, and the
-  main screen behind the alternate one (it comes back blank when the program leaves).
+  (cursor keys, bracketed paste, the alternate screen, ...), the pen, the character sets and the
+  tab stops. A viewer restarted from it is in the state of one that saw every byte
+  (tests/test_catch_up.py). Not carried: a cursor saved with DECSC, a wrap pending at the right
+  edge, and the main screen behind the alternate one (it comes back blank when the program leaves).
+- evp keeps its scrollback as the compressed bytes that drew it and draws it again when read
+  (core/_replay_log.py): `history()` costs a replay, and a resize of a screen nobody reads
+  restarts the model from one (so it too forgets a DECSC cursor).
 
 Known gaps of the pyte backend:
 
