@@ -3,7 +3,9 @@
 A `console-tui serve --no-ssh` process holds LINES unix-socket consoles, with its alert patterns
 and transcripts on. The consoles are served by another process: first idle (connected, silent),
 then each sending realistic kernel log lines at a 115200-baud line rate. CPU is the server's user
-plus system time over the window (from /proc/PID/stat), RSS from /proc/PID/status.
+plus system time (from /proc/PID/stat), the median over SLICES parts of the window; RSS from
+/proc/PID/status at the end, and how fast it grew over the last slice (a line's 10,000 lines of
+scrollback fill in about 90 s at this rate: run with BENCH_WINDOW=160 to see it level off).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import random
 import select
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +28,9 @@ from bench.screen_throughput import dmesg
 
 LINES = int(os.environ.get("BENCH_LINES", "200"))
 BAUD = 115200
-WINDOW = float(os.environ.get("BENCH_WINDOW", "10"))
+WINDOW = float(os.environ.get("BENCH_WINDOW", "20"))
+IDLE_WINDOW = 8.0
+SLICES = 4
 SETTLE = 3.0
 
 
@@ -70,10 +75,20 @@ def _rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def _cpu_share(pid: int) -> float:
+def _cpu_share(pid: int, seconds: float) -> float:
     start_cpu, start = _cpu_seconds(pid), time.monotonic()
-    time.sleep(WINDOW)
+    time.sleep(seconds)
     return (_cpu_seconds(pid) - start_cpu) / (time.monotonic() - start) * 100
+
+
+def _window(pid: int, seconds: float) -> tuple[float, float, float]:
+    """The median CPU share over the window's slices, RSS at its end, and how fast RSS grew
+    over the last slice (MiB a minute)."""
+    shares, rss = [], [_rss_mib(pid)]
+    for _ in range(SLICES):
+        shares.append(_cpu_share(pid, seconds / SLICES))
+        rss.append(_rss_mib(pid))
+    return statistics.median(shares), rss[-1], (rss[-1] - rss[-2]) / (seconds / SLICES) * 60
 
 
 def main() -> None:
@@ -109,23 +124,27 @@ def main() -> None:
                     raise RuntimeError(f"serve did not start: {said!r}")
                 said += line
             time.sleep(SETTLE)
-            idle_cpu = _cpu_share(server.pid)
-            idle_rss = _rss_mib(server.pid)
+            idle_cpu, idle_rss, _ = _window(server.pid, IDLE_WINDOW)
             sending.set()
             time.sleep(SETTLE)
-            busy_cpu = _cpu_share(server.pid)
-            busy_rss = _rss_mib(server.pid)
+            busy_cpu, busy_rss, growth = _window(server.pid, WINDOW)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(120)
             consoles.terminate()
             consoles.join()
     rate = LINES * BAUD / 10 / 1e6
-    print(f"serve holding {LINES} lines (alerts and transcripts on), window {WINDOW:.0f} s:")
+    print(
+        f"serve holding {LINES} lines (alerts, transcripts, recordings on), window {WINDOW:.0f} s:"
+    )
     print(f"  idle lines:          CPU {idle_cpu:5.1f} % of a core, RSS {idle_rss:6.1f} MiB")
     print(f"                       {idle_rss * 1024 / LINES:7.0f} KiB RSS per idle line")
-    print(f"  at 115200 baud each: CPU {busy_cpu:5.1f} % of a core, RSS {busy_rss:6.1f} MiB")
-    print(f"                       ({rate:.1f} MB/s in all)")
+    print(
+        f"  at 115200 baud each: CPU {busy_cpu:5.1f} % of a core (median), RSS {busy_rss:6.1f} MiB"
+    )
+    print(
+        f"                       ({rate:.1f} MB/s in all); RSS grew {growth:+.1f} MiB a minute at the end"
+    )
 
 
 if __name__ == "__main__":

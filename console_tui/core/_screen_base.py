@@ -43,6 +43,29 @@ class CellStyle:
 
 DEFAULT_STYLE = CellStyle()
 
+
+@dataclass(frozen=True, slots=True)
+class TerminalState:
+    """What a viewer's terminal keeps besides the cells, which the next bytes of a console rely on:
+    a snapshot ends by setting it, so catching up leaves exactly what a continuous viewer has."""
+
+    cursor: tuple[int, int]
+    """Where the next character goes, `(x, y)` from the top-left, also while the cursor is hidden."""
+    margins: tuple[int, int] | None
+    """The scroll region's top and bottom rows (from 0), or `None` for the whole screen."""
+    origin: bool
+    """Origin mode (DECOM): cursor positions count from the top margin."""
+    modes: tuple[str, ...]
+    """The sequences that set every other mode away from its default (insert mode, autowrap off,
+    cursor keys, a hidden cursor, bracketed paste, ...)."""
+    pen: str
+    """The SGR sequence for the style new text is drawn in."""
+    charsets: str
+    """The sequences that designate G0 and G1 and shift to the one in use (SO), when not ASCII."""
+    tab_stops: str = ""
+    """The sequences that set the tab stops, when they are not every eighth column."""
+
+
 _TEXT = itemgetter(0)
 _STYLE = itemgetter(1)
 
@@ -174,6 +197,10 @@ class Screen(ABC):
     def title(self) -> str:
         """The title the guest set with OSC 0 or 2, or an empty one."""
 
+    @abstractmethod
+    def state(self) -> TerminalState:
+        """The modes, margins, pen and character sets the next bytes are drawn with."""
+
     def display(self) -> list[str]:
         """The plain text of each row, padded with spaces to the screen's width."""
         return [row.text for row in self.rows()]
@@ -188,10 +215,12 @@ class Screen(ABC):
         return rows[y].text[:x] if y < len(rows) else ""
 
     def snapshot(self, *, history: bool = False) -> bytes:
-        """VT bytes that redraw the visible screen on a fresh terminal of the same size; with
-        `history`, the scrollback first, as lines that scroll into that terminal's own scrollback
-        (what a late joiner is shown)."""
-        parts: list[str] = []
+        """VT bytes that redraw the visible screen on a viewer's terminal of the same size and
+        leave it in this screen's state (modes, margins, pen, character sets); with `history`,
+        the scrollback first, as lines that scroll into that terminal's own scrollback (what a
+        late joiner is shown). The terminal may be in any state before: it is reset first."""
+        state = self.state()
+        parts: list[str] = [SOFT_RESET]
         if history:
             for row in self.history():
                 parts.extend(sgr(style) + text for text, style in _trimmed(row))
@@ -205,30 +234,24 @@ class Screen(ABC):
         # last of them: a viewer's terminal shorter than the screen then keeps its bottom (the
         # prompt), where absolute positions would pile the lowest rows onto its last line.
         rows = [_trimmed(row) for row in self.rows()]
-        cursor = self.cursor
-        last = max((y for y, runs in enumerate(rows) if runs), default=0)
-        if cursor is not None:
-            last = max(last, min(cursor[1], len(rows) - 1))
-        for y in range(last + 1):
-            if y:
+        x, y = state.cursor
+        y = min(y, len(rows) - 1)
+        last = max((n for n, runs in enumerate(rows) if runs), default=0)
+        last = max(last, y)
+        for n in range(last + 1):
+            if n:
                 parts.append("\r\n")
-            if rows[y]:
-                parts.extend(sgr(style) + text for text, style in rows[y])
+            if rows[n]:
+                parts.extend(sgr(style) + text for text, style in rows[n])
                 parts.append("\x1b[0m")
-        if self.app_cursor_keys:
-            parts.append("\x1b[?1h")
-        if self.bracketed_paste:
-            parts.append("\x1b[?2004h")
         title = "".join(c for c in self.title if c.isprintable())
         if title:
             parts.append(f"\x1b]2;{title}\x1b\\")
-        if cursor is None:
-            parts.append("\x1b[H\x1b[?25l")
-        else:
-            up = last - cursor[1]
-            parts.append(f"\r\x1b[{up}A" if up > 0 else "\r")
-            if cursor[0]:
-                parts.append(f"\x1b[{cursor[0]}C")
+        parts.append(state.tab_stops)  # before the cursor is placed: setting them moves it
+        parts.append(_cursor_and_margins(state, x, y, last))
+        parts.extend(mode for mode in state.modes if mode not in _PLACED_MODES)
+        parts.append(state.pen)
+        parts.append(state.charsets)
         return "".join(parts).encode("utf-8", "replace")
 
     def _reply(self, data: bytes) -> None:
@@ -245,6 +268,44 @@ class Screen(ABC):
             self._on_reply(data)
         except Exception:
             log.exception("on_reply raised while answering the guest")
+
+
+SOFT_RESET = (
+    "\x1b[?1049l\x1b[r\x1b[?6l\x1b[4l\x1b[?7h\x1b[?1l\x1b[?2004l\x1b[?25h\x1b(B\x1b)B\x0f\x1b[0m"
+)
+"""Leaves a viewer's terminal in the state a snapshot starts from, whatever a console (or an
+earlier snapshot) left it in: main screen, no margins, origin, insert and cursor-key modes off,
+autowrap on, cursor shown, ASCII in G0 and G1, the default pen."""
+
+_PLACED_MODES = frozenset({"\x1b[?6h", "\x1b[?47h", "\x1b[?1047h", "\x1b[?1049h"})
+"""Modes a snapshot sets in their place (origin mode moves the cursor home), not with the rest."""
+
+
+def tab_stops_vt(stops: Iterable[int], columns: int) -> str:
+    """The sequences that set tab stops at `stops` (columns from 0), or nothing for the default
+    of every eighth column."""
+    stops = sorted(set(stops))
+    if stops == list(range(8, columns, 8)):
+        return ""
+    return "\x1b[3g" + "".join(f"\x1b[{x + 1}G\x1bH" for x in stops)
+
+
+def _cursor_and_margins(state: TerminalState, x: int, y: int, last: int) -> str:
+    """Set the scroll margins and origin mode, then put the cursor at `(x, y)`: relative to row
+    `last` when neither is set (see `snapshot`), else absolute, as origin mode counts it."""
+    if state.margins is None and not state.origin:
+        up = last - y
+        return ("\r" + (f"\x1b[{up}A" if up > 0 else "")) + (f"\x1b[{x}C" if x else "")
+    parts = []
+    top = 0
+    if state.margins is not None:
+        top, bottom = state.margins
+        parts.append(f"\x1b[{top + 1};{bottom + 1}r")
+    if state.origin:
+        parts.append("\x1b[?6h")
+        y -= top
+    parts.append(f"\x1b[{y + 1};{x + 1}H")
+    return "".join(parts)
 
 
 def bounded_size(columns: int, rows: int) -> tuple[int, int]:

@@ -2,8 +2,9 @@
 
 pyte's `Screen` is extended here where it falls short of a console's needs: the alternate screen,
 scrollback that leaves scroll regions and the alternate screen alone, faint and conceal, palette
-indexes kept as indexes, resize that keeps the cursor's line, and a parser loop that survives any
-input. pyte's `HistoryScreen` is not used: it wraps every attribute access, which halves
+indexes kept as indexes, resize that keeps the cursor's line, a parser loop that survives any
+input, scroll up and down (SU, SD), repeat (REP), erasing to the pen's background colour (BCE)
+and the state a snapshot restores. pyte's `HistoryScreen` is not used: it wraps every attribute access, which halves
 throughput, and it records lines scrolled inside a scroll region.
 
 It is one file past 400 lines on purpose: each of those extensions overrides a piece of the same
@@ -20,7 +21,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import pyte
-from pyte import modes
+from pyte import charsets, modes
 from pyte.screens import Margins, StaticDefaultDict
 from wcwidth import wcwidth as _wcwidth
 
@@ -31,8 +32,11 @@ from console_tui.core._screen_base import (
     RowInterner,
     Screen,
     ScreenRow,
+    TerminalState,
     bounded_size,
     row_from_cells,
+    sgr,
+    tab_stops_vt,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,12 @@ IGNORED_PRIVATE_MODES = (3, 5)
 CURSOR_KEYS_MODE = 1 << 5
 BRACKETED_PASTE_MODE = 2004 << 5
 """pyte keeps private modes shifted left by 5 to tell them from ANSI ones."""
+
+DEFAULT_MODES = frozenset({modes.DECAWM, modes.DECTCEM})
+PLACED_MODES = frozenset({modes.DECOM, *(mode << 5 for mode in ALTERNATE_SCREEN_MODES)})
+"""Modes a snapshot sets apart from the rest: origin mode with the margins, the alternate screen
+before the rows."""
+CHARSET_CODES = {id(table): code for code, table in charsets.MAPS.items()}
 
 PRIMARY_DEVICE_ATTRIBUTES = "\x1b[?62;22c"
 """A VT220 with ANSI colour: what Ghostty answers, so both backends answer alike."""
@@ -137,7 +147,10 @@ def apply_sgr(style: CellStyle, params: list[int]) -> CellStyle:
 
 
 class _Stream(pyte.Stream):
-    """pyte's stream with a feed loop that drops what a handler raises on and carries on."""
+    """pyte's stream with a feed loop that drops what a handler raises on and carries on, and
+    scroll up and down (SU, SD) and repeat (REP), which pyte does not know."""
+
+    csi = {**pyte.Stream.csi, "S": "scroll_up", "T": "scroll_down", "b": "repeat_character"}
 
     def feed(self, data: str) -> None:
         listener = self.listener
@@ -181,6 +194,7 @@ class _Emulator(pyte.Screen):
         self.scrolled: deque[Line] = deque(maxlen=owner.scrollback_lines)
         self._cells_pen: CellStyle | None = None
         self._cells_by_char: dict[str, Cell] = {}
+        self._last_char = ""
         super().__init__(columns, lines)
 
     @property
@@ -206,6 +220,8 @@ class _Emulator(pyte.Screen):
 
     def draw(self, data: str) -> None:
         data = data.translate(self.g1_charset if self.charset else self.g0_charset)
+        if data:
+            self._last_char = data[-1]
         pen = self.cursor.attrs.pen  # type: ignore[attr-defined]
         cells = self._cells(pen)
         narrow = data.isascii() and data.isprintable()
@@ -330,17 +346,106 @@ class _Emulator(pyte.Screen):
 
     def index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
-        if self.cursor.y == bottom and top == 0 and not self.alternate:
-            line = self.buffer[0]
+        at_bottom = self.cursor.y == bottom
+        if at_bottom and top == 0 and not self.alternate:
+            self._keep_scrolled(1)
+        super().index()
+        if at_bottom and self._erase_style() is not DEFAULT_STYLE:
+            self.buffer[bottom] = self._erased_line()
+
+    def reverse_index(self) -> None:
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if self.cursor.y == top:
+            self._shift_lines(top, bottom, -1)
+        else:
+            self.cursor_up()
+
+    def _keep_scrolled(self, count: int) -> None:
+        """Keep the top `count` rows, which are about to scroll off, as scrollback."""
+        for y in range(min(count, self.lines)):
+            line = self.buffer[y]
             self.scrollback.append(line)
             self.scrolled.append(line)
-        super().index()
+
+    def _erase_style(self) -> CellStyle:
+        return self.cursor.attrs.style  # type: ignore[attr-defined,no-any-return]
+
+    def _erase_cell(self) -> Cell:
+        """What erasing leaves: a blank in the pen's background colour (xterm's BCE)."""
+        style = self._erase_style()
+        return BLANK if style == DEFAULT_STYLE else Cell(" ", style)
+
+    def _erased_line(self) -> Line:
+        return StaticDefaultDict[int, Cell](self._erase_cell())
+
+    def _shift_lines(self, top: int, bottom: int, count: int) -> None:
+        """Move rows `top..bottom` up by `count` (down when negative); erased rows come in."""
+        buffer = self.buffer
+        rows = [buffer[y] for y in range(top, bottom + 1)]
+        count = max(-len(rows), min(len(rows), count))
+        fresh = [self._erased_line() for _ in range(abs(count))]
+        rows = rows[count:] + fresh if count >= 0 else fresh + rows[: len(rows) + count]
+        buffer.update(zip(range(top, bottom + 1), rows, strict=True))
+        self.dirty.update(range(top, bottom + 1))
+
+    def scroll_up(self, count: int = 1, *args: Any, private: bool = False) -> None:
+        """SU: the scroll region's rows move up; from the top of the screen into the scrollback."""
+        if private:
+            return
+        count = count or 1
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if top == 0 and bottom == self.lines - 1 and not self.alternate:
+            self._keep_scrolled(count)
+        self._shift_lines(top, bottom, count)
+
+    def scroll_down(self, count: int = 1, *args: Any, private: bool = False) -> None:
+        """SD: the scroll region's rows move down, erased rows coming in at its top."""
+        if private:
+            return
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        self._shift_lines(top, bottom, -(count or 1))
+
+    def repeat_character(self, count: int = 1, *args: Any, private: bool = False) -> None:
+        """REP: draw the last character drawn again, `count` times."""
+        if self._last_char and not private:
+            self.draw(self._last_char * min(count or 1, self.columns * self.lines))
+
+    def insert_lines(self, count: int | None = None) -> None:
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if top <= self.cursor.y <= bottom:
+            self._shift_lines(self.cursor.y, bottom, -(count or 1))
+            self.carriage_return()
+
+    def delete_lines(self, count: int | None = None) -> None:
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if top <= self.cursor.y <= bottom:
+            self._shift_lines(self.cursor.y, bottom, count or 1)
+            self.carriage_return()
+
+    def insert_characters(self, count: int | None = None) -> None:
+        super().insert_characters(count)
+        line, blank, x = self.buffer[self.cursor.y], self._erase_cell(), self.cursor.x
+        for column in range(x, min(x + (count or 1), self.columns)):
+            line[column] = blank
+
+    def delete_characters(self, count: int | None = None) -> None:
+        super().delete_characters(count)
+        line, blank = self.buffer[self.cursor.y], self._erase_cell()
+        for column in range(max(self.cursor.x, self.columns - (count or 1)), self.columns):
+            line[column] = blank
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
         if how == 3:
             self.scrollback.clear()
-        elif how in (0, 1, 2):
-            super().erase_in_display(how)
+            return
+        if how not in (0, 1, 2):
+            return
+        y = self.cursor.y
+        rows = {0: range(y + 1, self.lines), 1: range(y), 2: range(self.lines)}[how]
+        self.buffer.update((row, self._erased_line()) for row in rows)
+        self.dirty.update(rows)
+        if how != 2:
+            self.erase_in_line(how)
 
     def erase_in_line(self, how: int = 0, private: bool = False) -> None:
         if how in (0, 1, 2):
@@ -499,3 +604,29 @@ class PyteScreen(Screen):
     @property
     def title(self) -> str:
         return self._emulator.title
+
+    def state(self) -> TerminalState:
+        emulator = self._emulator
+        cursor = emulator.cursor
+        margins = emulator.margins
+        if margins is not None and (margins.top, margins.bottom) == (0, emulator.lines - 1):
+            margins = None
+        changed = [(mode, "h") for mode in emulator.mode - DEFAULT_MODES - PLACED_MODES]
+        changed += [(mode, "l") for mode in DEFAULT_MODES - emulator.mode]
+        designated = ""
+        for intermediate, table in (("(", emulator.g0_charset), (")", emulator.g1_charset)):
+            code = CHARSET_CODES.get(id(table), "B")
+            if code != "B":
+                designated += f"\x1b{intermediate}{code}"
+        return TerminalState(
+            cursor=(min(cursor.x, emulator.columns - 1), cursor.y),
+            margins=None if margins is None else (margins.top, margins.bottom),
+            origin=modes.DECOM in emulator.mode,
+            modes=tuple(
+                f"\x1b[?{mode >> 5}{how}" if mode >= 32 else f"\x1b[{mode}{how}"
+                for mode, how in sorted(changed)
+            ),
+            pen=sgr(cursor.attrs.pen),  # type: ignore[attr-defined]
+            charsets=designated + ("\x0e" if emulator.charset else ""),
+            tab_stops=tab_stops_vt(emulator.tabstops, emulator.columns),
+        )

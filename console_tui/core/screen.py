@@ -16,9 +16,16 @@ Conventions shared by both backends:
 - Replies carry no text the console chose: a title or icon-label report is not answered.
 - A screen is at most `MAX_COLUMNS` x `MAX_ROWS`: a larger size is clamped.
 - The reverse-video screen mode (DECSCNM) is not passed on: a cell style cannot say it.
-- `snapshot()` carries the visible screen, SGR styles, cursor position and visibility, cursor-key
-  and bracketed-paste modes, the alternate screen flag and the title; not the scroll margins,
-  tab stops, character sets or the pen (the next SGR a guest sends sets it).
+- `snapshot()` first resets the viewer's terminal (whatever state it was left in), then carries
+  the visible screen with its styles, the title and `state()`: cursor position and visibility,
+  scroll margins, origin, insert and autowrap modes, every other mode set away from its default
+  (cursor keys, bracketed paste, the alternate screen, ...), the pen, the character sets and the
+  tab stops. A viewer restarted from it is in the state of one that saw every byte
+  (tests/test_catch_up.py). Not carried: a cursor saved with DECSC, a wrap pending at the right
+  edge, and the main screen behind the alternate one (it comes back blank when the program leaves).
+- evp keeps its scrollback as the compressed bytes that drew it and draws it again when read
+  (core/_replay_log.py): `history()` costs a replay, and a resize of a screen nobody reads
+  restarts the model from one (so it too forgets a DECSC cursor).
 
 Known gaps of the pyte backend:
 

@@ -41,9 +41,9 @@ from console_tui.core.transcript import Transcript, transcript_path
 BACKOFF_FIRST = 0.25
 BACKOFF_MAX = 5.0
 CLAIM_POLL = 0.5
-UNWATCHED_GATHER = 0.1
+UNWATCHED_GATHER = 0.5
 """While no viewer is attached, a busy line is read at most this often (capture costs per read,
-and nobody waits for the echo); a viewer who attaches meanwhile waits at most this long."""
+and nobody waits for the echo); a viewer who attaches meanwhile ends the wait."""
 UNWATCHED_MIN = 256
 UNWATCHED_FULL = 4096
 WRITE_BACKLOG = 4 << 20
@@ -142,6 +142,8 @@ class Session:
         """The number of the last connection attempt that finished (attempts are numbered)."""
         self._progress = asyncio.Condition()
         self._retry = asyncio.Event()
+        self._watched = asyncio.Event()
+        """Set while a viewer is attached: ends the wait that gathers an unwatched line's output."""
         self._task: asyncio.Task[None] | None = None
         self._reply_tasks: set[asyncio.Task[None]] = set()
 
@@ -265,7 +267,7 @@ class Session:
                     if not self.viewers and UNWATCHED_MIN <= len(data) < UNWATCHED_FULL:
                         # Nobody watches: let a busy line's output gather into fewer, larger
                         # reads (a full read means more is waiting: go on at once).
-                        await asyncio.sleep(UNWATCHED_GATHER)
+                        await self._gather()
             except BackingClosed as exc:
                 self.last_error = str(exc) or "the far end closed the connection"
             finally:
@@ -284,6 +286,17 @@ class Session:
             self.last_error = backing.waiting
             self._set_state(SessionState.WAITING)
             await self._finished(attempt)
+
+    async def _gather(self) -> None:
+        """Wait for an unwatched line's output to gather, in the kernel where the backing can
+        leave it there (`gather`), until a viewer attaches at the latest."""
+        gather = getattr(self.backing, "gather", None)
+        if gather is not None:
+            await gather(UNWATCHED_GATHER, self._watched)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(UNWATCHED_GATHER):
+                await self._watched.wait()
 
     async def _finished(self, attempt: int) -> None:
         """Connection attempt number `attempt` is over (connected or not): wake wait_ready."""
@@ -356,6 +369,7 @@ class Session:
 
     def add_viewer(self, viewer: Viewer) -> None:
         self.viewers[viewer.id] = viewer
+        self._watched.set()
         # A late joiner sees what happened: the scrollback, then the current screen.
         viewer.deliver(Event(EventKind.SNAPSHOT, self.screen.snapshot(history=True)))
         viewer.deliver(self.state_event())
@@ -366,6 +380,8 @@ class Session:
 
     def remove_viewer(self, viewer: Viewer) -> None:
         self.viewers.pop(viewer.id, None)
+        if not self.viewers:
+            self._watched.clear()
         if self.lock_holder is viewer:
             self.set_lock(None)
         self.broadcast(Event(EventKind.VIEWERS, text=self.viewer_summary()))

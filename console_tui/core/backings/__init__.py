@@ -22,7 +22,10 @@ class BackingClosed(Exception):
 
 
 class Backing(Protocol):
-    """One console line. `read` returns at least one byte or raises `BackingClosed`."""
+    """One console line. `read` returns at least one byte or raises `BackingClosed`.
+
+    A backing may also offer `async gather(seconds, until)`: wait while output piles up where it
+    costs nothing to hold (the kernel), for a line nobody watches (see StreamBacking.gather)."""
 
     kind: ClassVar[str]
     uri: ConsoleURI

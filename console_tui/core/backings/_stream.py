@@ -7,6 +7,7 @@ timeout, error mapping, optional telnet framing, EOF as `BackingClosed`, and an 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import ClassVar
 
 from console_tui.core.backings import (
@@ -130,6 +131,23 @@ class StreamBacking:
         if self._telnet.messages:
             self._subnegotiated(self._telnet)
         return data
+
+    async def gather(self, seconds: float, until: asyncio.Event) -> None:
+        """Wait up to `seconds`, or until `until` is set, while the line's output piles up in the
+        kernel: the next read takes it all at once, and nothing is read in between (a line
+        nobody watches then costs a read every `seconds`, not one per packet)."""
+        transport = None if self._writer is None else self._writer.transport
+        if not isinstance(transport, asyncio.ReadTransport) or transport.is_closing():
+            transport = None
+        if transport is not None:
+            transport.pause_reading()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await until.wait()
+        finally:
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
 
     async def write(self, data: bytes) -> None:
         if self._telnet is not None:
