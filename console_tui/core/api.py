@@ -171,6 +171,10 @@ class TargetStatus:
     """the console line that raised it"""
     can_break: Capability = Capability(False, "not known yet")
     can_control: Capability = Capability(False, "not known yet")
+    power_actions: tuple[str, ...] = ()
+    """what the control can do to the power (on, soft-off, off, cycle); the others are disabled"""
+    boot_overrides: tuple[str, ...] = ()
+    """one-shot boot devices the control can set for the next boot (setup, pxe, disk)"""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,6 +187,9 @@ class TargetStatus:
         for key in ("can_break", "can_control"):
             if isinstance(values.get(key), dict):
                 values[key] = Capability(**values[key])
+        for key in ("power_actions", "boot_overrides"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(str(v) for v in values[key])
         return cls(**values)
 
 
@@ -293,5 +300,18 @@ class HubAPI(Protocol):
     async def nmi(self, viewer: Viewer) -> None: ...
 
     async def reset(self, viewer: Viewer) -> None: ...
+
+    async def power(self, viewer: Viewer, action: str) -> None:
+        """Power on, soft-off, off or cycle the machine through its control (audited, marked)."""
+        ...
+
+    async def boot_override(self, viewer: Viewer, device: str) -> None:
+        """Boot once from `device` (setup, pxe, disk) at the next boot, through the control."""
+        ...
+
+    async def take_over(self, viewer: Viewer) -> None:
+        """An admin ends another client's session on a one-session console (IPMI SOL) and
+        connects in its place (audited)."""
+        ...
 
     async def close(self) -> None: ...

@@ -32,6 +32,8 @@ EVENTS = frozenset(
         "sysrq",
         "nmi",
         "reset",
+        "power",
+        "boot_override",
         "key",
         "paste",
         "denied",

@@ -172,7 +172,9 @@ class Session:
             )
 
     def _new_backing(self) -> Backing:
-        return make_backing(self.target.console, baud=self.target.baud)
+        return make_backing(
+            self.target.console, baud=self.target.baud, password=self.target.password()
+        )
 
     async def _stop_reading(self) -> None:
         if self._task is not None:
@@ -225,7 +227,7 @@ class Session:
             assert self.backing is not None
             try:
                 await self.backing.open()
-            except (UnreachableError, OSError) as exc:
+            except (ConsoleError, OSError) as exc:  # a refused login too: told, then retried
                 self.last_error = str(exc)
                 self._set_state(SessionState.UNREACHABLE)
                 await self._finished(attempt)

@@ -190,6 +190,9 @@ class HubOps:
     sysrq = Op(HubAPI.sysrq, ordered=True)
     nmi = Op(HubAPI.nmi)
     reset = Op(HubAPI.reset)
+    power = Op(HubAPI.power)
+    boot_override = Op(HubAPI.boot_override)
+    take_over = Op(HubAPI.take_over)
 
 
 OPS: dict[str, Op[..., Any]] = {name: op for name, op in vars(HubOps).items() if isinstance(op, Op)}
