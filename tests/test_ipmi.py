@@ -6,13 +6,18 @@ words, and the password never shows up in what the app writes.
 
 from __future__ import annotations
 
+import os
+import pty
+import select
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import audit_events, cli, need_command, output_until, state_until
+from conftest import audit_events, cli, need_command, output_until, state_until, wait_for
 
 from console_tui.core import config
+from console_tui.core.api import Role
 from console_tui.core.errors import ConfigError, NotPermittedError
 from console_tui.core.hub import Hub
 from console_tui.core.ipmi_common import PasswordSource
@@ -177,3 +182,57 @@ def test_ipmi_uris_need_a_user_and_default_to_port_623() -> None:
         parse_console_uri("ipmi-sol://bmc1")
     with pytest.raises(ValueError, match="needs user@host"):
         parse_control_uri("ipmi://bmc1")
+
+
+async def test_another_sol_session_is_reported_and_an_admin_takes_it_over(
+    bmc: BMCInfo, tmp_path: Path
+) -> None:
+    need_command("ipmitool")
+    controller, terminal = pty.openpty()  # ipmitool's SOL wants a terminal
+    other = subprocess.Popen(
+        [
+            *("ipmitool", "-I", "lanplus", "-C", "3", "-H", "127.0.0.1"),
+            *("-p", str(bmc.port), "-U", bmc.user, "-f", str(bmc.password_file)),
+            *("sol", "activate"),
+        ],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    said = bytearray()
+
+    def ipmitool_said(words: bytes) -> bool:
+        while select.select([controller], [], [], 0.1)[0]:
+            try:
+                said.extend(os.read(controller, 4096))
+            except OSError:  # it exited and closed its terminal
+                break
+        return words in said
+
+    hub = Hub(config.parse(bmc_target(bmc)))
+    try:
+        wait_for(lambda: ipmitool_said(b"SOL Session operational"), "ipmitool's SOL", 30)
+        admin = await hub.attach("rack1")
+        await state_until(admin, "unreachable", timeout=30)
+        detail = hub.status("rack1").detail
+        assert "another SOL session is active on the BMC" in detail
+        assert "an admin takes it over" in detail
+
+        operator = await hub.attach("rack1", who="olga", role=Role.OPERATOR, write=False)
+        with pytest.raises(NotPermittedError, match="cannot take over the console"):
+            await hub.take_over(operator)
+
+        await hub.take_over(admin)
+        taken = [e for e in audit_events("connect") if e.get("action") == "take-over"]
+        assert len(taken) == 1 and taken[0]["target"] == "rack1" and taken[0]["who"] == admin.who
+        transcript = b"".join(read_transcript(hub.session("rack1").transcript_path))
+        assert b"root took the console over from another client" in transcript
+        # Whether the take-over then wins is the BMC's to say: ipmi_sim lets only the session
+        # that owns SOL deactivate it, so here it is not asserted.
+    finally:
+        await hub.close()
+        if other.poll() is None:
+            other.kill()
+        other.wait()
+        os.close(controller)

@@ -5,14 +5,19 @@ BMC's refusals in words.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from console_tui.core.errors import ConfigError, NotPermittedError, UnreachableError
 
 DEFAULT_PORT = 623
+COMMAND_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -130,3 +135,47 @@ def bmc_error(words: str, bmc: BMC, action: str, *, refused: bool = False) -> Ex
         )
     fix = REFUSAL_FIX["timeout"] if "timeout" in words.lower() else "check the BMC"
     return UnreachableError(f"cannot {action}: {words}", where=where, fix=fix)
+
+
+async def ipmi_command(bmc: BMC, op: str, arg: str, action: str) -> Any:
+    """One IPMI command in a child process (`control/_ipmi_command.py`), apart from any SOL
+    console of the same login here; the password goes to it on stdin."""
+    request = json.dumps(
+        {
+            "host": bmc.host,
+            "port": bmc.port,
+            "user": bmc.user,
+            "password": bmc.password,
+            "op": op,
+            "arg": arg,
+        }
+    ).encode()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "console_tui.core.control._ipmi_command",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        out, _ = await asyncio.wait_for(child.communicate(request), COMMAND_TIMEOUT)
+    except TimeoutError:
+        child.kill()
+        await child.wait()
+        raise UnreachableError(
+            f"the BMC did not answer within {COMMAND_TIMEOUT:.0f} s ({action})",
+            where=f"ipmi: {bmc.place}",
+            fix="check the host and UDP port, and that IPMI over LAN is enabled",
+        ) from None
+    try:
+        answer = json.loads(out or b"{}")
+    except ValueError:
+        answer = {}
+    if "ok" in answer:
+        return answer["ok"]
+    words = str(answer.get("error") or "no answer from the IPMI helper")
+    code = int(answer.get("code") or 0)
+    if code:
+        words = f"{words} (completion code 0x{code:02x})"
+    raise bmc_error(words, bmc, action, refused=bool(code))

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from console_tui.core.backings import BackingClosed, ConsoleURI
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
-from console_tui.core.ipmi_common import BMC, PasswordSource, bmc_error, bmc_of
+from console_tui.core.ipmi_common import BMC, PasswordSource, bmc_error, bmc_of, ipmi_command
 
 OPEN_TIMEOUT = 20.0
 ANOTHER_SESSION = "SOL Session active for another client"
@@ -101,8 +101,12 @@ class IPMISOLBacking:
         bmc = self._bmc = bmc_of(
             "ipmi-sol", self.uri.host, self.uri.port, self.uri.user, self.password
         )
-        force = self.uri.text in _take_over
-        _take_over.discard(self.uri.text)
+        if self.uri.text in _take_over:
+            # End the other client's SOL payload from a session of its own, then start ours.
+            _take_over.discard(
+                self.uri.text
+            )  # one try per request: a refusal is told, not repeated
+            await ipmi_command(bmc, "sol-deactivate", "", "the take-over of its SOL session")
         loop = asyncio.get_running_loop()
         activated = loop.create_future()
 
@@ -114,7 +118,7 @@ class IPMISOLBacking:
             self._console = await asyncio.wait_for(
                 self._io.call(
                     lambda: console.Console(
-                        bmc.host, bmc.user, bmc.password, arrived, port=bmc.port, force=force
+                        bmc.host, bmc.user, bmc.password, arrived, port=bmc.port
                     )
                 ),
                 OPEN_TIMEOUT,
@@ -198,13 +202,18 @@ class IPMISOLBacking:
 
 
 def _end(console: Any, bmc: BMC) -> None:
-    """Deactivate SOL and log out, and make pyghmi forget the session: it keeps a finished login
-    among those starting and would hand it to the next open, which then waits forever."""
+    """Deactivate SOL, log out, and make pyghmi forget this login: it keeps finished logins
+    (also those a refused activation left behind) and would hand one to the next open, which
+    then waits forever."""
     from pyghmi.ipmi.private.session import Session
 
-    session = console.ipmi_session if console is not None else None
     if console is not None:
         console.close()
-    if session is not None:
-        session.logout()
+    for handlers in Session.bmc_handlers.values():
+        for key, session in list(handlers.items()):
+            user = session.userid.decode() if isinstance(session.userid, bytes) else session.userid
+            if (session.bmc, user, session.port) == (bmc.host, bmc.user, bmc.port):
+                with contextlib.suppress(Exception):
+                    session.logout()
+                del handlers[key]
     Session.initting_sessions.pop((bmc.host, bmc.user, bmc.password, bmc.port, None), None)

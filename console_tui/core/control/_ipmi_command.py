@@ -39,9 +39,33 @@ def run(request: dict[str, Any]) -> Any:
             if isinstance(result, dict) and "error" in result:
                 raise RuntimeError(result["error"])
             return arg
+        if op == "sol-deactivate":
+            return end_sol(ipmi)
         raise ValueError(f"unknown IPMI request {op!r}")
     finally:
         ipmi.ipmi_session.logout()
+
+
+def end_sol(ipmi: Any) -> str:
+    """End another session's SOL: Deactivate Payload; where the BMC lets only the owner do that
+    (completion code 0x80, as ipmi_sim), close the other sessions on the BMC instead."""
+    from pyghmi.exceptions import IpmiException
+
+    try:
+        ipmi.xraw_command(netfn=6, command=0x49, data=(1, 1, 0, 0, 0, 0))
+        return "deactivated"
+    except IpmiException as exc:
+        if exc.ipmicode != 0x80:
+            raise
+    own = bytes(ipmi.xraw_command(netfn=6, command=0x3D, data=(0,))["data"])[0]
+    active = bytes(ipmi.xraw_command(netfn=6, command=0x3D, data=(0,))["data"])[2] & 0x3F
+    closed = 0
+    for index in range(1, active + 1):
+        handle = bytes(ipmi.xraw_command(netfn=6, command=0x3D, data=(index,))["data"])[0]
+        if handle != own:
+            ipmi.xraw_command(netfn=6, command=0x3C, data=(0, 0, 0, 0, handle))
+            closed += 1
+    return f"closed {closed} other session(s)"
 
 
 def main() -> int:

@@ -8,16 +8,12 @@ command and a console meet). The password goes to the child on stdin.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 from typing import Any, ClassVar
 
 from console_tui.core.control import ControlURI
-from console_tui.core.errors import NotPermittedError, UnreachableError
-from console_tui.core.ipmi_common import BMC, PasswordSource, bmc_error, bmc_of
+from console_tui.core.errors import NotPermittedError
+from console_tui.core.ipmi_common import BMC, PasswordSource, bmc_of, ipmi_command
 
-TIMEOUT = 30.0
 POWER_WORDS = {
     "on": "power on",
     "soft-off": "soft power off (ACPI)",
@@ -79,43 +75,4 @@ class IPMIControl:
         )
 
     async def _run(self, op: str, arg: str, action: str) -> Any:
-        bmc = self.bmc()
-        request = json.dumps(
-            {
-                "host": bmc.host,
-                "port": bmc.port,
-                "user": bmc.user,
-                "password": bmc.password,
-                "op": op,
-                "arg": arg,
-            }
-        ).encode()
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "console_tui.core.control._ipmi_command",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        try:
-            out, _ = await asyncio.wait_for(child.communicate(request), TIMEOUT)
-        except TimeoutError:
-            child.kill()
-            await child.wait()
-            raise UnreachableError(
-                f"the BMC did not answer within {TIMEOUT:.0f} s ({action})",
-                where=f"ipmi: {bmc.place}",
-                fix="check the host and UDP port, and that IPMI over LAN is enabled",
-            ) from None
-        try:
-            answer = json.loads(out or b"{}")
-        except ValueError:
-            answer = {}
-        if "ok" in answer:
-            return answer["ok"]
-        words = str(answer.get("error") or "no answer from the IPMI helper")
-        code = int(answer.get("code") or 0)
-        if code:
-            words = f"{words} (completion code 0x{code:02x})"
-        raise bmc_error(words, bmc, action, refused=bool(code))
+        return await ipmi_command(self.bmc(), op, arg, action)
