@@ -6,6 +6,7 @@ words, and the password never shows up in what the app writes.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pty
 import select
@@ -214,8 +215,9 @@ async def test_another_sol_session_is_reported_and_an_admin_takes_it_over(
     try:
         wait_for(lambda: ipmitool_said(b"SOL Session operational"), "ipmitool's SOL", 30)
         admin = await hub.attach("rack1")
-        await state_until(admin, "unreachable", timeout=30)
-        detail = hub.status("rack1").detail
+        async with asyncio.timeout(60):  # the line is tried again until the BMC answers
+            while "another SOL session" not in (detail := hub.status("rack1").detail):
+                await asyncio.sleep(0.1)
         assert "another SOL session is active on the BMC" in detail
         assert "an admin takes it over" in detail
 

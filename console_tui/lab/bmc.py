@@ -121,18 +121,12 @@ class SimulatedBMC:
         return BMCInfo(self.folder, self.process.pid, lan_port, USER, password_file, serial_log)
 
     def down(self) -> None:
-        """Stop the simulator and its QEMU (by their PIDs: its process group)."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
-        self.process = None
+        """Stop the machine's QEMU (by the PID in its pidfile: it daemonizes into a session of
+        its own) and the simulator (by its PID)."""
+        _stop(_pid_in(self.folder / "qemu.pid"))
+        if self.process is not None:
+            _stop(self.process.pid, self.process)
+            self.process = None
 
     def _wait_listening(self, port: int) -> None:
         deadline = time.monotonic() + 10
@@ -211,3 +205,39 @@ def _udp_bound(port: int) -> bool:
         except OSError:
             return True
         return False
+
+
+def _pid_in(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _stop(pid: int | None, process: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM, then SIGKILL after 5 s, to one process of ours."""
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return
+        if process is None and not _alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if process is not None:
+        process.wait(5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
