@@ -8,8 +8,6 @@ one private folder; the simulator is stopped by its PID (and takes its QEMU with
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shlex
 import signal
 import socket
@@ -19,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console_tui.core import paths
-from console_tui.lab.guest import KERNEL_CMDLINE, Lab, LabError
+from console_tui.lab.guest import KERNEL_CMDLINE, Lab, LabError, _signal, _wait_gone
 from console_tui.lab.initramfs import build_initramfs
 
 USER = "admin"
@@ -218,26 +216,13 @@ def _stop(pid: int | None, process: subprocess.Popen[bytes] | None = None) -> No
     """SIGTERM, then SIGKILL after 5 s, to one process of ours."""
     if pid is None:
         return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            return
-        if process is None and not _alive(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    _signal(pid, signal.SIGTERM)
     if process is not None:
-        process.wait(5)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            _signal(pid, signal.SIGKILL)
+            process.wait(5)
+    elif not _wait_gone(pid, 5.0):
+        _signal(pid, signal.SIGKILL)
+        _wait_gone(pid, 5.0)
