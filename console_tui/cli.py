@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     action.add_argument("--text", metavar="TEXT", help="text to type (\\r for Enter)")
     action.add_argument(
+        "--baud", type=int, metavar="RATE", help="set a terminal server port's baud rate (rfc2217)"
+    )
+    action.add_argument(
         "--power",
         choices=("on", "soft-off", "off", "cycle"),
         help="power action (through the control backing)",
@@ -243,6 +246,7 @@ async def _hub_with(config: config_mod.Config, name: str) -> HubAPI:
 
 
 async def _list(config: config_mod.Config, *, as_json: bool) -> int:
+    from console_tui.core import remotes
     from console_tui.core.discovery import folder_problems
 
     hub = await _hub(config, [t.name for t in config.targets])
@@ -253,6 +257,10 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
         await hub.close()
     for problem in folder_problems(config.discovery):
         print(f"console-tui: {problem}", file=sys.stderr)
+    for entry in config.remotes:
+        link = remotes.find(entry.name)
+        if link is not None and link.trouble:
+            print(f"console-tui: remote {entry.name}: {link.trouble}", file=sys.stderr)
     if as_json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2))
         return EXIT_OK
@@ -269,6 +277,8 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
     for s in statuses:
         if s.detail:
             print(f"{s.name}: {s.detail}", file=sys.stderr)
+        if s.line:
+            print(f"{s.name}: line {s.line}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -420,6 +430,8 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
             where="--sysrq",
             fix=f"use keys from: {''.join(sorted(keys.SYSRQ_KEYS))} (h shows the guest's help)",
         )
+    if args.baud is not None and args.baud <= 0:
+        raise UsageError(f"baud {args.baud} is not a rate", where="--baud", fix="e.g. --baud 9600")
     for name in args.key or ():
         try:
             keys.encode_key(name, target.keys)
@@ -442,6 +454,8 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
     if args.brk:
         await hub.send_break(viewer)
         return "sent BREAK"
+    if args.baud is not None:
+        return f"set the line to {await hub.set_baud(viewer, args.baud)}"
     if args.power:
         await hub.power(viewer, args.power)
         return f"sent power {args.power}"

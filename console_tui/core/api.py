@@ -171,6 +171,10 @@ class TargetStatus:
     """the console line that raised it"""
     can_break: Capability = Capability(False, "not known yet")
     can_control: Capability = Capability(False, "not known yet")
+    line: str = ""
+    """the serial line's settings as the terminal server confirmed them (`9600 8N1, no flow
+    control`), or why it has none to set; empty for lines without settings"""
+    can_set_baud: Capability = Capability(False, "not known yet")
     power_actions: tuple[str, ...] = ()
     """what the control can do to the power (on, soft-off, off, cycle); the others are disabled"""
     boot_overrides: tuple[str, ...] = ()
@@ -184,7 +188,7 @@ class TargetStatus:
         """The inverse of `as_dict`; keys it does not know are ignored."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in raw.items() if k in known}
-        for key in ("can_break", "can_control"):
+        for key in ("can_break", "can_control", "can_set_baud"):
             if isinstance(values.get(key), dict):
                 values[key] = Capability(**values[key])
         for key in ("power_actions", "boot_overrides"):
@@ -298,6 +302,11 @@ class HubAPI(Protocol):
     async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> None: ...
 
     async def nmi(self, viewer: Viewer) -> None: ...
+
+    async def set_baud(self, viewer: Viewer, baud: int) -> str:
+        """Change the baud rate of the terminal server's port (rfc2217://) for this session and
+        its reconnects; the line in words, as the server confirmed it."""
+        ...
 
     async def reset(self, viewer: Viewer) -> None: ...
 

@@ -25,6 +25,8 @@ EVENTS = frozenset(
         "lifecycle",
         "connect",
         "disconnect",
+        "dial-in",
+        "vmotion-refused",
         "attach",
         "detach",
         "lock",
@@ -36,6 +38,7 @@ EVENTS = frozenset(
         "boot_override",
         "key",
         "paste",
+        "baud",
         "denied",
     }
 )

@@ -30,9 +30,15 @@ from console_tui.core.api import (
 )
 from console_tui.core.audit import AuditLog
 from console_tui.core.backings import make_backing, parse_console_uri
+from console_tui.core.backings.comport import LineError, SettableLine, baud_refusal, check_baud
 from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control
-from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
+from console_tui.core.errors import (
+    ConsoleError,
+    NotPermittedError,
+    UnreachableError,
+    UsageError,
+)
 from console_tui.core.inventory import TargetBook
 from console_tui.core.paths import local_user, state_dir
 from console_tui.core.power import control_offers, take_over_line
@@ -63,6 +69,7 @@ class Hub:
             config.targets,
             str(config.path or "config"),
             memory=state_dir() / "discovered-names.json",
+            remote_entries=config.remotes,
         )
 
     # -- targets ----------------------------------------------------------------------------
@@ -122,6 +129,10 @@ class Hub:
             alert_line=alert.line if alert else "",
             can_break=self.can_break(name),
             can_control=self.can_control(name),
+            line=session.backing.line
+            if session and isinstance(session.backing, SettableLine)
+            else "",
+            can_set_baud=self._can_set_baud(name),
             **control_offers(target),
         )
 
@@ -130,13 +141,14 @@ class Hub:
         status = self.status(name)
         target = self.target(name)
         state, detail = status.state, status.detail
+        line = status.line
         if status.state == "closed":
-            state, detail = await probe_console(target)
+            state, detail, line = await probe_console(target)
         power, trouble = (
             await probe_power(target.control, target.password()) if target.control else ("", "")
         )
         detail = detail or trouble
-        return dataclasses.replace(status, state=state, detail=detail, power=power)
+        return dataclasses.replace(status, state=state, detail=detail, power=power, line=line)
 
     # -- sessions and viewers ---------------------------------------------------------------
 
@@ -247,6 +259,7 @@ class Hub:
     async def close(self) -> None:
         await self.watch.close()
         await asyncio.gather(*(session.close() for session in self.sessions.values()))
+        await asyncio.gather(*(link.close() for link in self.book.links))
         self.sessions.clear()
         self._lock_waiting.clear()
         self.audit.close()
@@ -468,6 +481,34 @@ class Hub:
         )
         with _marked(session, f"{viewer.label} sent SysRq {sysrq_keys}"):
             await session.run_steps(plan)
+
+    def _can_set_baud(self, name: str) -> Capability:
+        session = self.sessions.get(name)
+        console = self.target(name).console
+        backing = session.backing if session else make_backing(console)
+        reason = baud_refusal(backing, parse_console_uri(console).scheme)
+        return Capability(not reason, reason)
+
+    async def set_baud(self, viewer: Viewer, baud: int) -> str:
+        """Change the baud rate of a terminal server's port; reconnects keep it; all are told."""
+        session = self._writer_session(viewer, "change the baud rate")
+        capability = self._can_set_baud(viewer.target)
+        if not capability.ok or not isinstance(session.backing, SettableLine):
+            raise NotPermittedError(
+                f"cannot change the baud rate: {capability.reason}", where=viewer.target
+            )
+        try:
+            check_baud(baud)
+        except LineError as exc:
+            raise UsageError(str(exc), where=viewer.target, fix=exc.fix) from None
+        self.audit.record(
+            "baud", who=viewer.who, target=viewer.target, source=viewer.source, baud=baud
+        )
+        with _marked(session, f"{viewer.label} set the baud rate to {baud}"):
+            line = await session.backing.set_baud(baud)
+        session.line_baud = baud
+        session.broadcast(Event(EventKind.NOTICE, text=f"{viewer.label} set the line to {line}"))
+        return line
 
     async def nmi(self, viewer: Viewer) -> None:
         await self._control(viewer, "nmi", "send NMI")

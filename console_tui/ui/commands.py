@@ -90,6 +90,10 @@ def console_commands(screen: MainScreen) -> Iterator[Command]:
             why(f"boot:{device}"),
         )
     yield Command("Function keys and boot keys…", screen.action_function_keys, f"{style} keys")
+    baud = why("baud")
+    yield Command("Baud rate…", screen.action_baud, "set the terminal server port's rate", baud)
+    for rate, what in ((9600, "boot loaders, firmware"), (115200, "the usual Linux rate")):
+        yield Command(f"Baud rate {rate}", partial(screen.set_baud, rate), what, baud)
     for number in range(1, 13):
         data = keys.function_key(number, style)
         yield Command(

@@ -7,8 +7,9 @@ new module with a class that satisfies `Backing` and one line in `REGISTRY`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 from console_tui.core.errors import NotPermittedError, UnreachableError
@@ -86,13 +87,16 @@ REGISTRY: dict[str, str] = {
     "tcp": "console_tui.core.backings.tcp:TCPBacking",
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
+    "listen": "console_tui.core.backings.inbound:InboundBacking",
+    "rfc2217": "console_tui.core.backings.rfc2217:RFC2217Backing",
+    "ssh": "console_tui.core.backings.ssh:SSHChainBacking",
     "ipmi-sol": "console_tui.core.backings.ipmi_sol:IPMISOLBacking",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh", "ipmi-sol"}
-PLANNED = {"unix+listen", "telnets", "rfc2217", "listen", "file", "ssh"}
+PLANNED = {"unix+listen", "telnets", "file"}
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
@@ -142,6 +146,15 @@ def parse_console_uri(text: str) -> ConsoleURI:
             raise URIError("ipmi-sol:// needs user@host", fix="e.g. ipmi-sol://admin@10.0.0.9:623")
     if not parts.hostname or not port:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
+    if scheme == "listen":
+        _check_listen_params(params)
+    if scheme == "rfc2217":
+        from console_tui.core.backings.comport import LineError, line_from_params
+
+        try:
+            line_from_params(params)
+        except LineError as exc:
+            raise URIError(f"rfc2217:// {exc}", fix=exc.fix) from None
     return ConsoleURI(
         text,
         scheme,
@@ -152,6 +165,50 @@ def parse_console_uri(text: str) -> ConsoleURI:
         params=params,
         fragment=parts.fragment,
     )
+
+
+LISTEN_SELECTORS = ("uuid", "vm", "peer")
+
+
+def _check_listen_params(params: dict[str, str]) -> None:
+    """A `listen://` target picks its VM by at most one of uuid=, vm=, peer= (or none)."""
+    unknown = sorted(set(params) - set(LISTEN_SELECTORS))
+    if unknown:
+        raise URIError(
+            f"listen:// takes no {unknown[0]}=",
+            fix="pick the VM with one of ?uuid=..., ?vm=NAME, ?peer=ADDR, or none for a port of "
+            "its own",
+        )
+    given = [key for key in LISTEN_SELECTORS if key in params]
+    if len(given) > 1:
+        raise URIError(
+            f"listen:// picks its VM by one of uuid=, vm=, peer=, got {' and '.join(given)}",
+            fix="keep one: uuid= is the surest, then vm=, then peer=",
+        )
+    if given and not params[given[0]]:
+        raise URIError(f"listen:// has an empty {given[0]}=", fix=f"e.g. ?{given[0]}=web-01")
+    if given == ["peer"]:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(params["peer"])
+        except ValueError:
+            raise URIError(
+                f"listen:// peer={params['peer']!r} is not an IP address",
+                fix="write the address the VM dials from, e.g. ?peer=10.0.0.9",
+            ) from None
+
+
+@runtime_checkable
+class Awaited(Protocol):
+    """A line the far end opens (a VM dialling in): `open` waits for it, the session says why
+    meanwhile (`waiting`, empty when the far end is there already), and the line marks what
+    happens on it (a vMotion) through `on_mark`."""
+
+    on_mark: Callable[[str], None] | None
+
+    @property
+    def waiting(self) -> str: ...
 
 
 def backing_class(scheme: str) -> type:

@@ -82,7 +82,7 @@ class StreamBacking:
             ) from None
         except OSError as exc:
             raise unreachable_from_oserror(exc, self.uri, device=self.device) from exc
-        self._telnet = TelnetCodec() if self._telnet_framing() else None
+        self._telnet = self._new_codec() if self._telnet_framing() else None
         self._closed = False
 
     def _stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -91,28 +91,41 @@ class StreamBacking:
         return self._reader, self._writer
 
     async def read(self) -> bytes:
-        """At least one console byte; telnet commands are answered and left out.
+        """At least one console byte; telnet commands are answered and left out."""
+        while True:
+            if data := await self._read_once():
+                return data
+
+    def _new_codec(self) -> TelnetCodec:
+        """The telnet codec of a new connection (a subclass may accept more options)."""
+        return TelnetCodec()
+
+    def _subnegotiated(self, codec: TelnetCodec) -> None:
+        """The codec kept subnegotiations (`codec.messages`): a subclass reads them."""
+
+    async def _read_once(self) -> bytes:
+        """One read from the line: its console bytes, none when it held only telnet commands.
 
         Every `YIELD_EVERY` bytes, commands or not, it lets the event loop run other work first."""
         reader, writer = self._stream()
-        while True:
-            if self._unyielded >= YIELD_EVERY:
-                self._unyielded = 0
-                await asyncio.sleep(0)
-            try:
-                raw = await reader.read(READ_SIZE)
-            except OSError as exc:
-                raise BackingClosed(f"{self.uri.where}: {exc}") from exc
-            if not raw:
-                raise BackingClosed(f"{self.uri.where}: the far end closed the line")
-            self._unyielded += len(raw)
-            if self._telnet is None:
-                return raw
-            data, answers = self._telnet.decode(raw)
-            if answers and writer.transport.get_write_buffer_size() < ANSWER_BACKLOG:
-                writer.write(answers)
-            if data:
-                return data
+        if self._unyielded >= YIELD_EVERY:
+            self._unyielded = 0
+            await asyncio.sleep(0)
+        try:
+            raw = await reader.read(READ_SIZE)
+        except OSError as exc:
+            raise BackingClosed(f"{self.uri.where}: {exc}") from exc
+        if not raw:
+            raise BackingClosed(f"{self.uri.where}: the far end closed the line")
+        self._unyielded += len(raw)
+        if self._telnet is None:
+            return raw
+        data, answers = self._telnet.decode(raw)
+        if answers and writer.transport.get_write_buffer_size() < ANSWER_BACKLOG:
+            writer.write(answers)
+        if self._telnet.messages:
+            self._subnegotiated(self._telnet)
+        return data
 
     async def write(self, data: bytes) -> None:
         if self._telnet is not None:

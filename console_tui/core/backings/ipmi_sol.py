@@ -113,16 +113,13 @@ class IPMISOLBacking:
         def arrived(data: Any) -> None:
             loop.call_soon_threadsafe(self._arrived, data, activated)
 
+        def start() -> Any:
+            _forget(bmc)  # a fresh login, never one pyghmi kept from before
+            return console.Console(bmc.host, bmc.user, bmc.password, arrived, port=bmc.port)
+
         try:
             self._io.start()
-            self._console = await asyncio.wait_for(
-                self._io.call(
-                    lambda: console.Console(
-                        bmc.host, bmc.user, bmc.password, arrived, port=bmc.port
-                    )
-                ),
-                OPEN_TIMEOUT,
-            )
+            self._console = await asyncio.wait_for(self._io.call(start), OPEN_TIMEOUT)
             if self._console.connected and not activated.done():
                 activated.set_result(None)
             await asyncio.wait_for(asyncio.shield(activated), OPEN_TIMEOUT)
@@ -197,18 +194,24 @@ class IPMISOLBacking:
         bmc = self._bmc
         if bmc is not None and self._io.is_alive():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._io.call(lambda: _end(console, bmc)), 5.0)
+                await asyncio.wait_for(self._io.call(lambda: _end(console, bmc)), 10.0)
         self._io.stop()
 
 
 def _end(console: Any, bmc: BMC) -> None:
-    """Deactivate SOL, log out, and make pyghmi forget this login: it keeps finished logins
-    (also those a refused activation left behind) and would hand one to the next open, which
-    then waits forever."""
+    """Deactivate SOL, then log out and forget the login (`_forget`)."""
+    if console is not None:
+        with contextlib.suppress(Exception):
+            console.close()
+    _forget(bmc)
+
+
+def _forget(bmc: BMC) -> None:
+    """Log out and make pyghmi forget this BMC login: it keeps finished logins (also those a
+    refused activation or a lost BMC left behind) and would hand one to the next open, which
+    then waits forever for a logon that never comes."""
     from pyghmi.ipmi.private.session import Session
 
-    if console is not None:
-        console.close()
     for handlers in Session.bmc_handlers.values():
         for key, session in list(handlers.items()):
             user = session.userid.decode() if isinstance(session.userid, bytes) else session.userid

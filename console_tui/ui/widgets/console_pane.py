@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from console_tui.core import keys
 from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
+from console_tui.core.backings import parse_console_uri
 from console_tui.core.config import Role, Settings, Target
 from console_tui.core.errors import ConsoleError
 from console_tui.ui.messages import Announce, TargetChanged
@@ -104,7 +105,8 @@ class ConsolePane(Vertical):
         self._ready = asyncio.Event()
         self._drawn = asyncio.Event()
         status = hub.status(target.name)
-        line = f"{target.baud} 8N1" if status.backing in LINE_BACKINGS else ""
+        baud = parse_console_uri(target.console).params.get("baud", target.baud)
+        line = status.line or (f"{baud} 8N1" if status.backing in LINE_BACKINGS else "")
         self.facts = SessionFacts(
             target=target.name,
             backing=status.backing,
@@ -233,6 +235,7 @@ class ConsolePane(Vertical):
         elif kind == EventKind.STATE:
             if (event.text, event.detail) != (self.facts.state, self.facts.detail):
                 self._show(state=event.text, detail=event.detail)
+                self._refresh_line()
                 why = f": {event.detail}" if event.detail else ""
                 if event.text == "connected":
                     why = f"; {self.facts.lock_words}"
@@ -247,6 +250,7 @@ class ConsolePane(Vertical):
             self._show(viewers=event.text)
         elif kind == EventKind.NOTICE:
             hint = f" ({HAND_OVER_HINT})" if event.detail == LOCK_REQUESTED else ""
+            self._refresh_line()
             self.post_message(Announce(f"{self.target.name}: {event.text}{hint}", bell=True))
         elif kind == EventKind.DETACHED:
             self.viewer = None
@@ -355,6 +359,8 @@ class ConsolePane(Vertical):
             capability = self.hub.can_break(self.target.name)
         elif action in ("nmi", "reset"):
             capability = self.hub.can_control(self.target.name)
+        elif action == "baud":
+            capability = self.hub.status(self.target.name).can_set_baud
         elif action == "sac" and self.target.os != "windows":
             return 'SAC is for Windows targets: set os = "windows" on the target'
         elif action.startswith(("power:", "boot:")):
@@ -394,6 +400,31 @@ class ConsolePane(Vertical):
 
     def nmi(self) -> None:
         self.act("NMI", self.hub.nmi)
+
+    def set_baud(self, baud: int) -> None:
+        """Change the terminal server port's rate; the status line shows what it confirmed."""
+
+        async def call(viewer: Viewer) -> None:
+            self.post_message(self.LineSet(await self.hub.set_baud(viewer, baud)))
+
+        self.act(f"baud rate {baud}", call)
+
+    class LineSet(Message):
+        """The line's settings changed, in words (posted by the action's worker)."""
+
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
+
+    @on(LineSet)
+    def _line_set(self, message: LineSet) -> None:
+        self._show(line=message.line)
+
+    def _refresh_line(self) -> None:
+        """The line as the Hub knows it now (a terminal server confirmed it, or another
+        operator changed it)."""
+        if line := self.hub.status(self.target.name).line:
+            self._show(line=line)
 
     def reset(self) -> None:
         self.act("Reset", self.hub.reset)
