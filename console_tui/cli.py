@@ -88,7 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument(
         "--baud", type=int, metavar="RATE", help="set a terminal server port's baud rate (rfc2217)"
     )
-    p.add_argument("--yes", action="store_true", help="do not ask before NMI or reset")
+    action.add_argument(
+        "--power",
+        choices=("on", "soft-off", "off", "cycle"),
+        help="power action (through the control backing)",
+    )
+    action.add_argument(
+        "--boot-override",
+        choices=("setup", "pxe", "disk"),
+        help="boot once from this at the next boot: firmware setup, PXE or disk",
+    )
+    action.add_argument(
+        "--take-over",
+        action="store_true",
+        help="end another client's IPMI SOL session and connect in its place (admin)",
+    )
+    p.add_argument("--yes", action="store_true", help="do not ask before NMI, reset or power")
     p.add_argument(
         "--wait",
         type=float,
@@ -378,10 +393,12 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
     hub = await _hub_with(config, args.name)
     try:
         _check_send_words(hub.target(args.name), args)
-        if (args.nmi or args.reset) and not args.yes and not _confirm(args):
+        asks = args.nmi or args.reset or args.power in ("off", "soft-off", "cycle")
+        if asks and not args.yes and not _confirm(args):
             print("not sent", file=sys.stderr)
             return EXIT_OK
-        needs_line = not (args.nmi or args.reset)
+        needs_line = not (args.nmi or args.reset or args.power or args.boot_override)
+        needs_line = needs_line and not args.take_over
         if needs_line:
             _check_break(hub, args)
         viewer = await hub.attach(
@@ -445,6 +462,15 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
         return "sent BREAK"
     if args.baud is not None:
         return f"set the line to {await hub.set_baud(viewer, args.baud)}"
+    if args.power:
+        await hub.power(viewer, args.power)
+        return f"sent power {args.power}"
+    if args.boot_override:
+        await hub.boot_override(viewer, args.boot_override)
+        return f"set the next boot to {args.boot_override}"
+    if args.take_over:
+        await hub.take_over(viewer)
+        return "took the console over"
     if args.key:
         await hub.send_keys(viewer, args.key)
         return f"sent {' '.join(args.key)}"
@@ -454,7 +480,7 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
 
 
 def _confirm(args: argparse.Namespace) -> bool:
-    what = "NMI" if args.nmi else "reset"
+    what = "NMI" if args.nmi else "reset" if args.reset else f"power {args.power}"
     if not sys.stdin.isatty():
         raise UsageError(
             f"{what} needs confirmation and there is no terminal to ask",

@@ -179,6 +179,10 @@ class TargetStatus:
     """SysRq: by a serial BREAK, or through the control's keyboard where the line has none"""
     can_write: Capability = Capability(True)
     """typing, keys, BREAK and the write lock: not on a read-only line such as file://"""
+    power_actions: tuple[str, ...] = ()
+    """what the control can do to the power (on, soft-off, off, cycle); the others are disabled"""
+    boot_overrides: tuple[str, ...] = ()
+    """one-shot boot devices the control can set for the next boot (setup, pxe, disk)"""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,6 +195,9 @@ class TargetStatus:
         for key in ("can_break", "can_control", "can_set_baud", "can_sysrq", "can_write"):
             if isinstance(values.get(key), dict):
                 values[key] = Capability(**values[key])
+        for key in ("power_actions", "boot_overrides"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(str(v) for v in values[key])
         return cls(**values)
 
 
@@ -316,5 +323,18 @@ class HubAPI(Protocol):
         ...
 
     async def reset(self, viewer: Viewer) -> None: ...
+
+    async def power(self, viewer: Viewer, action: str) -> None:
+        """Power on, soft-off, off or cycle the machine through its control (audited, marked)."""
+        ...
+
+    async def boot_override(self, viewer: Viewer, device: str) -> None:
+        """Boot once from `device` (setup, pxe, disk) at the next boot, through the control."""
+        ...
+
+    async def take_over(self, viewer: Viewer) -> None:
+        """An admin ends another client's session on a one-session console (IPMI SOL) and
+        connects in its place (audited)."""
+        ...
 
     async def close(self) -> None: ...

@@ -34,6 +34,8 @@ EVENTS = frozenset(
         "sysrq",
         "nmi",
         "reset",
+        "power",
+        "boot_override",
         "key",
         "paste",
         "baud",

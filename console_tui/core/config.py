@@ -23,6 +23,7 @@ else:  # pragma: no cover - 3.10 and older
 
 from console_tui.core import paths
 from console_tui.core.errors import ConfigError
+from console_tui.core.ipmi_common import PasswordSource
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 OS_KINDS = ("linux", "windows")
@@ -104,8 +105,15 @@ class Target:
     alerts: tuple[str, ...] = ()
     """Extra alert patterns for this target (regular expressions)."""
     """Under `serve`, hold and record this line from the start (false: a line another tool uses)."""
+    password_file: str = ""
+    """The BMC password of an ipmi-sol:// console or ipmi:// control: a file of mode 0600..."""
+    password_env: str = ""
+    """... or an environment variable; never the config text itself."""
     source: str = "config"
     where: str = ""
+
+    def password(self) -> PasswordSource:
+        return PasswordSource(self.password_file, self.password_env, self.where)
 
 
 @dataclass(frozen=True)
@@ -308,6 +316,13 @@ def _targets(raw: Any, where: Any) -> tuple[Target, ...]:
     targets = []
     for index, entry in enumerate(raw):
         here = where("target", index)
+        if "password" in entry:
+            raise ConfigError(
+                "a password is never read from the config text",
+                where=where("target", index, "password"),
+                fix='remove it; use password_file = "/path" (mode 0600) or '
+                'password_env = "VARIABLE"',
+            )
         _check_keys(entry, allowed, where, ("target", index))
         for required in ("name", "console"):
             if required not in entry:

@@ -41,6 +41,7 @@ from console_tui.core.errors import (
 )
 from console_tui.core.inventory import TargetBook
 from console_tui.core.paths import local_user, state_dir
+from console_tui.core.power import control_offers, take_over_line
 from console_tui.core.probe import probe_console, probe_power
 from console_tui.core.screen import MAX_COLUMNS, MAX_ROWS, bounded_size
 from console_tui.core.session import Session, SessionState
@@ -134,6 +135,7 @@ class Hub:
             can_set_baud=self._can_set_baud(name),
             can_sysrq=self.can_sysrq(name),
             can_write=self.can_write(name),
+            **control_offers(target),
         )
 
     async def probe(self, name: str) -> TargetStatus:
@@ -144,7 +146,9 @@ class Hub:
         line = status.line
         if status.state == "closed":
             state, detail, line = await probe_console(target)
-        power, trouble = await probe_power(target.control) if target.control else ("", "")
+        power, trouble = (
+            await probe_power(target.control, target.password()) if target.control else ("", "")
+        )
         detail = detail or trouble
         return dataclasses.replace(status, state=state, detail=detail, power=power, line=line)
 
@@ -243,14 +247,14 @@ class Hub:
 
     async def reconnect(self, viewer: Viewer) -> None:
         """Drop the console line and connect again now (every viewer of it sees the state change)."""
-        session = self._session_of(viewer)
+        self._session_of(viewer)
         self._require(viewer, Role.OPERATOR, "reconnect the console")
+        await self._reconnect(viewer, "reconnect")
+
+    async def _reconnect(self, viewer: Viewer, action: str) -> None:
+        session = self._session_of(viewer)
         self.audit.record(
-            "connect",
-            who=viewer.who,
-            target=viewer.target,
-            source=viewer.source,
-            action="reconnect",
+            "connect", who=viewer.who, target=viewer.target, source=viewer.source, action=action
         )
         await session.reconnect(viewer.label)
 
@@ -557,20 +561,57 @@ class Hub:
         capability = self.can_control(name)
         if not capability.ok:
             raise NotPermittedError(capability.reason, where=name)
-        return await make_control(self.target(name).control).power_state()
+        target = self.target(name)
+        return await make_control(target.control, password=target.password()).power_state()
 
-    async def _control(self, viewer: Viewer, action: str, words: str) -> None:
+    async def power(self, viewer: Viewer, action: str) -> None:
+        await self._control(viewer, "power", f"power {action}", action)
+
+    async def boot_override(self, viewer: Viewer, device: str) -> None:
+        await self._control(viewer, "boot_override", f"set the next boot to {device}", device)
+
+    async def take_over(self, viewer: Viewer) -> None:
+        session = self._session_of(viewer)
+        self._require(viewer, Role.ADMIN, "take over the console from another client")
+        take_over_line(session.target.console)
+        session.mark(f"{viewer.label} took the console over from another client")
+        await self._reconnect(viewer, "take-over")
+
+    async def _control(self, viewer: Viewer, action: str, words: str, arg: str = "") -> None:
         self._require(viewer, Role.OPERATOR, words)
         capability = self.can_control(viewer.target)
         if not capability.ok:
             raise NotPermittedError(f"cannot {words}: {capability.reason}", where=viewer.target)
-        control: Control = make_control(self.target(viewer.target).control)
-        self.audit.record(action, who=viewer.who, target=viewer.target, source=viewer.source)
+        target = self.target(viewer.target)
+        control: Control = make_control(target.control, password=target.password())
+        offered = control_offers(target)
+        if action == "power" and arg not in offered["power_actions"]:
+            raise NotPermittedError(
+                f"cannot {words}: the {control.kind} control does not offer it",
+                where=viewer.target,
+                fix=f"it offers: {', '.join(offered['power_actions']) or 'no power actions'}",
+            )
+        if action == "boot_override" and arg not in offered["boot_overrides"]:
+            raise NotPermittedError(
+                f"cannot {words}: the {control.kind} control has no boot override for it",
+                where=viewer.target,
+                fix=f"it offers: {', '.join(offered['boot_overrides']) or 'none'}",
+            )
+        extra = {"arg": arg} if arg else {}
+        self.audit.record(
+            action, who=viewer.who, target=viewer.target, source=viewer.source, **extra
+        )
         session = self.sessions.get(viewer.target)
-        with _marked(session, f"{viewer.label} sent {CONTROL_WORDS[action]}"):
-            await getattr(control, action)()
+        said = CONTROL_WORDS.get(action, words)
+        with _marked(
+            session, f"{viewer.label} sent {said}" if not arg else f"{viewer.label}: {words}"
+        ):
+            await (getattr(control, action)(arg) if arg else getattr(control, action)())
         if session:
-            session.broadcast(Event(EventKind.NOTICE, text=f"{viewer.label} sent {action.upper()}"))
+            text = (
+                f"{viewer.label} sent {action.upper()}" if not arg else f"{viewer.label}: {words}"
+            )
+            session.broadcast(Event(EventKind.NOTICE, text=text))
 
     # -- checks -----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from console_tui.core.backings.comport import SettableLine
 from console_tui.core.config import Target
 from console_tui.core.control import make_control
 from console_tui.core.errors import ConsoleError
+from console_tui.core.ipmi_common import PasswordSource
 from console_tui.core.session import LineClaim
 
 PROBE_TIMEOUT = 3.0
@@ -44,7 +45,7 @@ async def probe_console(target: Target) -> tuple[str, str, str]:
     holder = claim.take()
     if holder:
         return "in use", f"in use by {holder} on this machine", ""
-    backing = make_backing(uri, baud=target.baud)
+    backing = make_backing(uri, baud=target.baud, password=target.password())
     if isinstance(backing, SettableLine):
         backing.wait_for_port = False  # a look, not a session: the port need not open
     try:
@@ -61,10 +62,10 @@ async def probe_console(target: Target) -> tuple[str, str, str]:
     return "reachable", "", backing.line if isinstance(backing, SettableLine) else ""
 
 
-async def probe_power(control: str) -> tuple[str, str]:
+async def probe_power(control: str, password: PasswordSource | None = None) -> tuple[str, str]:
     """`(power, trouble)` from a control backing: the power state, or `unknown` and why."""
     try:
         async with asyncio.timeout(PROBE_TIMEOUT + 1):
-            return await make_control(control).power_state(), ""
+            return await make_control(control, password=password).power_state(), ""
     except (ConsoleError, TimeoutError) as exc:
         return "unknown", f"control: {exc}"

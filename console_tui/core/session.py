@@ -183,7 +183,9 @@ class Session:
             )
 
     def _new_backing(self) -> Backing:
-        backing = make_backing(self.target.console, baud=self.target.baud)
+        backing = make_backing(
+            self.target.console, baud=self.target.baud, password=self.target.password()
+        )
         if self.line_baud and isinstance(backing, SettableLine):
             backing.baud = self.line_baud
         return backing
@@ -246,7 +248,7 @@ class Session:
                 self._set_state(SessionState.WAITING)
             try:
                 await self.backing.open()
-            except (UnreachableError, OSError) as exc:
+            except (ConsoleError, OSError) as exc:  # a refused login too: told, then retried
                 self.last_error = str(exc)
                 self._set_state(SessionState.UNREACHABLE)
                 await self._finished(attempt)

@@ -18,6 +18,14 @@ from console_tui.ui.dialogs.sysrq import sysrq_label
 from console_tui.ui.screens.main import MainScreen
 from console_tui.ui.widgets.inventory import Inventory
 
+POWER_WORDS = (
+    ("on", "power on"),
+    ("soft-off", "asks first; the power button (ACPI)"),
+    ("off", "asks first; cuts the power"),
+    ("cycle", "asks first; off, then on"),
+)
+BOOT_WORDS = (("setup", "firmware setup (BIOS/UEFI)"), ("pxe", "PXE"), ("disk", "disk"))
+
 
 @dataclass(frozen=True)
 class Command:
@@ -67,6 +75,20 @@ def console_commands(screen: MainScreen) -> Iterator[Command]:
         "Send NMI", screen.action_nmi, f"asks first; through {name}'s control", why("nmi")
     )
     yield Command("Reset", screen.action_reset, f"asks first; hard reset of {name}", why("reset"))
+    for action, words in POWER_WORDS:
+        yield Command(
+            f"Power {action}",
+            partial(screen.power, action),
+            f"{words}; through {name}'s control",
+            why(f"power:{action}"),
+        )
+    for device, words in BOOT_WORDS:
+        yield Command(
+            f"Next boot: {words}",
+            partial(screen.boot_override, device),
+            "once, at the next boot; through the control",
+            why(f"boot:{device}"),
+        )
     yield Command("Function keys and boot keys…", screen.action_function_keys, f"{style} keys")
     baud = why("baud")
     yield Command("Baud rate…", screen.action_baud, "set the terminal server port's rate", baud)

@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 from console_tui.core.errors import NotPermittedError, UnreachableError
+from console_tui.core.ipmi_common import PasswordSource
 
 
 class BackingClosed(Exception):
@@ -94,6 +95,7 @@ REGISTRY: dict[str, str] = {
     "listen": "console_tui.core.backings.inbound:InboundBacking",
     "rfc2217": "console_tui.core.backings.rfc2217:RFC2217Backing",
     "ssh": "console_tui.core.backings.ssh:SSHChainBacking",
+    "ipmi-sol": "console_tui.core.backings.ipmi_sol:IPMISOLBacking",
     "unix+listen": "console_tui.core.backings.unix_listen:UnixListenBacking",
     "file": "console_tui.core.backings.file:FileBacking",
     "telnets": "console_tui.core.backings.telnets:TelnetsBacking",
@@ -105,7 +107,7 @@ CHECKS: dict[str, str] = {
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
-_HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
+_HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh", "ipmi-sol"}
 PLANNED: set[str] = set()
 
 
@@ -150,6 +152,10 @@ def parse_console_uri(text: str) -> ConsoleURI:
         raise URIError(
             "the port is not a number from 1 to 65535", fix="e.g. telnet://host:7001"
         ) from None
+    if scheme == "ipmi-sol":
+        port = port or 623
+        if not parts.username:
+            raise URIError("ipmi-sol:// needs user@host", fix="e.g. ipmi-sol://admin@10.0.0.9:623")
     if not parts.hostname or not port:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
     if scheme == "listen":
@@ -226,10 +232,14 @@ def backing_class(scheme: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
 
 
-def make_backing(uri: str | ConsoleURI, *, baud: int = 115200) -> Backing:
-    """The backing for a console URI (not yet opened)."""
+def make_backing(
+    uri: str | ConsoleURI, *, baud: int = 115200, password: PasswordSource | None = None
+) -> Backing:
+    """The backing for a console URI (not yet opened); `password` for those that log in."""
     parsed = uri if isinstance(uri, ConsoleURI) else parse_console_uri(uri)
     cls = backing_class(parsed.scheme)
+    if getattr(cls, "takes_password", False):
+        return cls(parsed, baud=baud, password=password)  # type: ignore[no-any-return]
     return cls(parsed, baud=baud)  # type: ignore[no-any-return]
 
 

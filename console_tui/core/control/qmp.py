@@ -57,6 +57,26 @@ class QMPControl:
         """Reset the machine, like its reset button (QMP `system_reset`)."""
         await self.execute("system_reset")
 
+    power_actions: frozenset[str] = frozenset({"soft-off", "off", "cycle"})
+    """No "on": a QEMU that quit is gone, and QMP cannot start one. "off" is `quit` (the QEMU
+    process ends); "cycle" is `system_reset` (QEMU has no power cycle nearer than that)."""
+
+    async def power(self, action: str) -> None:
+        """soft-off presses the power button (`system_powerdown`), off ends QEMU (`quit`), cycle
+        resets the machine (`system_reset`)."""
+        command = {"soft-off": "system_powerdown", "off": "quit", "cycle": "system_reset"}.get(
+            action
+        )
+        if command is None:
+            raise NotPermittedError(
+                f"QMP cannot power {action}",
+                where=self.uri.text,
+                fix="start the VM again from where it was started (its script, libvirt, lab up)"
+                if action == "on"
+                else "use soft-off, off or cycle",
+            )
+        await self.execute(command)
+
     async def power_state(self) -> str:
         """QEMU's run state: `running`, `paused`, `shutdown`, `guest-panicked`, ..."""
         reply = await self.execute("query-status")

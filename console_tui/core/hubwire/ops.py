@@ -191,6 +191,9 @@ class HubOps:
     nmi = Op(HubAPI.nmi)
     set_baud = Op(HubAPI.set_baud, ordered=True)
     reset = Op(HubAPI.reset)
+    power = Op(HubAPI.power)
+    boot_override = Op(HubAPI.boot_override)
+    take_over = Op(HubAPI.take_over)
 
 
 OPS: dict[str, Op[..., Any]] = {name: op for name, op in vars(HubOps).items() if isinstance(op, Op)}

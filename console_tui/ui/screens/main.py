@@ -74,6 +74,13 @@ NEEDS_PANE = {
 }
 
 
+POWER_DETAIL = {
+    "soft-off": "Presses the power button: the OS shuts down if it listens (ACPI).",
+    "off": "Cuts the power at once (a QEMU quits): unsaved data in the guest is lost.",
+    "cycle": "Off, then on again: unsaved data in the guest is lost.",
+}
+
+
 class MainScreen(TargetListLayout, Screen[None]):
     """Inventory, tabbed live consoles, the announcement line and the footer."""
 
@@ -339,6 +346,32 @@ class MainScreen(TargetListLayout, Screen[None]):
         self._confirmed_control(
             "Reset", "reset", "Reset {name}?", "A hard reset: unsaved data in the guest is lost."
         )
+
+    def power(self, action: str) -> None:
+        """A power action through the control; all but "on" ask first."""
+        pane = self._pane_for(f"Power {action}", f"power:{action}")
+        if pane is None:
+            self.refuse(f"Power {action}", "open a target first") if not self.active_pane else None
+            return
+        if action == "on":
+            pane.power(action)
+            return
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Power {action} {pane.target.name}?",
+                yes=f"Power {action}",
+                detail=POWER_DETAIL.get(action, ""),
+            ),
+            lambda yes: pane.power(action) if yes else None,
+        )
+
+    def boot_override(self, device: str) -> None:
+        """Boot once from `device` next time (firmware setup, PXE or disk), through the control."""
+        pane = self._pane_for(f"Next boot: {device}", f"boot:{device}")
+        if pane is not None:
+            pane.boot_override(device)
+        elif not self.active_pane:
+            self.refuse(f"Next boot: {device}", "open a target first")
 
     def _confirmed_control(self, what: str, action: str, question: str, detail: str) -> None:
         """NMI and reset: ask first, then go through the target's control backing."""

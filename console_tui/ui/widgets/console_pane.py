@@ -392,9 +392,34 @@ class ConsolePane(Vertical):
             return 'SAC is for Windows targets: set os = "windows" on the target'
         elif action in ("function_keys", "sync_size", "paste", "sac"):
             capability = self.hub.can_write(self.target.name)
+        elif action.startswith(("power:", "boot:")):
+            return self._not_offered(action)
         else:
             return ""
         return "" if capability.ok else capability.reason
+
+    def _not_offered(self, action: str) -> str:
+        """Why the control cannot do `power:ACTION` or `boot:DEVICE`, or an empty string."""
+        capability = self.hub.can_control(self.target.name)
+        if not capability.ok:
+            return capability.reason
+        kind, _, what = action.partition(":")
+        status = self.hub.status(self.target.name)
+        offered = status.power_actions if kind == "power" else status.boot_overrides
+        if what in offered:
+            return ""
+        scheme = status.control.split(":", 1)[0]
+        if kind == "boot":
+            return f"the {scheme} control has no one-shot boot override (IPMI has)"
+        return f"the {scheme} control cannot power {what}" + (
+            " (a QEMU that quit cannot be started over QMP)" if scheme == "qmp" else ""
+        )
+
+    def power(self, action: str) -> None:
+        self.act(f"power {action}", lambda viewer: self.hub.power(viewer, action))
+
+    def boot_override(self, device: str) -> None:
+        self.act(f"next boot: {device}", lambda viewer: self.hub.boot_override(viewer, device))
 
     def send_sysrq(self, sysrq_keys: str) -> None:
         self.act(f"SysRq {sysrq_keys}", lambda viewer: self.hub.sysrq(viewer, sysrq_keys))
