@@ -386,11 +386,20 @@ def _check_break(hub: HubAPI, args: argparse.Namespace) -> None:
     """Refuse BREAK and SysRq before connecting when the backing cannot carry them."""
     if args.brk or args.sysrq:
         capability = hub.can_break(args.name)
+        if args.sysrq and _sysrq_by(hub, args.name):
+            return
         if not capability.ok:
             from console_tui.core.errors import NotPermittedError
 
             what = "SysRq (it needs BREAK)" if args.sysrq else "BREAK"
             raise NotPermittedError(f"cannot send {what}: {capability.reason}", where=args.name)
+
+
+def _sysrq_by(hub: HubAPI, name: str) -> str:
+    """The control that carries SysRq to `name` as a key press, or "" (BREAK on the console)."""
+    from console_tui.core.control import sysrq_control
+
+    return sysrq_control(hub.target(name).control, can_break=hub.can_break(name).ok)
 
 
 def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> None:
@@ -415,6 +424,9 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
 async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str:
     if args.sysrq:
         await hub.sysrq(viewer, args.sysrq)
+        by = _sysrq_by(hub, args.name)
+        if by:
+            return f"sent SysRq {args.sysrq} through {by} (the console cannot BREAK)"
         return f"sent SysRq {args.sysrq}"
     if args.nmi:
         await hub.nmi(viewer)

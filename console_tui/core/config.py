@@ -115,6 +115,17 @@ class Discovery:
 
 
 @dataclass(frozen=True)
+class Hypervisor:
+    """`[[hypervisor]]`: a libvirt connection whose every domain becomes a target
+    (core/hypervisors.py)."""
+
+    name: str
+    uri: str
+    group: str = "default"
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class User:
     name: str
     role: Role = Role.VIEWER
@@ -131,6 +142,7 @@ class Config:
     targets: tuple[Target, ...] = ()
     users: tuple[User, ...] = ()
     discovery: Discovery = field(default_factory=Discovery)
+    hypervisors: tuple[Hypervisor, ...] = ()
 
     def target(self, name: str) -> Target:
         return find_target(self.targets, name, str(self.path or "config"))
@@ -216,12 +228,22 @@ def parse(text: str, path: Path | None = None) -> Config:
     def where(*key: str | int) -> str:
         return f"{where_file}:{lines.find(*key)}"
 
-    _check_keys(data, ("settings", "target", "user", "discovery"), where, ())
+    _check_keys(data, ("settings", "target", "user", "discovery", "hypervisor"), where, ())
     settings = _settings(data.get("settings", {}), where)
     targets = _targets(data.get("target", []), where)
     users = _users(data.get("user", []), where)
     discovery = _discovery(data.get("discovery", {}), where)
-    return Config(path=path, settings=settings, targets=targets, users=users, discovery=discovery)
+    from console_tui.core.hypervisors import parse_hypervisors
+
+    hypervisors = parse_hypervisors(data.get("hypervisor", []), where)
+    return Config(
+        path=path,
+        settings=settings,
+        targets=targets,
+        users=users,
+        discovery=discovery,
+        hypervisors=hypervisors,
+    )
 
 
 def _settings(raw: Any, where: Any) -> Settings:

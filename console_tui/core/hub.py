@@ -31,7 +31,7 @@ from console_tui.core.api import (
 from console_tui.core.audit import AuditLog
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Config, Target, User
-from console_tui.core.control import Control, make_control
+from console_tui.core.control import Control, make_control, sysrq_control
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError
 from console_tui.core.inventory import TargetBook
 from console_tui.core.paths import local_user, state_dir
@@ -62,6 +62,7 @@ class Hub:
             config.targets,
             str(config.path or "config"),
             memory=state_dir() / "discovered-names.json",
+            hypervisors=config.hypervisors,
         )
 
     # -- targets ----------------------------------------------------------------------------
@@ -457,6 +458,10 @@ class Hub:
 
     async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> None:
         session = self._writer_session(viewer, "send SysRq")
+        control = self.target(viewer.target).control
+        if sysrq_control(control, can_break=self.can_break(viewer.target).ok):
+            await self._sysrq_by_control(viewer, session, sysrq_keys, pause)
+            return
         self._require_break(viewer.target)
         plan = keys.sysrq_plan(sysrq_keys, pause=pause)
         self.audit.record(
@@ -464,6 +469,26 @@ class Hub:
         )
         with _marked(session, f"{viewer.label} sent SysRq {sysrq_keys}"):
             await session.run_steps(plan)
+
+    async def _sysrq_by_control(
+        self, viewer: Viewer, session: Session, sysrq_keys: str, pause: float
+    ) -> None:
+        control = make_control(self.target(viewer.target).control)
+        self.audit.record(
+            "sysrq",
+            who=viewer.who,
+            target=viewer.target,
+            source=viewer.source,
+            keys=sysrq_keys,
+            path=control.kind,
+        )
+        text = f"{viewer.label} sent SysRq {sysrq_keys} through {control.kind} (no BREAK here)"
+        with _marked(session, text):
+            for index, key in enumerate(sysrq_keys):
+                if index:
+                    await asyncio.sleep(pause)
+                await control.sysrq(key)
+        session.broadcast(Event(EventKind.NOTICE, text=text))
 
     async def nmi(self, viewer: Viewer) -> None:
         await self._control(viewer, "nmi", "send NMI")

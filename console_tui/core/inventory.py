@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from console_tui.core import discovery, paths
+from console_tui.core import discovery, hypervisors, paths
 from console_tui.core.backings import parse_console_uri
-from console_tui.core.config import Discovery, Role, Target, User, find_target
+from console_tui.core.config import Discovery, Hypervisor, Role, Target, User, find_target
 
-SOURCES = ("config", "qemu", "folder", "serial")
+SOURCES = ("config", "libvirt", "qemu", "folder", "serial")
 """every source, in the order the inventory and `list` show them"""
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
 
@@ -37,6 +37,8 @@ def line_key(console: str) -> LineKey:
         uri = parse_console_uri(console)
     except ValueError:
         return ("uri", console)
+    if uri.scheme == "libvirt":
+        return ("libvirt", console)
     if not uri.host:
         return ("path", os.path.realpath(uri.path))
     host = "loopback" if uri.host.lower() in LOOPBACK else uri.host.lower()
@@ -65,8 +67,10 @@ class TargetBook:
         where: str = "config",
         *,
         memory: Path | None = None,
+        hypervisors: tuple[Hypervisor, ...] = (),
     ) -> None:
         self.configured = configured
+        self.hypervisors = hypervisors
         self.memory = memory
         self.targets: tuple[Target, ...] = configured
         self._where = where
@@ -81,8 +85,9 @@ class TargetBook:
     def visible(self, user: User | None) -> tuple[Target, ...]:
         """What `user` may see and open (everything in process, where `user` is None).
 
-        Configured targets: those in the user's groups ("*" for all). Found ones were never
-        vetted for anyone: admins see them, others only when their groups name `discovered`."""
+        Configured targets and hypervisors' domains: those in the user's groups ("*" for all).
+        Found ones were never vetted for anyone: admins see them, others only when their groups
+        name `discovered`."""
         if user is None:
             return self.targets
         return tuple(t for t in self.targets if _may_see(user, t))
@@ -97,6 +102,9 @@ class TargetBook:
                 return []
             enabled = discovery.enabled(settings)
             found = await asyncio.to_thread(discovery.scan, settings) if enabled else []
+            if self.hypervisors:
+                taken = {t.name for t in self.configured}
+                found = await hypervisors.scan(self.hypervisors, taken) + found
             self._looked_at = time.monotonic()
             return self.update(found, keep)
 
@@ -162,7 +170,7 @@ def _text(key: LineKey) -> str:
 
 
 def _may_see(user: User, target: Target) -> bool:
-    if target.source != "config":
+    if target.source not in ("config", hypervisors.SOURCE):
         return user.role is Role.ADMIN or discovery.DISCOVERED_GROUP in user.groups
     return "*" in user.groups or target.group in user.groups
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 
+from console_tui.core import hypervisors
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.config import Target
 from console_tui.core.control import make_control
@@ -23,6 +24,8 @@ PROBE_TIMEOUT = 3.0
 async def probe_console(target: Target) -> tuple[str, str]:
     """`(state, detail)` of a target's console line that no session holds open."""
     uri = parse_console_uri(target.console)
+    if uri.scheme == "libvirt" and (missing := hypervisors.missing_library()):
+        return "disabled", f"{missing}: {hypervisors.INSTALL_FIX}"
     if uri.scheme in ("serial", "pty"):
         if not os.path.exists(uri.path):
             return "unreachable", f"{uri.path} does not exist"

@@ -85,10 +85,11 @@ REGISTRY: dict[str, str] = {
     "tcp": "console_tui.core.backings.tcp:TCPBacking",
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
+    "libvirt": "console_tui.core.backings.libvirt:LibvirtBacking",
 }
 
 # What each scheme needs: a path or a host and port.
-_PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
+_PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file", "libvirt"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
 PLANNED = {"unix+listen", "telnets", "rfc2217", "listen", "file", "ssh"}
 

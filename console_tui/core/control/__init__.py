@@ -23,6 +23,15 @@ class Control(Protocol):
         """`running`, `paused`, `shutdown`, ... as the hypervisor says it."""
         ...
 
+    power_actions: frozenset[str]
+    """which of on, soft-off, off, cycle `power` can do here"""
+
+    async def power(self, action: str) -> None: ...
+
+    async def sysrq(self, key: str) -> None:
+        """One SysRq key without a serial BREAK (Alt+SysRq+key as a key press)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ControlURI:
@@ -35,8 +44,9 @@ class ControlURI:
 
 REGISTRY: dict[str, str] = {
     "qmp": "console_tui.core.control.qmp:QMPControl",
+    "libvirt": "console_tui.core.control.libvirt:LibvirtControl",
 }
-PLANNED = {"libvirt", "ipmi"}
+PLANNED = {"ipmi"}
 
 
 def parse_control_uri(text: str) -> ControlURI:
@@ -65,3 +75,15 @@ def make_control(uri: str) -> Control:
     module_name, _, class_name = REGISTRY[parsed.scheme].partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(parsed)  # type: ignore[no-any-return]
+
+
+def sysrq_control(control: str, *, can_break: bool) -> str:
+    """The kind of control that carries SysRq as a key press (`libvirt`), or "" when SysRq goes
+    as BREAK then key on the console: the control does it only where the console cannot BREAK."""
+    if can_break or not control:
+        return ""
+    try:
+        made = make_control(control)
+    except ValueError:
+        return ""
+    return made.kind if hasattr(made, "sysrq") else ""
