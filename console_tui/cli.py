@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     action.add_argument("--break", dest="brk", action="store_true", help="serial BREAK")
     action.add_argument(
+        "--take-console",
+        action="store_true",
+        help="admin: take a libvirt console another client (virsh console) holds",
+    )
+    action.add_argument(
         "--key", nargs="+", metavar="KEY", help="named keys: f1-f12 esc tab enter up down del ..."
     )
     action.add_argument("--text", metavar="TEXT", help="text to type (\\r for Enter)")
@@ -364,7 +369,7 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
         if (args.nmi or args.reset) and not args.yes and not _confirm(args):
             print("not sent", file=sys.stderr)
             return EXIT_OK
-        needs_line = not (args.nmi or args.reset)
+        needs_line = not (args.nmi or args.reset or args.take_console)
         if needs_line:
             _check_break(hub, args)
         viewer = await hub.attach(
@@ -428,6 +433,9 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
         if by:
             return f"sent SysRq {args.sysrq} through {by} (the console cannot BREAK)"
         return f"sent SysRq {args.sysrq}"
+    if args.take_console:
+        await hub.take_console(viewer)
+        return "took the console"
     if args.nmi:
         await hub.nmi(viewer)
         return "sent NMI"

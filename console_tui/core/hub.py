@@ -490,6 +490,27 @@ class Hub:
                 await control.sysrq(key)
         session.broadcast(Event(EventKind.NOTICE, text=text))
 
+    async def take_console(self, viewer: Viewer) -> None:
+        """An admin takes the console from another client of the hypervisor (libvirt's FORCE:
+        a `virsh console` holding it is cut off); audited and marked."""
+        session = self._session_of(viewer)
+        self._require(viewer, Role.ADMIN, "take the console from another client")
+        uri = parse_console_uri(session.target.console)
+        if uri.scheme != "libvirt":
+            raise NotPermittedError(
+                "only a libvirt console can be taken from another client",
+                where=viewer.target,
+                fix="close the other client of this line",
+            )
+        from console_tui.core.backings.libvirt import take_over
+
+        take_over(uri)
+        self.audit.record(
+            "take-console", who=viewer.who, target=viewer.target, source=viewer.source
+        )
+        session.mark(f"{viewer.label} took the console from any other client")
+        await session.reconnect(viewer.label)
+
     async def nmi(self, viewer: Viewer) -> None:
         await self._control(viewer, "nmi", "send NMI")
 

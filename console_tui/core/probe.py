@@ -43,7 +43,7 @@ async def probe_console(target: Target) -> tuple[str, str]:
         async with asyncio.timeout(PROBE_TIMEOUT):
             await backing.open()
     except (ConsoleError, OSError) as exc:
-        return "unreachable", str(exc)
+        return getattr(exc, "state", "unreachable"), str(exc)
     except TimeoutError:
         return "unreachable", f"no answer within {PROBE_TIMEOUT:.0f} s"
     finally:

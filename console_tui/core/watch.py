@@ -14,6 +14,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING
 
+from console_tui.core import hypervisors
 from console_tui.core.alerts import Alert, run_alert_command
 from console_tui.core.api import Event, EventKind
 from console_tui.core.control import parse_control_uri
@@ -35,6 +36,7 @@ class Watch:
         self.hub = hub
         self.capturing = False
         self._watches: dict[str, QMPWatch] = {}
+        self._hypervisors: dict[str, hypervisors.LifecycleWatch] = {}
         self._rescan: asyncio.Task[None] | None = None
         self._alert_tasks: set[asyncio.Task[None]] = set()
         self._last_event: dict[tuple[str, str], float] = {}
@@ -54,7 +56,26 @@ class Watch:
                 watch = QMPWatch(parse_control_uri(control), partial(self.lifecycle, name))
                 self._watches[name] = watch
                 watch.start()
+            if control.startswith("libvirt:"):
+                self._watch_hypervisor(control)
         return names
+
+    def _watch_hypervisor(self, control: str) -> None:
+        """Hold a libvirt hypervisor's lifecycle events, once per hypervisor."""
+        uri, _ = hypervisors.split_line_uri(control)
+        if uri not in self._hypervisors:
+            watch = hypervisors.LifecycleWatch(uri, partial(self._domain_event, uri))
+            self._hypervisors[uri] = watch
+            watch.start()
+
+    def _domain_event(
+        self, uri: str, domain: str, event: str, words: str, data: dict[str, object]
+    ) -> None:
+        """A domain's lifecycle event, told on its target; on every target of that domain."""
+        line = hypervisors.line_uri(uri, domain)
+        for target in self.hub.targets():
+            if target.control == line:
+                self.lifecycle(target.name, event, words, data)
 
     async def _keep_looking(self) -> None:
         """While capturing, look for new VMs and ports now and then, and hold their lines too."""
@@ -110,4 +131,7 @@ class Watch:
         for watch in list(self._watches.values()):
             await watch.close()
         self._watches.clear()
+        for lifecycle in list(self._hypervisors.values()):
+            await lifecycle.close()
+        self._hypervisors.clear()
         self.capturing = False

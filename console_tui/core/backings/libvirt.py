@@ -23,6 +23,12 @@ _take_over: set[tuple[str, str]] = set()
 """(hypervisor URI, domain) whose next console open takes the console from another client."""
 
 
+class ConsoleHeld(UnreachableError):
+    """Another client of the hypervisor holds the domain's console."""
+
+    state = "in use"
+
+
 def take_over(uri: ConsoleURI) -> None:
     """The next open of this domain's console forces other clients off (an admin asked)."""
     _take_over.add(hypervisors.split_line_uri(uri.text))
@@ -85,7 +91,7 @@ class LibvirtBacking:
         words = hypervisors.error_words(exc)
         code = exc.get_error_code()
         if HELD_WORDS in words:
-            return UnreachableError(
+            return ConsoleHeld(
                 "another client holds this domain's console (virsh console?)",
                 where=where,
                 fix="close that client; or, as an admin, take the console over: "
