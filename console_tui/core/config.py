@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli serves older Pythons
     import tomllib
@@ -233,9 +234,7 @@ def parse(text: str, path: Path | None = None) -> Config:
     targets = _targets(data.get("target", []), where)
     users = _users(data.get("user", []), where)
     discovery = _discovery(data.get("discovery", {}), where)
-    from console_tui.core.hypervisors import parse_hypervisors
-
-    hypervisors = parse_hypervisors(data.get("hypervisor", []), where)
+    hypervisors = _hypervisors(data.get("hypervisor", []), where)
     return Config(
         path=path,
         settings=settings,
@@ -396,6 +395,60 @@ def _discovery(raw: Any, where: Any) -> Discovery:
             )
     values["folders"] = tuple(dict.fromkeys(expanded))
     return Discovery(**values, where=where("discovery"))
+
+
+def _hypervisors(raw: Any, where: Any) -> tuple[Hypervisor, ...]:
+    """`[[hypervisor]]` entries, each checked with file:line and the fix."""
+    if not isinstance(raw, list):
+        raise ConfigError(
+            "hypervisor must be [[hypervisor]] entries",
+            where=where("hypervisor"),
+            fix="write [[hypervisor]]",
+        )
+    allowed = ("name", "uri", "group")
+    found: list[Hypervisor] = []
+    for index, entry in enumerate(raw):
+        here = where("hypervisor", index)
+        if not isinstance(entry, dict):
+            raise ConfigError("expected a table", where=here, fix="write [[hypervisor]]")
+        for key, value in entry.items():
+            if key not in allowed:
+                raise ConfigError(
+                    f"unknown key {key!r} in hypervisor",
+                    where=where("hypervisor", index, key),
+                    fix=f"remove it, or use one of: {', '.join(allowed)}",
+                )
+            if not isinstance(value, str):
+                raise ConfigError(
+                    f"hypervisor.{key} must be a string",
+                    where=where("hypervisor", index, key),
+                    fix=f'write {key} = "..."',
+                )
+        for required in ("name", "uri"):
+            if required not in entry:
+                raise ConfigError(
+                    f"[[hypervisor]] has no {required}",
+                    where=here,
+                    fix='add name = "hv1" and uri = "qemu:///system" (or qemu+ssh://root@hv1/system)',
+                )
+        check_name(entry["name"], where("hypervisor", index, "name"), "hypervisor")
+        if "group" in entry:
+            check_name(entry["group"], where("hypervisor", index, "group"), "group")
+        uri = entry["uri"]
+        if "://" not in uri or not urlsplit(uri).scheme:
+            raise ConfigError(
+                f"hypervisor uri {uri!r} is not a libvirt URI",
+                where=where("hypervisor", index, "uri"),
+                fix="e.g. qemu:///system, qemu+ssh://root@hv1/system, test:///default",
+            )
+        if any(h.name == entry["name"] for h in found):
+            raise ConfigError(
+                f"duplicate hypervisor name {entry['name']!r}",
+                where=here,
+                fix="give each hypervisor a unique name",
+            )
+        found.append(Hypervisor(**entry, where=here))
+    return tuple(found)
 
 
 def check_name(name: str, where: str, what: str) -> None:

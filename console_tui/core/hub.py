@@ -506,7 +506,11 @@ class Hub:
 
         take_over(uri)
         self.audit.record(
-            "take-console", who=viewer.who, target=viewer.target, source=viewer.source
+            "connect",
+            who=viewer.who,
+            target=viewer.target,
+            source=viewer.source,
+            action="take-console",
         )
         session.mark(f"{viewer.label} took the console from any other client")
         await session.reconnect(viewer.label)

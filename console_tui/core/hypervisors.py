@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from console_tui.core.config import NAME_RE, Hypervisor, Target, check_name
-from console_tui.core.errors import ConfigError, UnreachableError
+from console_tui.core.config import NAME_RE, Hypervisor, Target
+from console_tui.core.errors import UnreachableError
 
 SOURCE = "libvirt"
 INSTALL_FIX = (
@@ -54,60 +54,6 @@ STOPPED_DETAIL = {0: "shut down", 1: "destroyed", 2: "crashed", 3: "migrated", 5
 
 LifecycleCallback = Callable[[str, str, str, dict[str, object]], None]
 """(domain, event, words, data), called on the loop that started the watch"""
-
-
-def parse_hypervisors(raw: Any, where: Any) -> tuple[Hypervisor, ...]:
-    """`[[hypervisor]]` entries, each checked with file:line and the fix."""
-    if not isinstance(raw, list):
-        raise ConfigError(
-            "hypervisor must be [[hypervisor]] entries",
-            where=where("hypervisor"),
-            fix="write [[hypervisor]]",
-        )
-    allowed = ("name", "uri", "group")
-    found: list[Hypervisor] = []
-    for index, entry in enumerate(raw):
-        here = where("hypervisor", index)
-        if not isinstance(entry, dict):
-            raise ConfigError("expected a table", where=here, fix="write [[hypervisor]]")
-        for key, value in entry.items():
-            if key not in allowed:
-                raise ConfigError(
-                    f"unknown key {key!r} in hypervisor",
-                    where=where("hypervisor", index, key),
-                    fix=f"remove it, or use one of: {', '.join(allowed)}",
-                )
-            if not isinstance(value, str):
-                raise ConfigError(
-                    f"hypervisor.{key} must be a string",
-                    where=where("hypervisor", index, key),
-                    fix=f'write {key} = "..."',
-                )
-        for required in ("name", "uri"):
-            if required not in entry:
-                raise ConfigError(
-                    f"[[hypervisor]] has no {required}",
-                    where=here,
-                    fix='add name = "hv1" and uri = "qemu:///system" (or qemu+ssh://root@hv1/system)',
-                )
-        check_name(entry["name"], where("hypervisor", index, "name"), "hypervisor")
-        if "group" in entry:
-            check_name(entry["group"], where("hypervisor", index, "group"), "group")
-        uri = entry["uri"]
-        if "://" not in uri or not urlsplit(uri).scheme:
-            raise ConfigError(
-                f"hypervisor uri {uri!r} is not a libvirt URI",
-                where=where("hypervisor", index, "uri"),
-                fix="e.g. qemu:///system, qemu+ssh://root@hv1/system, test:///default",
-            )
-        if any(h.name == entry["name"] for h in found):
-            raise ConfigError(
-                f"duplicate hypervisor name {entry['name']!r}",
-                where=here,
-                fix="give each hypervisor a unique name",
-            )
-        found.append(Hypervisor(**entry, where=here))
-    return tuple(found)
 
 
 # -- the library and its event loop -----------------------------------------------------------
@@ -330,6 +276,8 @@ class LifecycleWatch:
     def __init__(self, uri: str, on_event: LifecycleCallback) -> None:
         self.uri = uri
         self.on_event = on_event
+        self.ready = asyncio.Event()
+        """set once the events are registered on a live connection"""
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -354,10 +302,12 @@ class LifecycleWatch:
                 await asyncio.sleep(5.0)
                 continue
             ids = await asyncio.to_thread(self._register, conn, loop)
+            self.ready.set()
             try:
                 while conn.isAlive():
                     await asyncio.sleep(2.0)
             finally:
+                self.ready.clear()
                 with contextlib.suppress(Exception):
                     for callback_id in ids:
                         await asyncio.to_thread(conn.domainEventDeregisterAny, callback_id)

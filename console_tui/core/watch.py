@@ -68,6 +68,10 @@ class Watch:
             self._hypervisors[uri] = watch
             watch.start()
 
+    async def hypervisor_ready(self, uri: str) -> None:
+        """Wait until a hypervisor's lifecycle events are registered."""
+        await self._hypervisors[uri].ready.wait()
+
     def _domain_event(
         self, uri: str, domain: str, event: str, words: str, data: dict[str, object]
     ) -> None:

@@ -1,0 +1,189 @@
+"""libvirt hypervisors for real: a private session libvirtd (console_tui/lab/libvirtd.py) running
+the demo guest as a `type='qemu'` domain with a pty serial, reached as `[[hypervisor]]`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console_tui.core import config, hypervisors
+from console_tui.core.hub import Hub
+from console_tui.lab.initramfs import READY_LINE
+from tests.conftest import audit_events, cli, need_command, output_until, table_rows
+
+DOMAIN = "lvdemo"
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[object]:
+    need_command("libvirtd", "virsh", "setpriv", "qemu-system-x86_64", "script")
+    from console_tui.lab.libvirtd import LibvirtLab
+
+    lab = LibvirtLab()
+    try:
+        lab.start()
+        lab.create(DOMAIN)
+        yield lab
+    finally:
+        lab.stop()
+
+
+def write_config(folder: Path, uri: str, extra: str = "") -> Path:
+    path = folder / "config.toml"
+    path.write_text(
+        f'[[hypervisor]]\nname = "hv1"\nuri = "{uri}"\ngroup = "lab"\n\n'
+        '[[hypervisor]]\nname = "hvgone"\nuri = "qemu:///session?socket=/nonexistent/sock"\n'
+        + extra
+    )
+    return path
+
+
+def test_list_shows_domains_with_state_and_an_unreachable_hypervisor(
+    lab: object, tmp_path: Path
+) -> None:
+    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    done = cli("--config", str(path), "list")
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    assert rows[DOMAIN]["BACKING"] == "libvirt" and rows[DOMAIN]["POWER"] == "running"
+    assert rows[DOMAIN]["GROUP"] == "lab" and rows[DOMAIN]["STATE"] == "reachable"
+    assert rows["hvgone"]["STATE"] == "unreachable"
+    assert "hvgone: " in done.stderr and "/nonexistent/sock" in done.stderr
+    assert "libvirt: XML-RPC error" not in done.stderr  # libvirt's own printing is silenced
+
+
+def test_sysrq_goes_through_sendkey_and_says_so(lab: object, tmp_path: Path) -> None:
+    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    done = cli("--config", str(path), "send", DOMAIN, "--sysrq", "h", "--wait", "3")
+    assert done.returncode == 0, done.stderr
+    assert "sent SysRq h through libvirt (the console cannot BREAK)" in done.stderr
+    assert "sysrq: HELP" in done.stdout
+    assert audit_events("sysrq")[-1]["path"] == "libvirt"
+
+
+async def test_reset_carries_on_in_the_same_session_and_is_marked_once(
+    lab: object, tmp_path: Path
+) -> None:
+    """The app's Hub: the boot after a reset arrives on the same stream; libvirt's several REBOOT
+    events for the one reset are one marker."""
+    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    hub = Hub(config.load(path))
+    try:
+        await hub.refresh_targets()
+        await hub.capture()
+        viewer = await hub.attach(DOMAIN, wait=10)
+        session = hub.sessions[DOMAIN]
+        await hub.watch.hypervisor_ready(lab.uri)  # type: ignore[attr-defined]
+        await hub.reset(viewer)
+        await output_until(viewer, b"Linux version", timeout=60)
+        await output_until(viewer, READY_LINE.encode(), timeout=60)
+        assert session.connects == 1
+    finally:
+        await hub.close()
+    cast = session.recording.path.read_text()
+    assert cast.count('"m", "the machine was reset"') == 1
+    assert any(e.get("kind") == "reset" for e in audit_events("lifecycle"))
+
+
+def test_a_held_console_is_reported_and_an_admin_takes_it(lab: object, tmp_path: Path) -> None:
+    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    holder = subprocess.Popen(
+        ["script", "-qfc", f"virsh -c '{lab.uri}' console {DOMAIN}", "/dev/null"],  # type: ignore[attr-defined]
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert holder.stdout is not None
+        said = b""
+        while b"Connected to domain" not in said:
+            line = holder.stdout.readline()
+            assert line, said
+            said += line
+        done = cli("--config", str(path), "list", "--json")
+        status = {s["name"]: s for s in json.loads(done.stdout)}[DOMAIN]
+        assert status["state"] == "in use"
+        assert "another client holds this domain's console" in status["detail"]
+        assert "--take-console" in status["detail"]
+        done = cli("--config", str(path), "send", DOMAIN, "--take-console", "--wait", "1")
+        assert done.returncode == 0, done.stderr
+        assert "took the console" in done.stderr
+        holder.wait(timeout=30)  # virsh's stream was cut off
+        assert any(e.get("action") == "take-console" for e in audit_events("connect"))
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def test_nmi_shows_on_the_console(lab: object, tmp_path: Path) -> None:
+    """The demo guest panics on an unknown NMI (the last test on this domain)."""
+    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    done = cli("--config", str(path), "send", DOMAIN, "--nmi", "--yes", "--wait", "3")
+    assert done.returncode == 0, done.stderr
+    assert "NMI" in done.stdout
+
+
+def test_without_libvirt_python_the_hypervisor_is_disabled_with_the_fix(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "qemu:///system")
+    block = (
+        "import sys; sys.modules['libvirt'] = None; sys.modules['libvirtaio'] = None;"
+        "from console_tui.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", block, "--config", str(path), "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    assert rows["hv1"]["STATE"] == "disabled" and rows["hvgone"]["STATE"] == "disabled"
+    assert "libvirt-python is not installed" in done.stderr
+    assert "pip install 'console-tui[libvirt]'" in done.stderr
+
+
+async def test_many_domains_appear_and_disappear_without_restart(tmp_path: Path) -> None:
+    """libvirt's test driver (`test:///default`, state shared within this process) holds 100
+    defined domains; the same Hub sees them come and go."""
+    path = tmp_path / "config.toml"
+    path.write_text('[[hypervisor]]\nname = "testhv"\nuri = "test:///default"\n')
+    conn = await hypervisors.connection("test:///default")
+    names = [f"many-{n:03d}" for n in range(100)]
+    xml = (
+        "<domain type='test'><name>{}</name><memory>8192</memory><os><type>hvm</type></os></domain>"
+    )
+    hub = Hub(config.load(path))
+    try:
+        for name in names:
+            conn.defineXML(xml.format(name))
+        await hub.refresh_targets()
+        shown = {t.name for t in hub.targets()}
+        assert set(names) <= shown and "test" in shown
+        status = await hub.probe("many-000")
+        assert status.power == "shut off" and status.source == "libvirt"
+        for name in names[50:]:
+            conn.lookupByName(name).undefine()
+        await hub.refresh_targets()
+        shown = {t.name for t in hub.targets()}
+        assert set(names[:50]) <= shown and not set(names[50:]) & shown
+    finally:
+        await hub.close()
+        for name in names[:50]:
+            conn.lookupByName(name).undefine()
+
+
+def test_hypervisor_config_errors_name_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[[hypervisor]]\nname = "hv1"\nurl = "qemu:///system"\n')
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(path)
+    assert f"{path}:3" in str(caught.value) and "url" in str(caught.value)
+    path.write_text('[[hypervisor]]\nname = "hv1"\nuri = "hv1"\n')
+    with pytest.raises(config.ConfigError, match="not a libvirt URI"):
+        config.load(path)
