@@ -3,9 +3,15 @@ the demo guest as a `type='qemu'` domain with a pty serial, reached as `[[hyperv
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +20,7 @@ import pytest
 from console_tui.core import config, hypervisors
 from console_tui.core.hub import Hub
 from console_tui.lab.initramfs import READY_LINE
-from tests.conftest import audit_events, cli, need_command, output_until, table_rows
+from tests.conftest import audit_events, cli, need_command, output_until, table_rows, wait_for
 
 DOMAIN = "lvdemo"
 
@@ -121,14 +127,6 @@ def test_a_held_console_is_reported_and_an_admin_takes_it(lab: object, tmp_path:
             holder.wait()
 
 
-def test_nmi_shows_on_the_console(lab: object, tmp_path: Path) -> None:
-    """The demo guest panics on an unknown NMI (the last test on this domain)."""
-    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
-    done = cli("--config", str(path), "send", DOMAIN, "--nmi", "--yes", "--wait", "3")
-    assert done.returncode == 0, done.stderr
-    assert "NMI" in done.stdout
-
-
 def test_without_libvirt_python_the_hypervisor_is_disabled_with_the_fix(tmp_path: Path) -> None:
     path = write_config(tmp_path, "qemu:///system")
     block = (
@@ -187,3 +185,86 @@ def test_hypervisor_config_errors_name_the_line(tmp_path: Path) -> None:
     path.write_text('[[hypervisor]]\nname = "hv1"\nuri = "hv1"\n')
     with pytest.raises(config.ConfigError, match="not a libvirt URI"):
         config.load(path)
+
+
+class PrivateSSHD:
+    """OpenSSH's sshd on loopback with its own config, host key and one throwaway client key
+    allowed in; started and stopped by PID."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.client_key = folder / "client_key"
+        self.pidfile = folder / "sshd.pid"
+        for key in (folder / "host_key", self.client_key):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
+            )
+        (folder / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        (folder / "sshd_config").write_text(
+            f"ListenAddress 127.0.0.1:{self.port}\nHostKey {folder}/host_key\n"
+            f"PidFile {self.pidfile}\nAuthorizedKeysFile {folder}/authorized_keys\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        )
+
+    def start(self) -> None:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+        self.pidfile.unlink(missing_ok=True)
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        config_file, log = self.folder / "sshd_config", self.folder / "sshd.log"
+        subprocess.run([sshd, "-f", str(config_file), "-E", str(log)], check=True)
+        wait_for(self.pidfile.exists, "sshd's pid file")
+
+    def stop(self) -> None:
+        if self.pidfile.exists():
+            pid = int(self.pidfile.read_text())
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not Path(f"/proc/{pid}").exists(), "sshd to stop")
+
+    def uri(self, lab: object) -> str:
+        socket_path = lab.socket  # type: ignore[attr-defined]
+        return (
+            f"qemu+ssh://root@127.0.0.1:{self.port}/session?socket={socket_path}"
+            f"&keyfile={self.client_key}&no_verify=1"
+        )
+
+
+def test_a_remote_hypervisor_over_qemu_ssh_goes_and_comes_back(lab: object) -> None:
+    """The same domain through `qemu+ssh://` to a private sshd; while sshd is down the
+    hypervisor is listed unreachable with the reason, and its domain is back when sshd is."""
+    need_command("ssh", "ssh-keygen")
+    folder = Path(tempfile.mkdtemp(prefix="console-tui-sshd-"))
+    sshd = PrivateSSHD(folder)
+    try:
+        sshd.start()
+        path = folder / "config.toml"
+        path.write_text(f'[[hypervisor]]\nname = "remote"\nuri = "{sshd.uri(lab)}"\n')
+        done = cli("--config", str(path), "send", DOMAIN, "--sysrq", "h", "--wait", "3")
+        assert done.returncode == 0, done.stderr
+        assert "sysrq: HELP" in done.stdout
+        rows = table_rows(cli("--config", str(path), "list").stdout)
+        assert rows[DOMAIN]["POWER"] == "running"
+        sshd.stop()
+        done = cli("--config", str(path), "list")
+        rows = table_rows(done.stdout)
+        assert rows["remote"]["STATE"] == "unreachable" and DOMAIN not in rows
+        assert "cannot connect to the hypervisor" in done.stderr
+        assert "Connection refused" in done.stderr and "ssh" in done.stderr
+        sshd.start()
+        rows = table_rows(cli("--config", str(path), "list").stdout)
+        assert rows[DOMAIN]["POWER"] == "running" and "remote" not in rows
+    finally:
+        sshd.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_nmi_shows_on_the_console(lab: object, tmp_path: Path) -> None:
+    """The demo guest panics on an unknown NMI (the last test on this domain)."""
+    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    done = cli("--config", str(path), "send", DOMAIN, "--nmi", "--yes", "--wait", "3")
+    assert done.returncode == 0, done.stderr
+    assert "NMI" in done.stdout
