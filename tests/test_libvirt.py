@@ -3,12 +3,9 @@ the demo guest as a `type='qemu'` domain with a pty serial, reached as `[[hyperv
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,20 +13,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import (
+    audit_events,
+    cli,
+    need_command,
+    open_console,
+    output_until,
+    table_rows,
+    until,
+)
 
 from console_tui.core import config, hypervisors
 from console_tui.core.hub import Hub
 from console_tui.lab.initramfs import READY_LINE
-from tests.conftest import audit_events, cli, need_command, output_until, table_rows, wait_for
+from console_tui.lab.libvirtd import LibvirtLab, LoopbackSSHD
 
 DOMAIN = "lvdemo"
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[object]:
+def lab() -> Iterator[LibvirtLab]:
     need_command("libvirtd", "virsh", "setpriv", "qemu-system-x86_64", "script")
-    from console_tui.lab.libvirtd import LibvirtLab
-
     lab = LibvirtLab()
     try:
         lab.start()
@@ -50,9 +54,9 @@ def write_config(folder: Path, uri: str, extra: str = "") -> Path:
 
 
 def test_list_shows_domains_with_state_and_an_unreachable_hypervisor(
-    lab: object, tmp_path: Path
+    lab: LibvirtLab, tmp_path: Path
 ) -> None:
-    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    path = write_config(tmp_path, lab.uri)
     done = cli("--config", str(path), "list")
     assert done.returncode == 0, done.stderr
     rows = table_rows(done.stdout)
@@ -63,8 +67,8 @@ def test_list_shows_domains_with_state_and_an_unreachable_hypervisor(
     assert "libvirt: XML-RPC error" not in done.stderr  # libvirt's own printing is silenced
 
 
-def test_sysrq_goes_through_sendkey_and_says_so(lab: object, tmp_path: Path) -> None:
-    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+def test_sysrq_goes_through_sendkey_and_says_so(lab: LibvirtLab, tmp_path: Path) -> None:
+    path = write_config(tmp_path, lab.uri)
     done = cli("--config", str(path), "send", DOMAIN, "--sysrq", "h", "--wait", "3")
     assert done.returncode == 0, done.stderr
     assert "sent SysRq h through libvirt (the console cannot BREAK)" in done.stderr
@@ -73,18 +77,18 @@ def test_sysrq_goes_through_sendkey_and_says_so(lab: object, tmp_path: Path) -> 
 
 
 async def test_reset_carries_on_in_the_same_session_and_is_marked_once(
-    lab: object, tmp_path: Path
+    lab: LibvirtLab, tmp_path: Path
 ) -> None:
     """The app's Hub: the boot after a reset arrives on the same stream; libvirt's several REBOOT
     events for the one reset are one marker."""
-    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    path = write_config(tmp_path, lab.uri)
     hub = Hub(config.load(path))
     try:
         await hub.refresh_targets()
         await hub.capture()
         viewer = await hub.attach(DOMAIN, wait=10)
         session = hub.sessions[DOMAIN]
-        await hub.watch.hypervisor_ready(lab.uri)  # type: ignore[attr-defined]
+        await hub.watch.hypervisor_ready(lab.uri)
         await hub.reset(viewer)
         await output_until(viewer, b"Linux version", timeout=60)
         await output_until(viewer, READY_LINE.encode(), timeout=60)
@@ -96,10 +100,10 @@ async def test_reset_carries_on_in_the_same_session_and_is_marked_once(
     assert any(e.get("kind") == "reset" for e in audit_events("lifecycle"))
 
 
-def test_a_held_console_is_reported_and_an_admin_takes_it(lab: object, tmp_path: Path) -> None:
-    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+def test_a_held_console_is_reported_and_an_admin_takes_it(lab: LibvirtLab, tmp_path: Path) -> None:
+    path = write_config(tmp_path, lab.uri)
     holder = subprocess.Popen(
-        ["script", "-qfc", f"virsh -c '{lab.uri}' console {DOMAIN}", "/dev/null"],  # type: ignore[attr-defined]
+        ["script", "-qfc", f"virsh -c '{lab.uri}' console {DOMAIN}", "/dev/null"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -125,6 +129,18 @@ def test_a_held_console_is_reported_and_an_admin_takes_it(lab: object, tmp_path:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+async def test_the_app_shows_the_domain_boot(lab: LibvirtLab, tmp_path: Path) -> None:
+    """The app opens the domain's console from the inventory; a reset's boot shows in its tab."""
+    from console_tui.ui.app import ConsoleApp
+
+    app = ConsoleApp(config.load(write_config(tmp_path, lab.uri)), blink=False, probe=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        pane = await open_console(pilot, app, DOMAIN)
+        await asyncio.to_thread(lab.virsh, "reset", DOMAIN)
+        await until(pilot, lambda: READY_LINE in pane.terminal.all_text(), "the boot", timeout=90)
+        assert "Linux version" in pane.terminal.all_text()
 
 
 def test_without_libvirt_python_the_hypervisor_is_disabled_with_the_fix(tmp_path: Path) -> None:
@@ -187,58 +203,12 @@ def test_hypervisor_config_errors_name_the_line(tmp_path: Path) -> None:
         config.load(path)
 
 
-class PrivateSSHD:
-    """OpenSSH's sshd on loopback with its own config, host key and one throwaway client key
-    allowed in; started and stopped by PID."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.client_key = folder / "client_key"
-        self.pidfile = folder / "sshd.pid"
-        for key in (folder / "host_key", self.client_key):
-            subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
-            )
-        (folder / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        (folder / "sshd_config").write_text(
-            f"ListenAddress 127.0.0.1:{self.port}\nHostKey {folder}/host_key\n"
-            f"PidFile {self.pidfile}\nAuthorizedKeysFile {folder}/authorized_keys\n"
-            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
-            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        )
-
-    def start(self) -> None:
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
-        self.pidfile.unlink(missing_ok=True)
-        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
-        config_file, log = self.folder / "sshd_config", self.folder / "sshd.log"
-        subprocess.run([sshd, "-f", str(config_file), "-E", str(log)], check=True)
-        wait_for(self.pidfile.exists, "sshd's pid file")
-
-    def stop(self) -> None:
-        if self.pidfile.exists():
-            pid = int(self.pidfile.read_text())
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            wait_for(lambda: not Path(f"/proc/{pid}").exists(), "sshd to stop")
-
-    def uri(self, lab: object) -> str:
-        socket_path = lab.socket  # type: ignore[attr-defined]
-        return (
-            f"qemu+ssh://root@127.0.0.1:{self.port}/session?socket={socket_path}"
-            f"&keyfile={self.client_key}&no_verify=1"
-        )
-
-
-def test_a_remote_hypervisor_over_qemu_ssh_goes_and_comes_back(lab: object) -> None:
+def test_a_remote_hypervisor_over_qemu_ssh_goes_and_comes_back(lab: LibvirtLab) -> None:
     """The same domain through `qemu+ssh://` to a private sshd; while sshd is down the
     hypervisor is listed unreachable with the reason, and its domain is back when sshd is."""
     need_command("ssh", "ssh-keygen")
     folder = Path(tempfile.mkdtemp(prefix="console-tui-sshd-"))
-    sshd = PrivateSSHD(folder)
+    sshd = LoopbackSSHD(folder)
     try:
         sshd.start()
         path = folder / "config.toml"
@@ -262,9 +232,9 @@ def test_a_remote_hypervisor_over_qemu_ssh_goes_and_comes_back(lab: object) -> N
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_nmi_shows_on_the_console(lab: object, tmp_path: Path) -> None:
+def test_nmi_shows_on_the_console(lab: LibvirtLab, tmp_path: Path) -> None:
     """The demo guest panics on an unknown NMI (the last test on this domain)."""
-    path = write_config(tmp_path, lab.uri)  # type: ignore[attr-defined]
+    path = write_config(tmp_path, lab.uri)
     done = cli("--config", str(path), "send", DOMAIN, "--nmi", "--yes", "--wait", "3")
     assert done.returncode == 0, done.stderr
     assert "NMI" in done.stdout

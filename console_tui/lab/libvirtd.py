@@ -1,4 +1,5 @@
-"""A private libvirt daemon with the demo guest as a domain, for the tests and benchmarks.
+"""A private libvirt daemon with the demo guest as a domain, and a loopback sshd in front of it,
+for the tests and benchmarks.
 
 The daemon is a session `libvirtd` run as the unprivileged `nobody` user with its own runtime,
 config and cache folders in one temp folder, so several can run on one machine at once and none
@@ -13,9 +14,11 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -170,6 +173,61 @@ class LibvirtLab:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class LoopbackSSHD:
+    """OpenSSH's sshd on loopback with its own config, host key and one throwaway client key
+    allowed in; started and stopped by PID."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.client_key = folder / "client_key"
+        self.pidfile = folder / "sshd.pid"
+        for key in (folder / "host_key", self.client_key):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
+            )
+        (folder / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        (folder / "sshd_config").write_text(
+            f"ListenAddress 127.0.0.1:{self.port}\nHostKey {folder}/host_key\n"
+            f"PidFile {self.pidfile}\nAuthorizedKeysFile {folder}/authorized_keys\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        )
+
+    def start(self) -> None:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+        self.pidfile.unlink(missing_ok=True)
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        config_file, log = self.folder / "sshd_config", self.folder / "sshd.log"
+        subprocess.run([sshd, "-f", str(config_file), "-E", str(log)], check=True)
+        _wait(self.pidfile.exists, "sshd's pid file")
+
+    def stop(self) -> None:
+        if self.pidfile.exists():
+            pid = int(self.pidfile.read_text())
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            _wait(lambda: not _alive(pid), "sshd to stop")
+
+    def uri(self, lab: LibvirtLab) -> str:
+        """`lab`'s daemon through this sshd, as root with the throwaway key."""
+        socket_path = lab.socket
+        return (
+            f"qemu+ssh://root@127.0.0.1:{self.port}/session?socket={socket_path}"
+            f"&keyfile={self.client_key}&no_verify=1"
+        )
+
+
+def _wait(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.02)
 
 
 def _alive(pid: int) -> bool:
