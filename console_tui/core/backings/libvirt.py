@@ -105,7 +105,7 @@ class LibvirtBacking:
             return UnreachableError(
                 f"the domain is not running ({words})",
                 where=where,
-                fix="start it: console-tui send NAME --power on (or virsh start)",
+                fix=f"start it: virsh -c '{self.hypervisor}' start {self.domain}",
             )
         return UnreachableError(words, where=where, fix=hypervisors.connect_fix(self.hypervisor))
 
