@@ -152,6 +152,14 @@ async def connection(uri: str) -> Any:
     return await asyncio.to_thread(_open_blocking, uri)
 
 
+def disconnect(uri: str) -> None:
+    """Close the process's connection to `uri`; the next call connects afresh."""
+    conn = _connections.pop(uri, None)
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
 def connect_fix(uri: str) -> str:
     if "+ssh" in urlsplit(uri).scheme:
         return (
