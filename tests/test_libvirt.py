@@ -12,18 +12,23 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
 from conftest import (
     audit_events,
+    capture_daemon,
     cli,
     need_command,
     open_console,
-    output_until,
+    state_until,
     table_rows,
     until,
+    wait_for,
 )
 
 from console_tui.core import config, hypervisors
+from console_tui.core.control import make_control
+from console_tui.core.errors import NotPermittedError
 from console_tui.core.hub import Hub
 from console_tui.lab.initramfs import READY_LINE
 from console_tui.lab.libvirtd import LibvirtLab, LoopbackSSHD
@@ -98,28 +103,39 @@ def test_sysrq_goes_through_sendkey_and_says_so(lab: LibvirtLab, tmp_path: Path)
     assert audit_events("sysrq")[-1]["path"] == "libvirt"
 
 
-async def test_reset_carries_on_in_the_same_session_and_is_marked_once(
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_serve_holds_the_domain_attach_shows_a_reset_and_it_is_marked_once(
     lab: LibvirtLab, tmp_path: Path
 ) -> None:
-    """The app's Hub: the boot after a reset arrives on the same stream; libvirt's several REBOOT
-    events for the one reset are one marker."""
+    """`serve` holds the domain's console from the start; `attach -r` joins it and shows the boot
+    after `send --reset` on the same session; libvirt's several REBOOT events are one marker.
+    (pexpect forks from this process, which runs libvirt's event thread since an earlier test.)"""
     ready(lab)
     path = write_config(tmp_path, lab.uri)
-    hub = Hub(config.load(path))
-    try:
-        await hub.refresh_targets()
-        await hub.capture()
-        viewer = await hub.attach(DOMAIN, wait=10)
-        session = hub.sessions[DOMAIN]
-        await hub.watch.hypervisor_ready(lab.uri)
-        await hub.reset(viewer)
-        await output_until(viewer, b"Linux version", timeout=60)
-        assert session.connects == 1
-    finally:
-        await hub.close()
-    cast = session.recording.path.read_text()
-    assert cast.count('"m", "the machine was reset"') == 1
-    assert any(e.get("kind") == "reset" for e in audit_events("lifecycle"))
+    with capture_daemon(path) as said:
+        assert "holding and recording 1 console line" in said  # the domain, not hvgone
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "console_tui", "--config", str(path), "attach", DOMAIN, "-r"],
+            timeout=60,
+            dimensions=(24, 100),
+        )
+        try:
+            child.expect_exact(f"attached to {DOMAIN}")
+            done = cli("--config", str(path), "send", DOMAIN, "--reset", "--yes", "--wait", "0")
+            assert done.returncode == 0, done.stderr
+            child.expect_exact("Linux version")
+            child.send("~.")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close()
+        wait_for(
+            lambda: "Linux version" in cli("--config", str(path), "log", DOMAIN).stdout,
+            "the boot in the transcript",
+        )
+        log = cli("--config", str(path), "log", DOMAIN).stdout
+    assert log.count("the machine was reset") == 1, log
+    assert "reconnected" not in log  # the reset went by on the one console stream
 
 
 def test_a_held_console_is_reported_and_an_admin_takes_it(lab: LibvirtLab, tmp_path: Path) -> None:
@@ -250,3 +266,48 @@ def test_nmi_shows_on_the_console(lab: LibvirtLab, tmp_path: Path) -> None:
     done = cli("--config", str(path), "send", DOMAIN, "--nmi", "--yes")
     assert done.returncode == 0, done.stderr
     assert "NMI" in done.stdout
+
+
+async def test_a_dropped_console_reconnects_and_says_why(lab: LibvirtLab, tmp_path: Path) -> None:
+    """Power cycle through the control: the stream breaks, the session says why while it waits,
+    and the same session reconnects to the domain's new console."""
+    hub = Hub(config.load(write_config(tmp_path, lab.uri)))
+    try:
+        await hub.refresh_targets()
+        viewer = await hub.attach(DOMAIN, wait=10)
+        session = hub.sessions[DOMAIN]
+        control = make_control(hub.target(DOMAIN).control)
+        assert control.power_actions == {"on", "soft-off", "off", "cycle"}
+        await control.power("off")
+        await state_until(viewer, "reconnecting", timeout=30)
+        assert "console" in session.last_error
+        assert await control.power_state() == "shut off"
+        await state_until(viewer, "unreachable", timeout=30)
+        assert "not running" in session.last_error and "start" in session.last_error
+        await control.power("on")
+        await state_until(viewer, "connected", timeout=30)
+        assert session.connects == 2 and await control.power_state() == "running"
+    finally:
+        await hub.close()
+
+
+async def test_a_taken_name_gets_the_hypervisor_prefix_and_power_acts(tmp_path: Path) -> None:
+    """libvirt's test driver (no console, but names, states and power): a configured target
+    called `test` makes the domain `test` into `testhv.test`."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[[target]]\nname = "test"\nconsole = "unix:///nonexistent.sock"\n'
+        '[[hypervisor]]\nname = "testhv"\nuri = "test:///default"\n'
+    )
+    hub = Hub(config.load(path))
+    try:
+        await hub.refresh_targets()
+        assert hub.target("testhv.test").source == "libvirt"
+        control = make_control(hub.target("testhv.test").control)
+        for action, state in (("soft-off", "shut off"), ("on", "running"), ("cycle", "running")):
+            await control.power(action)
+            assert await control.power_state() == state, action
+        with pytest.raises(NotPermittedError, match="unknown power action"):
+            await control.power("explode")
+    finally:
+        await hub.close()

@@ -46,6 +46,8 @@ class Watch:
         not: transcript, recording, screen and scrollback stay current. The names held."""
         hub = self.hub
         if not self.capturing:
+            if hub.config.hypervisors:
+                await hub.refresh_targets()  # their domains are held from the start too
             self.capturing = True
             self._rescan = asyncio.get_running_loop().create_task(self._keep_looking())
         names = [t.name for t in hub.targets() if t.capture]
@@ -67,10 +69,6 @@ class Watch:
             watch = hypervisors.LifecycleWatch(uri, partial(self._domain_event, uri))
             self._hypervisors[uri] = watch
             watch.start()
-
-    async def hypervisor_ready(self, uri: str) -> None:
-        """Wait until a hypervisor's lifecycle events are registered."""
-        await self._hypervisors[uri].ready.wait()
 
     def _domain_event(
         self, uri: str, domain: str, event: str, words: str, data: dict[str, object]

@@ -132,10 +132,11 @@ class LibvirtLab:
         return done.stdout
 
     def create(self, name: str, *, wait: bool = True) -> None:
-        """Start the demo guest as a transient domain `name`; with wait, until it is ready."""
+        """Define the demo guest as domain `name` and start it; with wait, until it is ready."""
         xml = self.root / f"{name}.xml"
         xml.write_text(self.domain_xml(name))
-        self.virsh("create", str(xml))
+        self.virsh("define", str(xml))
+        self.virsh("start", name)
         if wait:
             self.wait_for(name, READY_LINE)
 
