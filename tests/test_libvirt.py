@@ -269,13 +269,15 @@ def test_nmi_shows_on_the_console(lab: LibvirtLab, tmp_path: Path) -> None:
 
 
 async def test_a_dropped_console_reconnects_and_says_why(lab: LibvirtLab, tmp_path: Path) -> None:
-    """Power cycle through the control: the stream breaks, the session says why while it waits,
-    and the same session reconnects to the domain's new console."""
+    """Power off and on through the control: the stream breaks, the session says why while it
+    waits, and the same session reconnects to the domain's new console; the app's Hub marks the
+    domain's lifecycle events in the recording."""
     hub = Hub(config.load(write_config(tmp_path, lab.uri)))
     try:
         await hub.refresh_targets()
         viewer = await hub.attach(DOMAIN, wait=10)
         session = hub.sessions[DOMAIN]
+        await hub.watch.hypervisor_watched(hub.target(DOMAIN).control)
         control = make_control(hub.target(DOMAIN).control)
         assert control.power_actions == {"on", "soft-off", "off", "cycle"}
         await control.power("off")
@@ -287,8 +289,15 @@ async def test_a_dropped_console_reconnects_and_says_why(lab: LibvirtLab, tmp_pa
         await control.power("on")
         await state_until(viewer, "connected", timeout=30)
         assert session.connects == 2 and await control.power_state() == "running"
+        async with asyncio.timeout(30):  # libvirt tells STARTED once the domain is all up
+            while '"m", "the machine started"' not in session.recording.path.read_text():
+                session.recording.flush()
+                await asyncio.sleep(0.1)
     finally:
         await hub.close()
+    cast = session.recording.path.read_text()
+    assert '"m", "the machine stopped (destroyed)"' in cast
+    assert cast.index('"m", "the machine stopped') < cast.index('"m", "the machine started"')
 
 
 async def test_a_taken_name_gets_the_hypervisor_prefix_and_power_acts(tmp_path: Path) -> None:

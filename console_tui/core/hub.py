@@ -148,6 +148,8 @@ class Hub:
             self.sessions[name] = session
             session.start()
             self.audit.record("connect", who="hub", target=name)
+            if target.control.startswith("libvirt:"):
+                self.watch.watch_hypervisor(target.control)
         if wait:
             await session.wait_ready(wait)
         return session

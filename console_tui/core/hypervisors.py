@@ -284,6 +284,8 @@ class LifecycleWatch:
     def __init__(self, uri: str, on_event: LifecycleCallback) -> None:
         self.uri = uri
         self.on_event = on_event
+        self.registered = asyncio.Event()
+        """set while the events are registered on a live connection"""
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -308,10 +310,12 @@ class LifecycleWatch:
                 await asyncio.sleep(5.0)
                 continue
             ids = await asyncio.to_thread(self._register, conn, loop)
+            self.registered.set()
             try:
                 while conn.isAlive():
                     await asyncio.sleep(2.0)
             finally:
+                self.registered.clear()
                 with contextlib.suppress(Exception):
                     for callback_id in ids:
                         await asyncio.to_thread(conn.domainEventDeregisterAny, callback_id)

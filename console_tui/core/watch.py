@@ -59,16 +59,22 @@ class Watch:
                 self._watches[name] = watch
                 watch.start()
             if control.startswith("libvirt:"):
-                self._watch_hypervisor(control)
+                self.watch_hypervisor(control)
         return names
 
-    def _watch_hypervisor(self, control: str) -> None:
-        """Hold a libvirt hypervisor's lifecycle events, once per hypervisor."""
+    def watch_hypervisor(self, control: str) -> None:
+        """Hold the lifecycle events of a libvirt control's hypervisor, once per hypervisor
+        (under `serve`, and wherever one of its domains is opened)."""
         uri, _ = hypervisors.split_line_uri(control)
         if uri not in self._hypervisors:
             watch = hypervisors.LifecycleWatch(uri, partial(self._domain_event, uri))
             self._hypervisors[uri] = watch
             watch.start()
+
+    async def hypervisor_watched(self, control: str) -> None:
+        """Wait until the lifecycle events of a libvirt control's hypervisor are registered."""
+        uri, _ = hypervisors.split_line_uri(control)
+        await self._hypervisors[uri].registered.wait()
 
     def _domain_event(
         self, uri: str, domain: str, event: str, words: str, data: dict[str, object]
