@@ -300,6 +300,31 @@ async def test_a_dropped_console_reconnects_and_says_why(lab: LibvirtLab, tmp_pa
     assert cast.index('"m", "the machine stopped') < cast.index('"m", "the machine started"')
 
 
+async def test_a_defined_domain_appears_and_an_undefined_one_goes_at_once(
+    lab: LibvirtLab, tmp_path: Path
+) -> None:
+    """No periodic look here (no `serve`): libvirt's DEFINED and UNDEFINED events alone make the
+    Hub look again."""
+    hub = Hub(config.load(write_config(tmp_path, lab.uri)))
+    try:
+        await hub.refresh_targets()
+        await hub.open(DOMAIN)
+        await hub.watch.hypervisor_watched(hub.target(DOMAIN).control)
+        xml = tmp_path / "fresh.xml"
+        xml.write_text(lab.domain_xml("fresh"))
+        await asyncio.to_thread(lab.virsh, "define", str(xml))
+        async with asyncio.timeout(30):
+            while "fresh" not in {t.name for t in hub.targets()}:
+                await asyncio.sleep(0.05)
+        assert (await hub.probe("fresh")).power == "shut off"
+        await asyncio.to_thread(lab.virsh, "undefine", "fresh")
+        async with asyncio.timeout(30):
+            while "fresh" in {t.name for t in hub.targets()}:
+                await asyncio.sleep(0.05)
+    finally:
+        await hub.close()
+
+
 async def test_a_taken_name_gets_the_hypervisor_prefix_and_power_acts(tmp_path: Path) -> None:
     """libvirt's test driver (no console, but names, states and power): a configured target
     called `test` makes the domain `test` into `testhv.test`."""

@@ -39,6 +39,7 @@ class Watch:
         self._hypervisors: dict[str, hypervisors.LifecycleWatch] = {}
         self._rescan: asyncio.Task[None] | None = None
         self._alert_tasks: set[asyncio.Task[None]] = set()
+        """alert commands and looks at the target list running now"""
         self._last_event: dict[tuple[str, str], float] = {}
 
     async def capture(self) -> list[str]:
@@ -79,11 +80,22 @@ class Watch:
     def _domain_event(
         self, uri: str, domain: str, event: str, words: str, data: dict[str, object]
     ) -> None:
-        """A domain's lifecycle event, told on its target; on every target of that domain."""
+        """A domain's lifecycle event, told on its target. A domain defined or undefined, or one
+        not listed yet, makes the target list be looked at again now, not at the next look."""
         line = hypervisors.line_uri(uri, domain)
+        told = False
         for target in self.hub.targets():
             if target.control == line:
                 self.lifecycle(target.name, event, words, data)
+                told = True
+        if not told or event in ("DEFINED", "UNDEFINED"):
+            task = asyncio.get_running_loop().create_task(self._look_again())
+            self._alert_tasks.add(task)
+            task.add_done_callback(self._alert_tasks.discard)
+
+    async def _look_again(self) -> None:
+        with contextlib.suppress(ConsoleError, OSError):
+            await self.hub.refresh_targets()
 
     async def _keep_looking(self) -> None:
         """While capturing, look for new VMs and ports now and then, and hold their lines too."""
