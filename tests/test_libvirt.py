@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -323,6 +324,31 @@ async def test_a_defined_domain_appears_and_an_undefined_one_goes_at_once(
                 await asyncio.sleep(0.05)
     finally:
         await hub.close()
+
+
+async def test_a_hypervisor_that_does_not_answer_is_unreachable_for_the_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loopback port that accepts and never speaks holds `ssh` at its banner: the look gives up
+    after LOOK_TIMEOUT (shortened here) and says so, instead of holding the target list."""
+    need_command("ssh")
+    monkeypatch.setattr(hypervisors, "LOOK_TIMEOUT", 1.0)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        path = tmp_path / "config.toml"
+        path.write_text(
+            f'[[hypervisor]]\nname = "mute"\nuri = "qemu+ssh://root@127.0.0.1:{port}/system'
+            '?no_verify=1"\n'
+        )
+        hub = Hub(config.load(path))
+        try:
+            await hub.refresh_targets()
+            assert [t.name for t in hub.targets()] == ["mute"]
+            status = await hub.probe("mute")
+            assert status.state == "unreachable" and "no answer within 1 s" in status.detail
+            assert "ssh" in status.detail  # the fix: check ssh to the host
+        finally:
+            await hub.close()
 
 
 async def test_a_taken_name_gets_the_hypervisor_prefix_and_power_acts(tmp_path: Path) -> None:

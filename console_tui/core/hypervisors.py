@@ -24,6 +24,8 @@ from console_tui.core.config import NAME_RE, Hypervisor, Target
 from console_tui.core.errors import UnreachableError
 
 SOURCE = "libvirt"
+LOOK_TIMEOUT = 10.0
+"""seconds a look at one hypervisor may take before it counts as unreachable"""
 INSTALL_FIX = (
     "install the libvirt extra: pip install 'console-tui[libvirt]' "
     "(it builds against Debian's libvirt-dev: apt-get install libvirt-dev pkg-config gcc)"
@@ -226,6 +228,17 @@ def _list_blocking(uri: str) -> list[tuple[str, str]]:
         ) from None
 
 
+async def _list(uri: str) -> list[tuple[str, str]]:
+    """The domains of `uri` and their states; a hypervisor that does not answer within
+    LOOK_TIMEOUT (an SSH connect to a host that drops packets) is unreachable for this look."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(_list_blocking, uri), LOOK_TIMEOUT)
+    except TimeoutError:
+        raise UnreachableError(
+            f"no answer within {LOOK_TIMEOUT:.0f} s", where=uri, fix=connect_fix(uri)
+        ) from None
+
+
 _last_seen: dict[str, list[tuple[str, str]]] = {}
 """Each hypervisor's domains at the last look that worked, kept while it is unreachable."""
 problems: dict[str, UnreachableError] = {}
@@ -235,9 +248,7 @@ problems: dict[str, UnreachableError] = {}
 async def scan(hypervisors: tuple[Hypervisor, ...], taken: set[str]) -> list[Target]:
     """Every domain of every hypervisor as a target (named by the rule above), and a placeholder
     for each hypervisor that cannot be listed, whose last known domains stay meanwhile."""
-    looks = await asyncio.gather(
-        *(asyncio.to_thread(_list_blocking, h.uri) for h in hypervisors), return_exceptions=True
-    )
+    looks = await asyncio.gather(*(_list(h.uri) for h in hypervisors), return_exceptions=True)
     listed: list[tuple[Hypervisor, list[tuple[str, str]]]] = []
     found: list[Target] = []
     for hypervisor, look in zip(hypervisors, looks, strict=True):
