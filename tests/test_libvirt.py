@@ -135,7 +135,10 @@ def test_serve_holds_the_domain_attach_shows_a_reset_and_it_is_marked_once(
             "the boot in the transcript",
         )
         log = cli("--config", str(path), "log", DOMAIN).stdout
+        listed = json.loads(cli("--config", str(path), "list", "--json").stdout)
     assert log.count("the machine was reset") == 1, log
+    status = {s["name"]: s for s in listed}[DOMAIN]
+    assert status["lifecycle"].startswith("the machine was reset") and "ago" in status["lifecycle"]
     assert "reconnected" not in log  # the reset went by on the one console stream
 
 

@@ -169,6 +169,9 @@ class TargetStatus:
     """the latest alert in words (`panic 2 min ago`), empty when none"""
     alert_line: str = ""
     """the console line that raised it"""
+    lifecycle: str = ""
+    """the machine's last lifecycle event seen by this Hub, in words (`the machine was reset
+    2 min ago`), empty when none"""
     can_break: Capability = Capability(False, "not known yet")
     can_control: Capability = Capability(False, "not known yet")
 

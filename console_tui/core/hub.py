@@ -120,6 +120,7 @@ class Hub:
             transcript=str(session.transcript_path) if session else "",
             alert=describe(alert) if alert else "",
             alert_line=alert.line if alert else "",
+            lifecycle=self.watch.lifecycle_words(name),
             can_break=self.can_break(name),
             can_control=self.can_control(name),
         )

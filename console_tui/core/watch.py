@@ -15,7 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from console_tui.core import hypervisors
-from console_tui.core.alerts import Alert, run_alert_command
+from console_tui.core.alerts import Alert, ago, run_alert_command
 from console_tui.core.api import Event, EventKind
 from console_tui.core.control import parse_control_uri
 from console_tui.core.control.qmp import QMPWatch
@@ -41,6 +41,8 @@ class Watch:
         self._alert_tasks: set[asyncio.Task[None]] = set()
         """alert commands and looks at the target list running now"""
         self._last_event: dict[tuple[str, str], float] = {}
+        self.last_lifecycle: dict[str, tuple[str, float]] = {}
+        """per target, its last lifecycle event in words and when (wall clock)"""
 
     async def capture(self) -> list[str]:
         """Open every target's line that has `capture` on and hold it whether anyone watches or
@@ -120,11 +122,17 @@ class Watch:
         if now - self._last_event.get((name, event), -REPEAT_QUIET) < REPEAT_QUIET:
             return
         self._last_event[(name, event)] = now
+        self.last_lifecycle[name] = (said, time.time())
         self.hub.audit.record("lifecycle", who="hub", target=name, kind=event.lower(), words=said)
         session = self.hub.sessions.get(name)
         if session is not None:
             session.mark(said)
             session.broadcast(Event(EventKind.NOTICE, text=said))
+
+    def lifecycle_words(self, name: str) -> str:
+        """`the machine was reset 2 min ago`, or empty when no event was seen."""
+        said, at = self.last_lifecycle.get(name, ("", 0.0))
+        return f"{said} {ago(at)}" if said else ""
 
     def alerted(self, session: Session, alert: Alert) -> None:
         """A console printed trouble: say so to its viewers, audit and mark it, run the command."""
