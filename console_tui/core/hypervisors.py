@@ -334,17 +334,19 @@ class LifecycleWatch:
     def _register(self, conn: Any, loop: asyncio.AbstractEventLoop) -> list[int]:
         import libvirt
 
+        def tell(domain: str, kind: str, words: str, data: dict[str, object]) -> None:
+            with contextlib.suppress(RuntimeError):  # the watching loop is gone
+                loop.call_soon_threadsafe(self.on_event, domain, kind, words, data)
+
         def lifecycle(_conn: Any, dom: Any, event: int, detail: int, _opaque: Any) -> None:
             kind, words = LIFECYCLE_WORDS.get(event, (f"EVENT{event}", f"libvirt event {event}"))
             data: dict[str, object] = {}
             if kind == "STOPPED" and detail in STOPPED_DETAIL:
                 data["reason"] = STOPPED_DETAIL[detail]
-            loop.call_soon_threadsafe(self.on_event, dom.name(), kind, words, data)
+            tell(dom.name(), kind, words, data)
 
         def reboot(_conn: Any, dom: Any, _opaque: Any) -> None:
-            loop.call_soon_threadsafe(
-                self.on_event, dom.name(), "RESET", "the machine was reset", {}
-            )
+            tell(dom.name(), "RESET", "the machine was reset", {})
 
         return [
             conn.domainEventRegisterAny(

@@ -110,9 +110,10 @@ class LibvirtBacking:
         return UnreachableError(words, where=where, fix=hypervisors.connect_fix(self.hypervisor))
 
     def _on_event(self, _stream: Any, _events: int, _opaque: Any) -> None:
-        """On libvirt's event thread: wake the reader on its own loop."""
+        """On libvirt's event thread: wake the reader on its own loop (unless that loop is gone)."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._readable.set)
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._readable.set)
 
     async def read(self) -> bytes:
         import libvirt
