@@ -59,6 +59,7 @@ def write_config(folder: Path, uri: str, extra: str = "") -> Path:
     return path
 
 
+@pytest.mark.guest
 async def test_the_app_shows_the_domain_boot(lab: LibvirtLab, tmp_path: Path) -> None:
     """The app opens the domain's console from the inventory and shows its boot (the domain
     was just started; if it is up already, it is reset)."""
@@ -80,6 +81,7 @@ def ready(lab: LibvirtLab) -> None:
     lab.wait_for(DOMAIN, READY_LINE, start=max(boot, 0), timeout=90)
 
 
+@pytest.mark.guest
 def test_list_shows_domains_with_state_and_an_unreachable_hypervisor(
     lab: LibvirtLab, tmp_path: Path
 ) -> None:
@@ -94,6 +96,7 @@ def test_list_shows_domains_with_state_and_an_unreachable_hypervisor(
     assert "libvirt: XML-RPC error" not in done.stderr  # libvirt's own printing is silenced
 
 
+@pytest.mark.guest
 def test_sysrq_goes_through_sendkey_and_says_so(lab: LibvirtLab, tmp_path: Path) -> None:
     ready(lab)
     path = write_config(tmp_path, lab.uri)
@@ -104,6 +107,7 @@ def test_sysrq_goes_through_sendkey_and_says_so(lab: LibvirtLab, tmp_path: Path)
     assert audit_events("sysrq")[-1]["path"] == "libvirt"
 
 
+@pytest.mark.guest
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_serve_holds_the_domain_attach_shows_a_reset_and_it_is_marked_once(
     lab: LibvirtLab, tmp_path: Path
@@ -142,6 +146,7 @@ def test_serve_holds_the_domain_attach_shows_a_reset_and_it_is_marked_once(
     assert "reconnected" not in log  # the reset went by on the one console stream
 
 
+@pytest.mark.guest
 def test_a_held_console_is_reported_and_an_admin_takes_it(lab: LibvirtLab, tmp_path: Path) -> None:
     path = write_config(tmp_path, lab.uri)
     holder = subprocess.Popen(
@@ -233,6 +238,7 @@ def test_hypervisor_config_errors_name_the_line(tmp_path: Path) -> None:
         config.load(path)
 
 
+@pytest.mark.guest
 def test_a_remote_hypervisor_over_qemu_ssh_goes_and_comes_back(lab: LibvirtLab) -> None:
     """The same domain through `qemu+ssh://` to a private sshd; while sshd is down the
     hypervisor is listed unreachable with the reason, and its domain is back when sshd is."""
@@ -263,6 +269,7 @@ def test_a_remote_hypervisor_over_qemu_ssh_goes_and_comes_back(lab: LibvirtLab) 
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.mark.guest
 def test_nmi_shows_on_the_console(lab: LibvirtLab, tmp_path: Path) -> None:
     """The demo guest panics on an unknown NMI (the last test on this domain)."""
     path = write_config(tmp_path, lab.uri)
@@ -272,6 +279,7 @@ def test_nmi_shows_on_the_console(lab: LibvirtLab, tmp_path: Path) -> None:
     assert "NMI" in done.stdout
 
 
+@pytest.mark.guest
 async def test_a_dropped_console_reconnects_and_says_why(lab: LibvirtLab, tmp_path: Path) -> None:
     """Power off and on through the control: the stream breaks, the session says why while it
     waits, and the same session reconnects to the domain's new console; the app's Hub marks the
@@ -304,6 +312,7 @@ async def test_a_dropped_console_reconnects_and_says_why(lab: LibvirtLab, tmp_pa
     assert cast.index('"m", "the machine stopped') < cast.index('"m", "the machine started"')
 
 
+@pytest.mark.guest
 async def test_a_defined_domain_appears_and_an_undefined_one_goes_at_once(
     lab: LibvirtLab, tmp_path: Path
 ) -> None:
