@@ -19,6 +19,7 @@ from conftest import (
     audit_events,
     capture_daemon,
     cli,
+    main_screen,
     need_command,
     next_event,
     open_console,
@@ -66,6 +67,7 @@ async def test_the_app_shows_the_domain_boot(lab: LibvirtLab, tmp_path: Path) ->
     """The app opens the domain's console from the inventory and shows its boot (the domain
     was just started; if it is up already, it is reset)."""
     from console_tui.ui.app import ConsoleApp
+    from console_tui.ui.dialogs.sysrq import SysRqDialog
 
     app = ConsoleApp(config.load(write_config(tmp_path, lab.uri)), blink=False, probe=False)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -74,6 +76,17 @@ async def test_the_app_shows_the_domain_boot(lab: LibvirtLab, tmp_path: Path) ->
             await asyncio.to_thread(lab.virsh, "reset", DOMAIN)
         await until(pilot, lambda: READY_LINE in pane.terminal.all_text(), "the boot", timeout=90)
         assert "Run /init as init process" in pane.terminal.all_text()
+        # The SysRq menu goes through libvirt sendKey by itself, and says so.
+        await pilot.press("ctrl+f6", "f2")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, SysRqDialog) and app.screen.query("#keys"),
+            "the SysRq dialog",
+        )
+        await pilot.press("h")
+        await until(pilot, lambda: "sysrq: HELP" in pane.terminal.all_text(), "SysRq help")
+        announced = str(main_screen(app).query_one("#announce").render())
+        assert "SysRq h through libvirt (no BREAK here)" in announced
 
 
 def ready(lab: LibvirtLab) -> None:
@@ -99,6 +112,7 @@ def test_list_shows_domains_with_state_and_an_unreachable_hypervisor(
 
 
 @pytest.mark.guest
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_sysrq_goes_through_sendkey_and_says_so(lab: LibvirtLab, tmp_path: Path) -> None:
     ready(lab)
     path = write_config(tmp_path, lab.uri)
@@ -107,6 +121,22 @@ def test_sysrq_goes_through_sendkey_and_says_so(lab: LibvirtLab, tmp_path: Path)
     assert "sent SysRq h through libvirt (the console cannot BREAK)" in done.stderr
     assert "sysrq: HELP" in done.stdout
     assert audit_events("sysrq")[-1]["path"] == "libvirt"
+    # attach's ~s escape takes the same path, and says so
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "console_tui", "--config", str(path), "attach", DOMAIN],
+        timeout=30,
+        dimensions=(24, 100),
+    )
+    try:
+        child.expect_exact(f"attached to {DOMAIN}")
+        child.send("\r~sh")
+        child.expect_exact("through libvirt: this console cannot BREAK")
+        child.expect_exact("sysrq: HELP")
+        child.send("\r~.")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
 
 
 @pytest.mark.guest
@@ -281,12 +311,14 @@ def test_nmi_shows_on_the_console(lab: LibvirtLab, tmp_path: Path) -> None:
     assert "NMI" in done.stdout
 
 
-async def told(viewer: Viewer, state: str, timeout: float = 30) -> Event:
-    """The state event that tells the viewer its session is in `state` (with why, in detail)."""
+async def told(viewer: Viewer, state: str, why: str = "", timeout: float = 30) -> Event:
+    """The state event that tells the viewer its session is in `state`, with `why` in its detail
+    (the first tries may fail otherwise while libvirt tears the domain down)."""
     async with asyncio.timeout(timeout):
-        while (event := await next_event(viewer, "state", timeout)).text != state:
-            pass
-    return event
+        while True:
+            event = await next_event(viewer, "state", timeout)
+            if event.text == state and why in event.detail:
+                return event
 
 
 @pytest.mark.guest
@@ -306,8 +338,8 @@ async def test_a_dropped_console_reconnects_and_says_why(lab: LibvirtLab, tmp_pa
         down = await told(viewer, "reconnecting")
         assert "console" in down.detail  # why, while it waits
         assert await control.power_state() == "shut off"
-        down = await told(viewer, "unreachable")
-        assert "not running" in down.detail and "start" in down.detail
+        down = await told(viewer, "unreachable", "not running")
+        assert f"start {DOMAIN}" in down.detail  # and how to start it
         await control.power("on")
         await state_until(viewer, "connected", timeout=30)
         assert session.connects == 2 and await control.power_state() == "running"

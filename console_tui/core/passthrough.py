@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from console_tui.core import keys
 from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
+from console_tui.core.control import sysrq_control
 from console_tui.core.errors import ConsoleError
 from console_tui.core.terminal_filter import ReplyFilter, TerminalFilter
 
@@ -342,7 +343,9 @@ class Passthrough:
 
         items = [MenuItem("Send BREAK", brk_action, reason=brk.reason)]
 
-        items += [self._sysrq_item(key, brk.reason) for key in keys.SYSRQ_KEYS]
+        by_control = sysrq_control(target.control, can_break=brk.ok)
+        sysrq_reason = "" if by_control else brk.reason
+        items += [self._sysrq_item(key, sysrq_reason) for key in keys.SYSRQ_KEYS]
 
         async def nmi() -> str:
             await hub.nmi(viewer)
@@ -385,6 +388,10 @@ class Passthrough:
 
         async def run() -> str:
             await self.hub.sysrq(self.viewer, key)
+            name = self.viewer.target
+            by = sysrq_control(self.hub.target(name).control, can_break=self.hub.can_break(name).ok)
+            if by:
+                return f"sent SysRq {key} ({meaning}) through {by}: this console cannot BREAK"
             return f"sent BREAK then SysRq {key} ({meaning})"
 
         confirm = ""

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from console_tui.core import keys
 from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
 from console_tui.core.config import Role, Settings, Target
+from console_tui.core.control import sysrq_control
 from console_tui.core.errors import ConsoleError
 from console_tui.ui.messages import Announce, TargetChanged
 from console_tui.ui.widgets.reading_view import ReadingView
@@ -351,6 +352,8 @@ class ConsolePane(Vertical):
 
     def unavailable(self, action: str) -> str:
         """Why `action` cannot be done on this console now, or an empty string."""
+        if action == "sysrq" and self._sysrq_by():
+            return ""
         if action in ("send_break", "sysrq"):
             capability = self.hub.can_break(self.target.name)
         elif action in ("nmi", "reset"):
@@ -361,8 +364,15 @@ class ConsolePane(Vertical):
             return ""
         return "" if capability.ok else capability.reason
 
+    def _sysrq_by(self) -> str:
+        """The control that carries SysRq here as a key press, or "" (BREAK on the console)."""
+        name = self.target.name
+        return sysrq_control(self.target.control, can_break=self.hub.can_break(name).ok)
+
     def send_sysrq(self, sysrq_keys: str) -> None:
-        self.act(f"SysRq {sysrq_keys}", lambda viewer: self.hub.sysrq(viewer, sysrq_keys))
+        by = self._sysrq_by()
+        words = f"SysRq {sysrq_keys} through {by} (no BREAK here)" if by else f"SysRq {sysrq_keys}"
+        self.act(words, lambda viewer: self.hub.sysrq(viewer, sysrq_keys))
 
     def send_break(self) -> None:
         self.act("BREAK", self.hub.send_break)
