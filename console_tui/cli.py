@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     action.add_argument("--break", dest="brk", action="store_true", help="serial BREAK")
     action.add_argument(
+        "--take-console",
+        action="store_true",
+        help="admin: take a libvirt console another client (virsh console) holds",
+    )
+    action.add_argument(
         "--key", nargs="+", metavar="KEY", help="named keys: f1-f12 esc tab enter up down del ..."
     )
     action.add_argument("--text", metavar="TEXT", help="text to type (\\r for Enter)")
@@ -398,7 +403,7 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
             print("not sent", file=sys.stderr)
             return EXIT_OK
         needs_line = not (args.nmi or args.reset or args.power or args.boot_override)
-        needs_line = needs_line and not args.take_over
+        needs_line = needs_line and not (args.take_over or args.take_console)
         if needs_line:
             _check_break(hub, args)
         viewer = await hub.attach(
@@ -451,6 +456,9 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
 async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str:
     if args.sysrq:
         return await hub.sysrq(viewer, args.sysrq)
+    if args.take_console:
+        await hub.take_console(viewer)
+        return "took the console"
     if args.nmi:
         await hub.nmi(viewer)
         return "sent NMI"

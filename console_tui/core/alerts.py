@@ -128,17 +128,20 @@ def _line_around(buffer: bytes, start: int, end: int) -> str:
 
 def describe(alert: Alert, now: float | None = None) -> str:
     """`panic 2 min ago` (what `list` and the inventory show)."""
-    age = max(0.0, (time.time() if now is None else now) - alert.at)
-    if age < 60:
-        when = f"{age:.0f} s ago"
-    elif age < 3600:
-        when = f"{age / 60:.0f} min ago"
-    elif age < 86400:
-        when = f"{age / 3600:.0f} h ago"
-    else:
-        when = f"{age / 86400:.0f} days ago"
     times = f" ({alert.count}x)" if alert.count > 1 else ""
-    return f"{alert.name} {when}{times}"
+    return f"{alert.name} {ago(alert.at, now)}{times}"
+
+
+def ago(at: float, now: float | None = None) -> str:
+    """How long ago wall-clock time `at` was, in words: `12 s ago`, `2 min ago`, `3 days ago`."""
+    age = max(0.0, (time.time() if now is None else now) - at)
+    if age < 60:
+        return f"{age:.0f} s ago"
+    if age < 3600:
+        return f"{age / 60:.0f} min ago"
+    if age < 86400:
+        return f"{age / 3600:.0f} h ago"
+    return f"{age / 86400:.0f} days ago"
 
 
 async def run_alert_command(

@@ -169,6 +169,9 @@ class TargetStatus:
     """the latest alert in words (`panic 2 min ago`), empty when none"""
     alert_line: str = ""
     """the console line that raised it"""
+    lifecycle: str = ""
+    """the machine's last lifecycle event seen by this Hub, in words (`the machine was reset
+    2 min ago`), empty when none"""
     can_break: Capability = Capability(False, "not known yet")
     can_control: Capability = Capability(False, "not known yet")
     line: str = ""
@@ -313,6 +316,10 @@ class HubAPI(Protocol):
 
     async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> str:
         """Send SysRq keys; what was done, in words, saying which path it took."""
+        ...
+
+    async def take_console(self, viewer: Viewer) -> None:
+        """An admin takes the console from another client of the hypervisor (libvirt FORCE)."""
         ...
 
     async def nmi(self, viewer: Viewer) -> None: ...

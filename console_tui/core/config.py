@@ -127,6 +127,17 @@ class Discovery:
 
 
 @dataclass(frozen=True)
+class Hypervisor:
+    """`[[hypervisor]]`: a libvirt connection whose every domain becomes a target
+    (core/hypervisors.py)."""
+
+    name: str
+    uri: str
+    group: str = "default"
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class User:
     name: str
     role: Role = Role.VIEWER
@@ -161,6 +172,7 @@ class Config:
     users: tuple[User, ...] = ()
     discovery: Discovery = field(default_factory=Discovery)
     remotes: tuple[Remote, ...] = ()
+    hypervisors: tuple[Hypervisor, ...] = ()
 
     def target(self, name: str) -> Target:
         return find_target(self.targets, name, str(self.path or "config"))
@@ -246,12 +258,15 @@ def parse(text: str, path: Path | None = None) -> Config:
     def where(*key: str | int) -> str:
         return f"{where_file}:{lines.find(*key)}"
 
-    _check_keys(data, ("settings", "target", "user", "discovery", "remote"), where, ())
+    _check_keys(
+        data, ("settings", "target", "user", "discovery", "remote", "hypervisor"), where, ()
+    )
     settings = _settings(data.get("settings", {}), where)
     targets = _targets(data.get("target", []), where)
     users = _users(data.get("user", []), where)
     discovery = _discovery(data.get("discovery", {}), where)
     remotes = _remotes(data.get("remote", []), where)
+    hypervisors = _hypervisors(data.get("hypervisor", []), where)
     return Config(
         path=path,
         settings=settings,
@@ -259,6 +274,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         users=users,
         discovery=discovery,
         remotes=remotes,
+        hypervisors=hypervisors,
     )
 
 
@@ -491,6 +507,60 @@ def _remotes(raw: Any, where: Any) -> tuple[Remote, ...]:
         check_name(values["group"], where("remote", index, "group"), "group")
         remotes.append(Remote(**values, where=where("remote", index)))
     return tuple(remotes)
+
+
+def _hypervisors(raw: Any, where: Any) -> tuple[Hypervisor, ...]:
+    """`[[hypervisor]]` entries, each checked with file:line and the fix."""
+    if not isinstance(raw, list):
+        raise ConfigError(
+            "hypervisor must be [[hypervisor]] entries",
+            where=where("hypervisor"),
+            fix="write [[hypervisor]]",
+        )
+    allowed = ("name", "uri", "group")
+    found: list[Hypervisor] = []
+    for index, entry in enumerate(raw):
+        here = where("hypervisor", index)
+        if not isinstance(entry, dict):
+            raise ConfigError("expected a table", where=here, fix="write [[hypervisor]]")
+        for key, value in entry.items():
+            if key not in allowed:
+                raise ConfigError(
+                    f"unknown key {key!r} in hypervisor",
+                    where=where("hypervisor", index, key),
+                    fix=f"remove it, or use one of: {', '.join(allowed)}",
+                )
+            if not isinstance(value, str):
+                raise ConfigError(
+                    f"hypervisor.{key} must be a string",
+                    where=where("hypervisor", index, key),
+                    fix=f'write {key} = "..."',
+                )
+        for required in ("name", "uri"):
+            if required not in entry:
+                raise ConfigError(
+                    f"[[hypervisor]] has no {required}",
+                    where=here,
+                    fix='add name = "hv1" and uri = "qemu:///system" (or qemu+ssh://root@hv1/system)',
+                )
+        check_name(entry["name"], where("hypervisor", index, "name"), "hypervisor")
+        if "group" in entry:
+            check_name(entry["group"], where("hypervisor", index, "group"), "group")
+        uri = entry["uri"]
+        if "://" not in uri or not urlsplit(uri).scheme:
+            raise ConfigError(
+                f"hypervisor uri {uri!r} is not a libvirt URI",
+                where=where("hypervisor", index, "uri"),
+                fix="e.g. qemu:///system, qemu+ssh://root@hv1/system, test:///default",
+            )
+        if any(h.name == entry["name"] for h in found):
+            raise ConfigError(
+                f"duplicate hypervisor name {entry['name']!r}",
+                where=here,
+                fix="give each hypervisor a unique name",
+            )
+        found.append(Hypervisor(**entry, where=here))
+    return tuple(found)
 
 
 def check_name(name: str, where: str, what: str) -> None:

@@ -70,6 +70,7 @@ class Hub:
             str(config.path or "config"),
             memory=state_dir() / "discovered-names.json",
             remote_entries=config.remotes,
+            hypervisors=config.hypervisors,
         )
 
     # -- targets ----------------------------------------------------------------------------
@@ -127,6 +128,7 @@ class Hub:
             transcript=str(session.transcript_path) if session else "",
             alert=describe(alert) if alert else "",
             alert_line=alert.line if alert else "",
+            lifecycle=self.watch.lifecycle_words(name),
             can_break=self.can_break(name),
             can_control=self.can_control(name),
             line=session.backing.line
@@ -165,6 +167,8 @@ class Hub:
             self.sessions[name] = session
             session.start()
             self.audit.record("connect", who="hub", target=name)
+            if target.control.startswith("libvirt:"):
+                self.watch.watch_hypervisor(target.control)
         if wait:
             await session.wait_ready(wait)
         return session
@@ -550,6 +554,31 @@ class Hub:
         session.line_baud = baud
         session.broadcast(Event(EventKind.NOTICE, text=f"{viewer.label} set the line to {line}"))
         return line
+
+    async def take_console(self, viewer: Viewer) -> None:
+        """An admin takes the console from another client of the hypervisor (libvirt's FORCE:
+        a `virsh console` holding it is cut off); audited and marked."""
+        session = self._session_of(viewer)
+        self._require(viewer, Role.ADMIN, "take the console from another client")
+        uri = parse_console_uri(session.target.console)
+        if uri.scheme != "libvirt":
+            raise NotPermittedError(
+                "only a libvirt console can be taken from another client",
+                where=viewer.target,
+                fix="close the other client of this line",
+            )
+        from console_tui.core.backings.libvirt import take_over
+
+        take_over(uri)
+        self.audit.record(
+            "connect",
+            who=viewer.who,
+            target=viewer.target,
+            source=viewer.source,
+            action="take-console",
+        )
+        session.mark(f"{viewer.label} took the console from any other client")
+        await session.reconnect(viewer.label)
 
     async def nmi(self, viewer: Viewer) -> None:
         await self._control(viewer, "nmi", "send NMI")

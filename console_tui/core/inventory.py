@@ -23,12 +23,20 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from console_tui.core import discovery, paths, remotes
+from console_tui.core import discovery, hypervisors, paths, remotes
 from console_tui.core.backings import parse_console_uri
-from console_tui.core.config import Discovery, Remote, Role, Target, User, find_target
+from console_tui.core.config import (
+    Discovery,
+    Hypervisor,
+    Remote,
+    Role,
+    Target,
+    User,
+    find_target,
+)
 from console_tui.core.errors import ConsoleError
 
-SOURCES = ("config", "qemu", "folder", "serial", "remote", "inbound")
+SOURCES = ("config", "libvirt", "qemu", "folder", "serial", "remote", "inbound")
 """every source, in the order the inventory and `list` show them"""
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
 
@@ -43,6 +51,8 @@ def line_key(console: str) -> LineKey:
         return ("uri", console)
     if uri.scheme == "ssh":
         return ("remote", f"{uri.host}:{uri.port}{uri.path}")
+    if uri.scheme == "libvirt":
+        return ("libvirt", console)
     if not uri.host:
         return ("path", os.path.realpath(uri.path))
     host = "loopback" if uri.host.lower() in LOOPBACK else uri.host.lower()
@@ -75,8 +85,10 @@ class TargetBook:
         *,
         memory: Path | None = None,
         remote_entries: tuple[Remote, ...] = (),
+        hypervisors: tuple[Hypervisor, ...] = (),
     ) -> None:
         self.configured = configured
+        self.hypervisors = hypervisors
         self.links = [remotes.link(entry) for entry in remote_entries]
         self._from_remotes: dict[str, list[Target]] = {}
         self._placed: dict[tuple[str, str], Target] = {}
@@ -103,8 +115,9 @@ class TargetBook:
     def visible(self, user: User | None) -> tuple[Target, ...]:
         """What `user` may see and open (everything in process, where `user` is None).
 
-        Configured targets: those in the user's groups ("*" for all). Found ones were never
-        vetted for anyone: admins see them, others only when their groups name `discovered`."""
+        Configured targets and hypervisors' domains: those in the user's groups ("*" for all).
+        Found ones were never vetted for anyone: admins see them, others only when their groups
+        name `discovered`."""
         if user is None:
             return self.targets
         return tuple(t for t in self.targets if _may_see(user, t))
@@ -119,6 +132,9 @@ class TargetBook:
                 return []
             enabled = discovery.enabled(settings)
             found = await asyncio.to_thread(discovery.scan, settings) if enabled else []
+            if self.hypervisors:
+                taken = {t.name for t in self.configured}
+                found = await hypervisors.scan(self.hypervisors, taken) + found
             await asyncio.gather(*(self._ask(link) for link in self.links))
             self._looked_at = time.monotonic()
             self._scanned = found
@@ -227,7 +243,7 @@ def _text(key: LineKey) -> str:
 
 
 def _may_see(user: User, target: Target) -> bool:
-    if target.source not in ("config", "remote"):
+    if target.source not in ("config", "remote", hypervisors.SOURCE):
         return user.role is Role.ADMIN or discovery.DISCOVERED_GROUP in user.groups
     return "*" in user.groups or target.group in user.groups
 

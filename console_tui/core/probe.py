@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 
-from console_tui.core import remotes
+from console_tui.core import hypervisors, remotes
 from console_tui.core.backings import make_backing, parse_console_uri
 from console_tui.core.backings.comport import SettableLine
 from console_tui.core.config import Target
@@ -27,6 +27,8 @@ async def probe_console(target: Target) -> tuple[str, str, str]:
     """`(state, detail, line)` of a target's console line that no session holds open; `line`
     is the line settings a terminal server confirmed (rfc2217://)."""
     uri = parse_console_uri(target.console)
+    if uri.scheme == "libvirt" and (missing := hypervisors.missing_library()):
+        return "disabled", f"{missing}: {hypervisors.INSTALL_FIX}", ""
     if uri.scheme in ("serial", "pty", "file"):
         if not os.path.exists(uri.path):
             return "unreachable", f"{uri.path} does not exist", ""
@@ -52,7 +54,7 @@ async def probe_console(target: Target) -> tuple[str, str, str]:
         async with asyncio.timeout(PROBE_TIMEOUT):
             await backing.open()
     except (ConsoleError, OSError) as exc:
-        return "unreachable", str(exc), ""
+        return getattr(exc, "state", "unreachable"), str(exc), ""
     except TimeoutError:
         return "unreachable", f"no answer within {PROBE_TIMEOUT:.0f} s", ""
     finally:

@@ -14,8 +14,8 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING
 
-from console_tui.core import listener
-from console_tui.core.alerts import Alert, run_alert_command
+from console_tui.core import hypervisors, listener
+from console_tui.core.alerts import Alert, ago, run_alert_command
 from console_tui.core.api import Event, EventKind
 from console_tui.core.backings import parse_console_uri
 from console_tui.core.config import Target
@@ -38,15 +38,21 @@ class Watch:
         self.hub = hub
         self.capturing = False
         self._watches: dict[str, QMPWatch] = {}
+        self._hypervisors: dict[str, hypervisors.LifecycleWatch] = {}
         self._rescan: asyncio.Task[None] | None = None
         self._alert_tasks: set[asyncio.Task[None]] = set()
+        """alert commands and looks at the target list running now"""
         self._last_event: dict[tuple[str, str], float] = {}
+        self.last_lifecycle: dict[str, tuple[str, float]] = {}
+        """per target, its last lifecycle event in words and when (wall clock)"""
 
     async def capture(self) -> list[str]:
         """Open every target's line that has `capture` on and hold it whether anyone watches or
         not: transcript, recording, screen and scrollback stay current. The names held."""
         hub = self.hub
         if not self.capturing:
+            if hub.config.hypervisors:
+                await hub.refresh_targets()  # their domains are held from the start too
             self.capturing = True
             self._rescan = asyncio.get_running_loop().create_task(self._keep_looking())
             await self._listen()
@@ -58,6 +64,8 @@ class Watch:
                 watch = QMPWatch(parse_control_uri(control), partial(self.lifecycle, name))
                 self._watches[name] = watch
                 watch.start()
+            if control.startswith("libvirt:"):
+                self.watch_hypervisor(control)
         return names
 
     async def _listen(self) -> None:
@@ -94,6 +102,40 @@ class Watch:
         with contextlib.suppress(ConsoleError, OSError):
             await self.capture()
 
+    def watch_hypervisor(self, control: str) -> None:
+        """Hold the lifecycle events of a libvirt control's hypervisor, once per hypervisor
+        (under `serve`, and wherever one of its domains is opened)."""
+        uri, _ = hypervisors.split_line_uri(control)
+        if uri not in self._hypervisors:
+            watch = hypervisors.LifecycleWatch(uri, partial(self._domain_event, uri))
+            self._hypervisors[uri] = watch
+            watch.start()
+
+    async def hypervisor_watched(self, control: str) -> None:
+        """Wait until the lifecycle events of a libvirt control's hypervisor are registered."""
+        uri, _ = hypervisors.split_line_uri(control)
+        await self._hypervisors[uri].registered.wait()
+
+    def _domain_event(
+        self, uri: str, domain: str, event: str, words: str, data: dict[str, object]
+    ) -> None:
+        """A domain's lifecycle event, told on its target. A domain defined or undefined, or one
+        not listed yet, makes the target list be looked at again now, not at the next look."""
+        line = hypervisors.line_uri(uri, domain)
+        told = False
+        for target in self.hub.targets():
+            if target.control == line:
+                self.lifecycle(target.name, event, words, data)
+                told = True
+        if not told or event in ("DEFINED", "UNDEFINED"):
+            task = asyncio.get_running_loop().create_task(self._look_again())
+            self._alert_tasks.add(task)
+            task.add_done_callback(self._alert_tasks.discard)
+
+    async def _look_again(self) -> None:
+        with contextlib.suppress(ConsoleError, OSError):
+            await self.hub.refresh_targets()
+
     async def _keep_looking(self) -> None:
         """While capturing, look for new VMs and ports now and then, and hold their lines too."""
         while True:
@@ -117,11 +159,17 @@ class Watch:
         if now - self._last_event.get((name, event), -REPEAT_QUIET) < REPEAT_QUIET:
             return
         self._last_event[(name, event)] = now
+        self.last_lifecycle[name] = (said, time.time())
         self.hub.audit.record("lifecycle", who="hub", target=name, kind=event.lower(), words=said)
         session = self.hub.sessions.get(name)
         if session is not None:
             session.mark(said)
             session.broadcast(Event(EventKind.NOTICE, text=said))
+
+    def lifecycle_words(self, name: str) -> str:
+        """`the machine was reset 2 min ago`, or empty when no event was seen."""
+        said, at = self.last_lifecycle.get(name, ("", 0.0))
+        return f"{said} {ago(at)}" if said else ""
 
     def alerted(self, session: Session, alert: Alert) -> None:
         """A console printed trouble: say so to its viewers, audit and mark it, run the command."""
@@ -150,4 +198,8 @@ class Watch:
         self._watches.clear()
         listener.set_hooks(None)
         await listener.close_all()
+
+        for lifecycle in list(self._hypervisors.values()):
+            await lifecycle.close()
+        self._hypervisors.clear()
         self.capturing = False

@@ -99,6 +99,7 @@ REGISTRY: dict[str, str] = {
     "unix+listen": "console_tui.core.backings.unix_listen:UnixListenBacking",
     "file": "console_tui.core.backings.file:FileBacking",
     "telnets": "console_tui.core.backings.telnets:TelnetsBacking",
+    "libvirt": "console_tui.core.backings.libvirt:LibvirtBacking",
 }
 # scheme -> "module:function" that checks a URI's parameters when the config is read.
 CHECKS: dict[str, str] = {
@@ -106,7 +107,7 @@ CHECKS: dict[str, str] = {
 }
 
 # What each scheme needs: a path or a host and port.
-_PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
+_PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file", "libvirt"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh", "ipmi-sol"}
 PLANNED: set[str] = set()
 

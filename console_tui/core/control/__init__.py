@@ -52,8 +52,9 @@ POWER_ACTIONS = ("on", "soft-off", "off", "cycle")
 REGISTRY: dict[str, str] = {
     "qmp": "console_tui.core.control.qmp:QMPControl",
     "ipmi": "console_tui.core.control.ipmi:IPMIControl",
+    "libvirt": "console_tui.core.control.libvirt:LibvirtControl",
 }
-PLANNED = {"libvirt"}
+PLANNED: set[str] = set()
 
 
 def parse_control_uri(text: str) -> ControlURI:

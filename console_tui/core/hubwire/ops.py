@@ -188,6 +188,7 @@ class HubOps:
     send_keys = Op(HubAPI.send_keys, ordered=True)
     send_break = Op(HubAPI.send_break, ordered=True)
     sysrq = Op(HubAPI.sysrq, ordered=True)
+    take_console = Op(HubAPI.take_console)
     nmi = Op(HubAPI.nmi)
     set_baud = Op(HubAPI.set_baud, ordered=True)
     reset = Op(HubAPI.reset)
