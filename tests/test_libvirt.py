@@ -86,7 +86,7 @@ async def test_the_app_shows_the_domain_boot(lab: LibvirtLab, tmp_path: Path) ->
         await pilot.press("h")
         await until(pilot, lambda: "sysrq: HELP" in pane.terminal.all_text(), "SysRq help")
         announced = str(main_screen(app).query_one("#announce").render())
-        assert "SysRq h through libvirt (no BREAK here)" in announced
+        assert "SysRq h sent through libvirt sendKey: this line cannot carry a BREAK" in announced
 
 
 def ready(lab: LibvirtLab) -> None:
@@ -118,9 +118,9 @@ def test_sysrq_goes_through_sendkey_and_says_so(lab: LibvirtLab, tmp_path: Path)
     path = write_config(tmp_path, lab.uri)
     done = cli("--config", str(path), "send", DOMAIN, "--sysrq", "h", "--wait", "3")
     assert done.returncode == 0, done.stderr
-    assert "sent SysRq h through libvirt (the console cannot BREAK)" in done.stderr
+    assert "SysRq h sent through libvirt sendKey: this line cannot carry a BREAK" in done.stderr
     assert "sysrq: HELP" in done.stdout
-    assert audit_events("sysrq")[-1]["path"] == "libvirt"
+    assert audit_events("sysrq")[-1]["path"] == "libvirt sendKey"
     # attach's ~s escape takes the same path, and says so
     child = pexpect.spawn(
         sys.executable,
@@ -131,7 +131,7 @@ def test_sysrq_goes_through_sendkey_and_says_so(lab: LibvirtLab, tmp_path: Path)
     try:
         child.expect_exact(f"attached to {DOMAIN}")
         child.send("\r~sh")
-        child.expect_exact("through libvirt: this console cannot BREAK")
+        child.expect_exact("through libvirt sendKey: this line cannot carry a BREAK")
         child.expect_exact("sysrq: HELP")
         child.send("\r~.")
         child.expect(pexpect.EOF)
