@@ -27,6 +27,8 @@ from console_tui.core import paths
 from console_tui.core.control import ControlURI
 from console_tui.core.control.qmp import QMPControl
 from console_tui.core.errors import ConsoleError, UnreachableError
+from console_tui.lab import bootloader
+from console_tui.lab.bootloader import BOOT_MODES
 from console_tui.lab.initramfs import READY_LINE, TARGET_NAME, build_initramfs
 
 DEBIAN_PACKAGES = "qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio"
@@ -69,7 +71,16 @@ class Lab:
         kernel: Path | None = None,
         qemu: str = "qemu-system-x86_64",
         busybox: Path | None = None,
+        boot: str = "direct",
+        image_cache: Path | None = None,
     ) -> None:
+        if boot not in BOOT_MODES:
+            raise LabError(
+                f"unknown boot mode {boot!r}", where="--boot", fix=f"use one of {BOOT_MODES}"
+            )
+        self.boot = boot
+        """direct (QEMU loads the kernel), grub (SeaBIOS, then GRUB) or uefi (OVMF, then GRUB)."""
+        self._image_cache = image_cache
         self.folder = Path(folder) if folder is not None else paths.state_dir() / "lab"
         self._kernel = kernel
         self._qemu = qemu
@@ -114,13 +125,15 @@ class Lab:
                 )
         paths.private_dir(self.folder)
         self._remove_runtime_files()
+        initramfs = build_initramfs(busybox)
         with paths.open_private(self.initramfs, "wb") as out:
-            out.write(build_initramfs(busybox))
+            out.write(initramfs)
+        boot_options = self._boot_options(kernel, initramfs)
         with paths.open_private(self.serial_log, "wb"):
             pass
         started = time.monotonic()
         result = subprocess.run(
-            self._qemu_command(qemu, kernel),
+            self._qemu_command(qemu, boot_options),
             capture_output=True,
             text=True,
             umask=0o077,
@@ -139,7 +152,7 @@ class Lab:
             raise
         boot_seconds = round(time.monotonic() - started, 2)
         with paths.open_private(self.state_file, "w") as out:
-            json.dump({"boot_seconds": boot_seconds, "kernel": str(kernel)}, out)
+            json.dump({"boot_seconds": boot_seconds, "kernel": str(kernel), "boot": self.boot}, out)
         info = self._info(self._live_pid() or 0, boot_seconds)
         self._write_config(info)
         return info
@@ -197,7 +210,22 @@ class Lab:
             )
         return qemu, kernel, busybox
 
-    def _qemu_command(self, qemu: str, kernel: Path) -> list[str]:
+    def _boot_options(self, kernel: Path, initramfs: bytes) -> list[str]:
+        """How QEMU starts the guest: the kernel directly, or firmware and GRUB from a CD."""
+        if self.boot == "direct":
+            return [
+                "-kernel",
+                str(kernel),
+                "-initrd",
+                str(self.initramfs),
+                "-append",
+                KERNEL_CMDLINE,
+            ]
+        image = bootloader.grub_image(kernel, initramfs, KERNEL_CMDLINE, self._image_cache)
+        vars_copy = bootloader.firmware_vars(self.folder) if self.boot == "uefi" else None
+        return bootloader.boot_arguments(self.boot, image, vars_copy)
+
+    def _qemu_command(self, qemu: str, boot_options: list[str]) -> list[str]:
         serial = _chardev_path(self.serial_socket)
         log = _chardev_path(self.serial_log)
         return [
@@ -215,12 +243,7 @@ class Lab:
             "none",
             "-monitor",
             "none",
-            "-kernel",
-            str(kernel),
-            "-initrd",
-            str(self.initramfs),
-            "-append",
-            KERNEL_CMDLINE,
+            *boot_options,
             "-chardev",
             f"socket,id=ser0,path={serial},server=on,wait=off,telnet=on,logfile={log},logappend=on",
             "-serial",

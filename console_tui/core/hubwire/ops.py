@@ -190,6 +190,8 @@ class HubOps:
     sysrq = Op(HubAPI.sysrq, ordered=True)
     nmi = Op(HubAPI.nmi)
     reset = Op(HubAPI.reset)
+    boot_menu = Op(HubAPI.boot_menu, ordered=True)
+    boot_keys = Op(HubAPI.boot_keys, ordered=True)
 
 
 OPS: dict[str, Op[..., Any]] = {name: op for name, op in vars(HubOps).items() if isinstance(op, Op)}
