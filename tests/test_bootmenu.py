@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import cli, need_command
+from conftest import capture_daemon, cli, need_command
 
 from console_tui.core import config
 from console_tui.core.api import Viewer
@@ -181,16 +181,21 @@ async def test_grub_menu_is_held_under_uefi(uefi_hub: tuple[Hub, Viewer, Lab]) -
 def test_send_boot_menu_exits_0_when_up_and_3_with_the_reason(
     bios: tuple[Lab, LabInfo], guest: LabInfo
 ) -> None:
-    """The command line: `send --boot-menu` holds GRUB's menu (exit 0) and `--boot-entry 1` boots
-    it; on the direct-boot guest there is no boot loader, so it exits 3 and says why."""
+    """The command line, through `serve`: `send --boot-menu` holds GRUB's menu (exit 0) and
+    `--boot-entry 1` boots it; on the direct-boot guest there is no boot loader, so it exits 3
+    and says why."""
     lab, info = bios
-    up = cli("--config", str(info.config_path), "send", "demo", "--boot-menu", "--yes")
-    assert up.returncode == 0, up.stderr
-    assert "GRUB menu is up" in up.stderr
-    since = _log_size(lab)
-    chose = cli("--config", str(info.config_path), "send", "demo", "--boot-entry", "1")
-    assert chose.returncode == 0, chose.stderr
-    lab.wait_for(READY_LINE, start=since, timeout=180)
+    with capture_daemon(info.config_path):
+        up = cli("--config", str(info.config_path), "send", "demo", "--boot-menu", "--yes")
+        assert up.returncode == 0, up.stderr
+        assert "GRUB menu is up" in up.stderr
+        since = _log_size(lab)
+        chose = cli("--config", str(info.config_path), "send", "demo", "--boot-entry", "1")
+        assert chose.returncode == 0, chose.stderr
+        lab.wait_for(READY_LINE, start=since, timeout=180)
+    # Held from the start under `serve`, the transcript has the whole boot, firmware first.
+    log = cli("log", "demo").stdout
+    assert log.index("Press ESC for boot menu") < log.index("GNU GRUB") < log.rindex(READY_LINE)
 
     direct = Lab(guest.folder)
     since = _log_size(direct)

@@ -90,7 +90,8 @@ class MenuWatch:
     _last_repeat: float = 0.0
     _saw_output: bool = False
     _last_output: float = 0.0
-    _settle_from: float | None = None
+    _drawing: str = ""
+    """The menu being drawn: it is up once the console falls quiet (entries follow the title)."""
 
     def feed(self, data: bytes, now: float) -> bytes:
         """New console bytes; the keys to send now (empty for none)."""
@@ -107,9 +108,9 @@ class MenuWatch:
 
     def due(self, now: float) -> bytes:
         """Keys that are due by the clock alone: the UEFI setup key, repeated during start.
-        A held GRUB menu is up once its drawing has settled (the entries follow the help text)."""
-        if self._settle_from is not None and not self.up and now - self._last_output >= SETTLE:
-            self.up = "GRUB menu"
+        A menu is up once its drawing has settled (GRUB's entries follow its help text)."""
+        if self._drawing and not self.up and now - self._last_output >= SETTLE:
+            self.up = self._drawing
         if self.up or self._repeat_from is None or now - self._last_repeat < REPEAT_SECONDS:
             return b""
         self._last_repeat = now
@@ -128,7 +129,7 @@ class MenuWatch:
             if "GRUB menu" in self.seen:
                 return b""
             self._note("GRUB menu")
-            self._settle_from = now
+            self._drawing = "GRUB menu"
             # Any key stops GRUB's countdown; Up on the default (first) entry moves nothing.
             return UP
         self._kernel_booting()
@@ -145,7 +146,7 @@ class MenuWatch:
             self._note("SeaBIOS")
             self._repeat_from = None
             if SEABIOS_MENU.search(self.text):
-                self.up = "SeaBIOS boot menu"
+                self._drawing = "SeaBIOS boot menu"
                 return b""
             if SEABIOS_PROMPT.search(self.text) and "ESC sent" not in self.seen:
                 self.seen.append("ESC sent")
@@ -153,7 +154,8 @@ class MenuWatch:
             return b""
         if OVMF_SETUP.search(self.text):
             self._note("UEFI setup")
-            self.up = "UEFI setup"
+            self._drawing = "UEFI setup"
+            self._repeat_from = None
             return b""
         if GRUB_MENU.search(self.text):
             self._note("GRUB menu")

@@ -1,7 +1,8 @@
 """The demo guest's QEMU: start it on the host's kernel and the built initramfs, wait for its ready
 line, stop it, and write the config that opens it.
 
-QEMU runs without `-no-reboot`, so a panic (panic=1) or a reset boots the guest again. (Just past
+QEMU runs without `-no-reboot`, so a panic (panic=1) or a reset boots the guest again; `boot` puts
+SeaBIOS or OVMF and GRUB (bootloader.py) in front of the kernel. (Just past
 400 lines: starting, waiting for and stopping one QEMU read as one story.)
 """
 
@@ -112,7 +113,7 @@ class Lab:
         """Boot the guest and wait for its ready line; return the running one if it answers."""
         info = self.status()
         if info is not None:
-            if self._answers():
+            if self._answers() and self._running_boot() == self.boot:
                 return info
             self.down()
         qemu, kernel, busybox = self._find_tools()
@@ -169,6 +170,13 @@ class Lab:
                 _signal(pid, signal.SIGKILL)
                 _wait_gone(pid, 5.0)
         self._remove_runtime_files()
+
+    def _running_boot(self) -> str:
+        """How the running guest was booted (a different `--boot` starts it again)."""
+        try:
+            return str(json.loads(self.state_file.read_text()).get("boot", "direct"))
+        except (OSError, ValueError, AttributeError):
+            return "direct"
 
     def _info(self, pid: int, boot_seconds: float) -> LabInfo:
         return LabInfo(
