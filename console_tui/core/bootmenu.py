@@ -36,7 +36,8 @@ ECHO_SECONDS = 1.0
 SETTLE = 0.4
 """Seconds of quiet after which a menu being drawn counts as drawn."""
 REPEAT_SECONDS = 0.3
-"""How often the UEFI setup key is sent while the firmware starts (it reads keys only now and then)."""
+"""How often the UEFI setup key (ESC) is sent while the firmware starts (it reads keys only now and
+then; F2 gets there too but then keeps the front page redrawing)."""
 
 KERNEL_EDITS = {
     "single": "single",

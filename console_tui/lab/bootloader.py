@@ -128,7 +128,7 @@ def boot_arguments(boot: str, image: Path, vars_copy: Path | None = None) -> lis
             f"if=pflash,format=raw,unit=1,file={_option(vars_copy)}",
             *cdrom,
         ]
-    return ["-machine", "pc,graphics=off", "-boot", "menu=on,splash-time=3000", *cdrom]
+    return ["-machine", "pc,graphics=off", "-boot", "menu=on,splash-time=1500", *cdrom]
 
 
 def _option(path: Path) -> str:

@@ -109,8 +109,9 @@ class Lab:
             boot_seconds = 0.0
         return self._info(pid, boot_seconds)
 
-    def up(self, timeout: float = 120) -> LabInfo:
-        """Boot the guest and wait for its ready line; return the running one if it answers."""
+    def up(self, timeout: float = 120, *, ready: bool = True) -> LabInfo:
+        """Boot the guest and wait for its ready line (not with `ready=False`: QEMU started is
+        enough); return the running one if it answers."""
         info = self.status()
         if info is not None:
             if self._answers() and self._running_boot() == self.boot:
@@ -147,7 +148,8 @@ class Lab:
                 fix=f"check the QEMU install (Debian: apt-get install {DEBIAN_PACKAGES})",
             )
         try:
-            self.wait_for(READY_LINE, timeout=timeout - (time.monotonic() - started))
+            if ready:
+                self.wait_for(READY_LINE, timeout=timeout - (time.monotonic() - started))
         except LabError:
             self.down()
             raise
