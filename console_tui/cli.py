@@ -595,7 +595,7 @@ def _lab(command: str, boot: str = "direct") -> int:
         if status is None:
             print("demo guest is not running (console-tui lab up starts it)")
             return 3
-        print(f"demo guest running (pid {status.pid})")
+        print(f"demo guest running (pid {status.pid}, boot: {lab.running_boot()})")
         print(f"console: {status.console_uri}")
         print(f"control: {status.control_uri}")
         print(f"config:  {status.config_path}")

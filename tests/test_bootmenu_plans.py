@@ -7,10 +7,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import cli, target, wait_for
+from peers import ConsolePeer
 
-from console_tui.core import bootmenu
+from console_tui.core import bootmenu, config
+from console_tui.core.hub import Hub
 from console_tui.core.keys import Step
+from console_tui.core.passthrough import Passthrough
 
 
 def _sent(plan: list[Step]) -> bytes:
@@ -80,3 +83,35 @@ async def test_a_kernel_before_the_menu_ends_the_wait_at_once() -> None:
 
     with pytest.raises(TimeoutError, match="straight to its kernel"):
         await bootmenu.hold_menu(bootmenu.MenuWatch(), output, send, timeout=600)
+
+
+async def test_attach_menu_offers_the_boot_menu_actions(tmp_path: Path) -> None:
+    """attach's `~?` menu, in process against a real socket peer: entry 2's keys reach the line;
+    reset into the boot menu says why not on a target without a control."""
+    sock = tmp_path / "vm.sock"
+    path = tmp_path / "config.toml"
+    path.write_text(target("vm", sock))
+    async with ConsolePeer(sock, b"GNU GRUB\r\n") as console:
+        hub = Hub(config.load(path))
+        try:
+            viewer = await hub.attach("vm", wait=5)
+            shown = bytearray()
+            passthrough = Passthrough(hub, viewer, shown.extend, size=lambda: (80, 200))
+            labels = [item.label for item in passthrough.menu()]
+            for label, keys in (
+                ("Boot menu: boot entry 2", b"\x1b[H\x1b[B\r"),
+                ("Boot menu: reset and hold GRUB's menu", b""),
+            ):
+                before = len(console.received)
+                await passthrough.feed(b"\r~?")
+                await passthrough.feed(f"{labels.index(label) + 1}\r".encode())
+                if keys:
+                    await asyncio.to_thread(console_has, console, before + len(keys))
+                assert bytes(console.received[before:]).removeprefix(b"\r") == keys
+            assert "unavailable: no control backing" in shown.decode()
+        finally:
+            await hub.close()
+
+
+def console_has(console: ConsolePeer, size: int) -> None:
+    wait_for(lambda: len(console.received) >= size, f"{size} bytes at the peer")

@@ -114,7 +114,7 @@ class Lab:
         enough); return the running one if it answers."""
         info = self.status()
         if info is not None:
-            if self._answers() and self._running_boot() == self.boot:
+            if self._answers() and self.running_boot() == self.boot:
                 return info
             self.down()
         qemu, kernel, busybox = self._find_tools()
@@ -173,7 +173,7 @@ class Lab:
                 _wait_gone(pid, 5.0)
         self._remove_runtime_files()
 
-    def _running_boot(self) -> str:
+    def running_boot(self) -> str:
         """How the running guest was booted (a different `--boot` starts it again)."""
         try:
             return str(json.loads(self.state_file.read_text()).get("boot", "direct"))
