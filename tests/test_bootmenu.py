@@ -19,7 +19,7 @@ from console_tui.core import config
 from console_tui.core.api import Viewer
 from console_tui.core.hub import Hub
 from console_tui.lab import READY_LINE, Lab, LabInfo
-from console_tui.lab.bootloader import SECOND_ENTRY_ARG
+from console_tui.lab.bootloader import SECOND_ENTRY_ARG, THIRD_ENTRY_ARG
 
 pytestmark = pytest.mark.guest
 
@@ -145,6 +145,19 @@ async def test_edited_entry_boots_with_the_appended_argument(
     words = await _boot_with(bios_hub, "append", "single")
     assert words[-1] == "single"
     assert SECOND_ENTRY_ARG not in words
+
+
+async def test_an_entry_shaped_like_debians_is_edited_on_its_linux_line(
+    bios_hub: tuple[Hub, Viewer, Lab],
+) -> None:
+    """Modules and messages come before `linux` there: the line is found on the editor's screen."""
+    hub, viewer, lab = bios_hub
+    assert await hub.boot_menu(viewer, "grub", MENU_SECONDS) == "GRUB menu"
+    await hub.boot_keys(viewer, "select", "3")
+    since = _log_size(lab)
+    await hub.boot_keys(viewer, "append", "rescue")
+    words = (await _cmdline(hub, viewer, lab, since)).split()
+    assert words[-2:] == [THIRD_ENTRY_ARG, "systemd.unit=rescue.target"]
 
 
 async def test_a_long_kernel_line_edit_arrives_intact(bios_hub: tuple[Hub, Viewer, Lab]) -> None:

@@ -41,7 +41,8 @@ def test_each_helper_sends_grub_keys() -> None:
 @pytest.mark.parametrize(
     ("action", "value", "words"),
     [
-        ("entry", "0", "count from 1"),
+        ("entry", "0", "a number from 1"),
+        ("select", "-1", "a number from 1"),
         ("entry", "two", "a number from 1"),
         ("append", "a\nb", "printable text on one line"),
         ("append", " ", "printable text on one line"),
@@ -58,7 +59,7 @@ def test_send_refuses_a_bad_entry_before_touching_the_line(tmp_path: Path) -> No
     config.write_text('[[target]]\nname = "box"\nconsole = "unix:///nonexistent/box.sock"\n')
     done = cli("--config", str(config), "send", "box", "--boot-entry", "0")
     assert done.returncode == 2
-    assert "--boot-entry: menu entries count from 1" in done.stderr
+    assert "--boot-entry: a menu entry is a number from 1" in done.stderr
 
 
 async def test_a_silent_console_gives_the_reason() -> None:

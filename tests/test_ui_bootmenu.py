@@ -12,6 +12,17 @@ from textual.widgets import OptionList
 from console_tui.ui.app import ConsoleApp
 from console_tui.ui.dialogs.function_keys import FunctionKeysDialog
 
+EDITOR = b"\x1b[2J\x1b[H" + b"".join(
+    b" |%-76s|\r\n" % line
+    for line in (b"setparams 'box'", b"", b"  linux /vmlinuz ro", b"  initrd /i")
+)
+"""GRUB's entry editor as it draws on a serial line: `setparams`, a blank line, the kernel line."""
+
+
+def grub_editor(data: bytes) -> bytes:
+    """A console that echoes like GRUB's editor and draws the editor on `e`."""
+    return EDITOR if data == b"e" else echo(data)
+
 
 async def _choose(pilot: Pilot, app: ConsoleApp, option_id: str) -> None:
     main_screen(app).action_function_keys()
@@ -23,9 +34,11 @@ async def _choose(pilot: Pilot, app: ConsoleApp, option_id: str) -> None:
 
 
 async def test_boot_menu_helpers_send_paced_grub_keys(sock_dir: Path) -> None:
-    """The peer echoes like GRUB's editor, so text typed a key per echo goes at its pace."""
+    """The peer echoes and draws an editor like GRUB's, so the kernel line is found on the screen
+    and text typed a key per echo goes at its pace (no GRUB runs in this test: the real one is in
+    test_bootmenu.py)."""
     config = make_config(sock_dir, target("box", sock_dir / "b.sock"))
-    async with ConsolePeer(sock_dir / "b.sock", b"GNU GRUB\r\n", reply=echo) as console:
+    async with ConsolePeer(sock_dir / "b.sock", b"GNU GRUB\r\n", reply=grub_editor) as console:
         app = ConsoleApp(config, blink=False, probe=False)
         async with app.run_test(size=APP_SIZE) as pilot:
             await open_console(pilot, app, "box")

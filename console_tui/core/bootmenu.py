@@ -225,13 +225,46 @@ def edit_plan() -> list[Step]:
 
 
 def append_kernel_arg_plan(arg: str, *, line: int = 2, boot: bool = True) -> list[Step]:
-    """Edit the selected entry: go to the kernel line (`line` Down presses from the top: GRUB puts
+    """In GRUB's editor (open): go to the kernel line (`line` Down presses from the top; GRUB puts
     `setparams` and a blank line first), append ` ARG` at its end, then boot it (Ctrl+X)."""
     check_kernel_arg(arg)
-    plan = [*edit_plan(), *paced(DOWN * line + CTRL_E), *typed(f" {arg}")]
+    plan = [*paced(DOWN * line + CTRL_E), *typed(f" {arg}")]
     if boot:
         plan += [Step("sleep", seconds=SCREEN_PAUSE), *paced(CTRL_X)]
     return plan
+
+
+KERNEL_COMMANDS = ("linux", "linuxefi", "linux16", "kernel")
+
+
+def kernel_line(rows: list[str]) -> int | None:
+    """Which line of GRUB's editor (0 = `setparams`) loads the kernel, read off the screen; None
+    when no editor with a kernel line shows. A line too long for the box wraps with `\\`."""
+    top = next((i for i, row in enumerate(rows) if "setparams" in row), None)
+    if top is None:
+        return None
+    column = rows[top].index("setparams")
+    line, wrapped = 0, False
+    for row in rows[top + 1 :]:
+        body = row[column:].rstrip()[:-1]
+        if not wrapped:
+            line += 1
+            if body.split(maxsplit=1)[:1] and body.split()[0] in KERNEL_COMMANDS:
+                return line
+        wrapped = body.endswith("\\")
+    return None
+
+
+async def find_kernel_line(display: Callable[[], list[str]], timeout: float = 15.0) -> int:
+    """Wait for GRUB's editor to show a kernel line; its line number, or TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while (line := kernel_line(display())) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                "no kernel line (linux ...) in the boot loader's editor: is a GRUB menu up?"
+            )
+        await asyncio.sleep(0.1)
+    return line
 
 
 def command_line_plan() -> list[Step]:
@@ -244,6 +277,11 @@ def boot_edited_plan() -> list[Step]:
     return paced(CTRL_X)
 
 
+def kernel_edit(value: str) -> str:
+    """A kernel argument, or the one a common edit's name stands for (`rescue`)."""
+    return KERNEL_EDITS.get(value, value)
+
+
 def check_kernel_arg(arg: str) -> None:
     """A kernel argument is printable text without line breaks (it is typed into an editor)."""
     if not arg or not arg.isprintable() or not arg.strip():
@@ -252,6 +290,7 @@ def check_kernel_arg(arg: str) -> None:
 
 HELPERS = {
     "entry": "pick menu entry N and boot it",
+    "select": "select menu entry N (to edit it)",
     "edit": "edit the selected entry (e)",
     "append": "append ARG to the selected entry's kernel line and boot it",
     "boot": "boot the edited entry (Ctrl+X)",
@@ -262,15 +301,18 @@ HELPERS = {
 
 def helper_plan(action: str, value: str = "") -> tuple[list[Step], str]:
     """The key plan for one helper and what it did in words; ValueError says what is wrong."""
-    if action == "entry":
-        if not value.isdigit():
+    if action in ("entry", "select"):
+        if not value.isdigit() or int(value) < 1:
             raise ValueError(f"a menu entry is a number from 1, not {value!r}")
-        return pick_entry_plan(int(value)), f"chose boot menu entry {int(value)}"
+        if action == "entry":
+            return pick_entry_plan(int(value)), f"chose boot menu entry {int(value)}"
+        return paced(HOME + DOWN * (int(value) - 1)), f"selected boot menu entry {int(value)}"
     if action == "edit":
         return edit_plan(), "opened the entry editor"
     if action == "append":
-        arg = KERNEL_EDITS.get(value, value)
-        return append_kernel_arg_plan(arg), f"booted the entry with {arg!r} appended"
+        arg = kernel_edit(value)
+        plan = [*edit_plan(), *append_kernel_arg_plan(arg)]
+        return plan, f"booted the entry with {arg!r} appended"
     if action == "boot":
         return boot_edited_plan(), "booted the edited entry"
     if action == "command-line":

@@ -513,6 +513,16 @@ class Hub:
             keys=[f"boot {action}"],
         )
         with _marked(session, f"{viewer.label} {said}"):
+            if action == "append":
+                # Find the kernel line on the editor's screen: entries differ in what comes first.
+                await session.run_steps(bootmenu.edit_plan())
+                try:
+                    line = await bootmenu.find_kernel_line(session.screen.display)
+                except TimeoutError as exc:
+                    raise UnreachableError(
+                        str(exc), where=viewer.target, fix="send --boot-menu first"
+                    ) from None
+                plan = bootmenu.append_kernel_arg_plan(bootmenu.kernel_edit(value), line=line)
             await session.run_steps(plan)
         return said
 

@@ -25,7 +25,13 @@ MENU_TIMEOUT = 5
 """Seconds GRUB waits on its menu before booting the first entry: long enough to catch it."""
 SECOND_ENTRY_ARG = "lab.entry=second"
 """The kernel argument only the second menu entry carries, so a test can tell which one booted."""
-MENU_TITLES = ("console-tui demo guest", "console-tui demo guest (second entry)")
+THIRD_ENTRY_ARG = "lab.entry=third"
+"""The third entry is shaped like Debian's: modules and messages before its `linux` line."""
+MENU_TITLES = (
+    "console-tui demo guest",
+    "console-tui demo guest (second entry)",
+    "console-tui demo guest (Debian-style entry)",
+)
 
 
 class BootImageError(UnreachableError):
@@ -34,8 +40,8 @@ class BootImageError(UnreachableError):
 
 def grub_cfg(cmdline: str, timeout: int = MENU_TIMEOUT) -> str:
     """The menu: serial console on BIOS, the firmware console on EFI (GRUB's own serial driver
-    loses keys under OVMF), two entries that differ by one kernel argument."""
-    first, second = MENU_TITLES
+    loses keys under OVMF), three entries that differ by one kernel argument."""
+    first, second, third = MENU_TITLES
     return (
         "serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1\n"
         'if [ "$grub_platform" = "efi" ]; then\n'
@@ -53,6 +59,14 @@ def grub_cfg(cmdline: str, timeout: int = MENU_TIMEOUT) -> str:
         "}\n"
         f"menuentry '{second}' {{\n"
         f"  linux /boot/vmlinuz {cmdline} {SECOND_ENTRY_ARG}\n"
+        "  initrd /boot/initrd.gz\n"
+        "}\n"
+        f"menuentry '{third}' {{\n"
+        "  insmod gzio\n"
+        "  insmod part_msdos\n"
+        "  echo 'Loading Linux ...'\n"
+        f"  linux /boot/vmlinuz {cmdline} {THIRD_ENTRY_ARG}\n"
+        "  echo 'Loading initial ramdisk ...'\n"
         "  initrd /boot/initrd.gz\n"
         "}\n"
     )
