@@ -28,14 +28,37 @@ def test_each_helper_sends_grub_keys() -> None:
     plan, said = bootmenu.helper_plan("append", "rescue")
     assert _sent(plan) == b"e\x1b[B\x1b[B\x05 systemd.unit=rescue.target\x18"
     assert "systemd.unit=rescue.target" in said
-    # Typed text goes a key per echo; keys alone, each followed by a pause.
-    assert [s.data for s in plan if s.kind == "echo"][:3] == [b" ", b"s", b"y"]
+    # Every key waits for the loader's redraw; typed text goes a character at a time.
+    assert [s.data for s in plan if s.kind == "echo"][:7] == [
+        b"e",
+        b"\x1b[B",
+        b"\x1b[B",
+        b"\x05",
+        b" ",
+        b"s",
+        b"y",
+    ]
     assert bootmenu.split_keys(b"\x1b[B\x1b[21~x\x1bOQ") == [
         b"\x1b[B",
         b"\x1b[21~",
         b"x",
         b"\x1bOQ",
     ]
+
+
+def test_a_kernel_line_is_read_across_its_wrapped_rows_and_mended() -> None:
+    rows = [
+        " |setparams 'x'" + " " * 62 + "|",
+        " |" + " " * 76 + "|",
+        " |  linux /vmlinuz " + "a" * 58 + "\\|",
+        " |" + "b" * 10 + " " * 66 + "|",
+    ]
+    assert bootmenu.kernel_line(rows) == 2
+    assert bootmenu.editor_lines(rows)[2] == "  linux /vmlinuz " + "a" * 58 + "b" * 10
+    # A repeated key is mended from where the line goes wrong: one Backspace per extra key.
+    mend = bootmenu.correction_plan("x 0133ab", "x 013ab")
+    assert _sent(mend) == b"\x08" * 3 + b"ab"
+    assert bootmenu.correction_plan("same", "same") == []
 
 
 @pytest.mark.parametrize(

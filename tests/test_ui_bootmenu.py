@@ -5,23 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import APP_SIZE, main_screen, make_config, open_console, target, until
-from peers import ConsolePeer, echo
+from peers import ConsolePeer
 from textual.pilot import Pilot
 from textual.widgets import OptionList
 
 from console_tui.ui.app import ConsoleApp
 from console_tui.ui.dialogs.function_keys import FunctionKeysDialog
 
-EDITOR = b"\x1b[2J\x1b[H" + b"".join(
-    b" |%-76s|\r\n" % line
-    for line in (b"setparams 'box'", b"", b"  linux /vmlinuz ro", b"  initrd /i")
-)
-"""GRUB's entry editor as it draws on a serial line: `setparams`, a blank line, the kernel line."""
 
+class GrubEditor:
+    """A console that draws an entry editor like GRUB's on `e` (`setparams`, a blank line, the
+    kernel line) and redraws it after every key, typed text going onto the kernel line."""
 
-def grub_editor(data: bytes) -> bytes:
-    """A console that echoes like GRUB's editor and draws the editor on `e`."""
-    return EDITOR if data == b"e" else echo(data)
+    def __init__(self) -> None:
+        self.kernel_line = b"  linux /vmlinuz ro"
+        self.editing = False
+
+    def __call__(self, data: bytes) -> bytes:
+        if not self.editing:
+            self.editing = data == b"e"
+            return data if not self.editing else self.draw()
+        if data == b"\x08":
+            self.kernel_line = self.kernel_line[:-1]
+        elif len(data) == 1 and 0x20 <= data[0] < 0x7F:
+            self.kernel_line += data
+        return self.draw()
+
+    def draw(self) -> bytes:
+        rows = (b"setparams 'box'", b"", self.kernel_line, b"  initrd /i")
+        return b"\x1b[2J\x1b[H" + b"".join(b" |%-76s|\r\n" % row for row in rows)
 
 
 async def _choose(pilot: Pilot, app: ConsoleApp, option_id: str) -> None:
@@ -34,11 +46,11 @@ async def _choose(pilot: Pilot, app: ConsoleApp, option_id: str) -> None:
 
 
 async def test_boot_menu_helpers_send_paced_grub_keys(sock_dir: Path) -> None:
-    """The peer echoes and draws an editor like GRUB's, so the kernel line is found on the screen
-    and text typed a key per echo goes at its pace (no GRUB runs in this test: the real one is in
-    test_bootmenu.py)."""
+    """The peer draws an editor like GRUB's, so the kernel line is found and read back on the
+    screen, and keys go at its redraws' pace (no GRUB runs in this test: test_bootmenu.py boots
+    the real one)."""
     config = make_config(sock_dir, target("box", sock_dir / "b.sock"))
-    async with ConsolePeer(sock_dir / "b.sock", b"GNU GRUB\r\n", reply=grub_editor) as console:
+    async with ConsolePeer(sock_dir / "b.sock", b"GNU GRUB\r\n", reply=GrubEditor()) as console:
         app = ConsoleApp(config, blink=False, probe=False)
         async with app.run_test(size=APP_SIZE) as pilot:
             await open_console(pilot, app, "box")

@@ -25,12 +25,15 @@ ESC = b"\x1b"
 ENTER = b"\r"
 CTRL_E = b"\x05"
 CTRL_X = b"\x18"
+BACKSPACE = b"\x08"
 F2 = b"\x1bOQ"
 F10 = b"\x1b[21~"
 KEY_PAUSE = 0.08
 """Seconds between keys: a boot loader polls its UART and redraws after each key."""
 SCREEN_PAUSE = 0.5
 """Seconds for a boot loader to draw a new screen (the editor, the command line) before typing."""
+KEY_ECHO_SECONDS = 2.0
+"""The longest wait for a boot loader to redraw after a key (a key that moves nothing draws nothing)."""
 ECHO_SECONDS = 1.0
 """The longest wait for a boot loader's editor to draw one typed key before the next is sent."""
 SETTLE = 0.4
@@ -187,10 +190,11 @@ class MenuWatch:
 
 
 def paced(data: bytes, pause: float = KEY_PAUSE) -> list[Step]:
-    """Keys one at a time (an escape sequence stays whole), `pause` after each."""
+    """Keys one at a time (an escape sequence stays whole), each once the loader has redrawn
+    after the one before (or `KEY_ECHO_SECONDS` passed), then `pause`."""
     steps: list[Step] = []
     for key in split_keys(data):
-        steps += [Step("send", key), Step("sleep", seconds=pause)]
+        steps += [Step("echo", key, seconds=KEY_ECHO_SECONDS), Step("sleep", seconds=pause)]
     return steps
 
 
@@ -237,21 +241,31 @@ def append_kernel_arg_plan(arg: str, *, line: int = 2, boot: bool = True) -> lis
 KERNEL_COMMANDS = ("linux", "linuxefi", "linux16", "kernel")
 
 
-def kernel_line(rows: list[str]) -> int | None:
-    """Which line of GRUB's editor (0 = `setparams`) loads the kernel, read off the screen; None
-    when no editor with a kernel line shows. A line too long for the box wraps with `\\`."""
+def editor_lines(rows: list[str]) -> list[str]:
+    """The lines of GRUB's entry editor read off the screen (0 = `setparams`), each joined across
+    the rows it wraps over (a wrapped row ends in `\\` by the box's edge); empty when none shows."""
     top = next((i for i, row in enumerate(rows) if "setparams" in row), None)
     if top is None:
-        return None
+        return []
     column = rows[top].index("setparams")
-    line, wrapped = 0, False
-    for row in rows[top + 1 :]:
+    lines: list[str] = []
+    wrapped = False
+    for row in rows[top:]:
         body = row[column:].rstrip()[:-1]
-        if not wrapped:
-            line += 1
-            if body.split(maxsplit=1)[:1] and body.split()[0] in KERNEL_COMMANDS:
-                return line
+        text = body[:-1] if body.endswith("\\") else body.rstrip()
+        if wrapped:
+            lines[-1] += text
+        else:
+            lines.append(text)
         wrapped = body.endswith("\\")
+    return lines
+
+
+def kernel_line(rows: list[str]) -> int | None:
+    """Which line of GRUB's editor loads the kernel (`linux ...`), or None when none shows."""
+    for number, text in enumerate(editor_lines(rows)):
+        if text.split(maxsplit=1)[:1] and text.split()[0] in KERNEL_COMMANDS:
+            return number
     return None
 
 
@@ -265,6 +279,47 @@ async def find_kernel_line(display: Callable[[], list[str]], timeout: float = 15
             )
         await asyncio.sleep(0.1)
     return line
+
+
+def correction_plan(shown: str, wanted: str) -> list[Step]:
+    """Keys that turn the line `shown` (cursor at its end) into `wanted`: Backspace back to where
+    they differ, then the rest typed; empty when they agree."""
+    same = 0
+    while same < min(len(shown), len(wanted)) and shown[same] == wanted[same]:
+        same += 1
+    if shown == wanted:
+        return []
+    return [*paced(BACKSPACE * (len(shown) - same)), *typed(wanted[same:])]
+
+
+async def append_to_kernel_line(
+    run: Callable[[list[Step]], Awaitable[None]],
+    display: Callable[[], list[str]],
+    arg: str,
+    *,
+    tries: int = 3,
+) -> None:
+    """In GRUB's editor (open): find the kernel line, append ` ARG`, read it back and mend what a
+    serial line or the loader got wrong (a key lost or repeated), then boot it (Ctrl+X).
+    ValueError, without booting, when the line still reads wrong."""
+    line = await find_kernel_line(display)
+    original = editor_lines(display())[line]
+    wanted = f"{original} {arg}"
+    await run(paced(DOWN * line + CTRL_E))
+    shown = original
+    for _ in range(tries):
+        plan = correction_plan(shown, wanted)
+        if not plan:
+            break
+        await run(plan)
+        lines = editor_lines(display())
+        shown = lines[line] if len(lines) > line else ""
+    if shown != wanted:
+        raise ValueError(
+            f"the kernel line reads {shown[-60:]!r}, not ...{wanted[-60:]!r}: not booted; "
+            "fix it in the editor (still open) and boot with Ctrl+X"
+        )
+    await run([Step("sleep", seconds=SCREEN_PAUSE), *paced(CTRL_X)])
 
 
 def command_line_plan() -> list[Step]:

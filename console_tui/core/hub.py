@@ -514,15 +514,18 @@ class Hub:
         )
         with _marked(session, f"{viewer.label} {said}"):
             if action == "append":
-                # Find the kernel line on the editor's screen: entries differ in what comes first.
                 await session.run_steps(bootmenu.edit_plan())
                 try:
-                    line = await bootmenu.find_kernel_line(session.screen.display)
+                    await bootmenu.append_to_kernel_line(
+                        session.run_steps, session.screen.display, bootmenu.kernel_edit(value)
+                    )
                 except TimeoutError as exc:
                     raise UnreachableError(
-                        str(exc), where=viewer.target, fix="send --boot-menu first"
+                        str(exc), where=viewer.target, fix="reset into the boot menu first"
                     ) from None
-                plan = bootmenu.append_kernel_arg_plan(bootmenu.kernel_edit(value), line=line)
+                except ValueError as exc:
+                    raise UnreachableError(str(exc), where=viewer.target) from None
+                return said
             await session.run_steps(plan)
         return said
 
