@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEB_PACKAGES := qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio socat tmux openssh-client ser2net \
 	openssh-server openssl libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config \
-	openipmi ipmitool grub-pc-bin grub-efi-amd64-bin grub-common ovmf xorriso mtools
+	openipmi ipmitool grub-pc-bin grub-efi-amd64-bin grub-common ovmf xorriso mtools strace logrotate
 
 .PHONY: run test bench lint screenshots deps venv clean
 

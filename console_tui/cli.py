@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ARG",
         help="edit the selected entry, append ARG to its kernel line, boot it",
     )
+    action.add_argument(
+        "--baud", type=int, metavar="RATE", help="set a terminal server port's baud rate (rfc2217)"
+    )
     p.add_argument("--yes", action="store_true", help="do not ask before NMI or reset")
     p.add_argument(
         "--wait",
@@ -249,6 +252,7 @@ async def _hub_with(config: config_mod.Config, name: str) -> HubAPI:
 
 
 async def _list(config: config_mod.Config, *, as_json: bool) -> int:
+    from console_tui.core import remotes
     from console_tui.core.discovery import folder_problems
 
     hub = await _hub(config, [t.name for t in config.targets])
@@ -259,6 +263,10 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
         await hub.close()
     for problem in folder_problems(config.discovery):
         print(f"console-tui: {problem}", file=sys.stderr)
+    for entry in config.remotes:
+        link = remotes.find(entry.name)
+        if link is not None and link.trouble:
+            print(f"console-tui: remote {entry.name}: {link.trouble}", file=sys.stderr)
     if as_json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2))
         return EXIT_OK
@@ -275,6 +283,8 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
     for s in statuses:
         if s.detail:
             print(f"{s.name}: {s.detail}", file=sys.stderr)
+        if s.line:
+            print(f"{s.name}: line {s.line}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -284,16 +294,19 @@ async def _list(config: config_mod.Config, *, as_json: bool) -> int:
 async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> int:
     from console_tui.core.config import Role
     from console_tui.core.passthrough import Passthrough
+    from console_tui.core.terminal_out import TerminalWriter
 
     hub = await _hub_with(config, name)
     loop = asyncio.get_running_loop()
     stdin = sys.stdin.fileno()
-    stdout = sys.stdout.buffer
-
-    def write_out(data: bytes) -> None:
-        stdout.write(data)
-        stdout.flush()
-
+    sys.stdout.flush()
+    # The terminal draws while the loop reads on; when it falls behind, output waits upstream.
+    out = TerminalWriter(
+        sys.stdout.fileno(),
+        pause=lambda: passthrough.pause_output(),
+        resume=lambda: passthrough.resume_output(),
+    )
+    write_out = out.write
     try:
         viewer = await hub.attach(
             name,
@@ -304,7 +317,9 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
         )
         passthrough = Passthrough(hub, viewer, write_out, size=_terminal_size)
         with _raw_terminal(stdin):
-            passthrough.say(f"attached to {name}; ~? for help, ~. to detach")
+            writable = hub.can_write(name)
+            shown = "" if writable.ok else f" (watch only: {writable.reason})"
+            passthrough.say(f"attached to {name}; ~? for help, ~. to detach{shown}")
             inbox: asyncio.Queue[bytes] = asyncio.Queue()
 
             def readable() -> None:
@@ -337,7 +352,9 @@ async def _attach(config: config_mod.Config, name: str, *, read_only: bool) -> i
                 loop.remove_reader(stdin)
                 await _cancelled(pump)
                 passthrough.restore_terminal()
+                await asyncio.to_thread(out.close)
     finally:
+        await asyncio.to_thread(out.close)
         await hub.close()
     return EXIT_OK
 
@@ -406,11 +423,11 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
 def _check_break(hub: HubAPI, args: argparse.Namespace) -> None:
     """Refuse BREAK and SysRq before connecting when the backing cannot carry them."""
     if args.brk or args.sysrq:
-        capability = hub.can_break(args.name)
+        capability = hub.can_sysrq(args.name) if args.sysrq else hub.can_break(args.name)
         if not capability.ok:
             from console_tui.core.errors import NotPermittedError
 
-            what = "SysRq (it needs BREAK)" if args.sysrq else "BREAK"
+            what = "SysRq" if args.sysrq else "BREAK"
             raise NotPermittedError(f"cannot send {what}: {capability.reason}", where=args.name)
 
 
@@ -424,6 +441,8 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
             where="--sysrq",
             fix=f"use keys from: {''.join(sorted(keys.SYSRQ_KEYS))} (h shows the guest's help)",
         )
+    if args.baud is not None and args.baud <= 0:
+        raise UsageError(f"baud {args.baud} is not a rate", where="--baud", fix="e.g. --baud 9600")
     from console_tui.core import bootmenu
 
     for flag, action, value in (
@@ -446,8 +465,7 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
 
 async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str:
     if args.sysrq:
-        await hub.sysrq(viewer, args.sysrq)
-        return f"sent SysRq {args.sysrq}"
+        return await hub.sysrq(viewer, args.sysrq)
     if args.nmi:
         await hub.nmi(viewer)
         return "sent NMI"
@@ -463,6 +481,8 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
     if args.brk:
         await hub.send_break(viewer)
         return "sent BREAK"
+    if args.baud is not None:
+        return f"set the line to {await hub.set_baud(viewer, args.baud)}"
     if args.key:
         await hub.send_keys(viewer, args.key)
         return f"sent {' '.join(args.key)}"

@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -54,6 +54,26 @@ def cli(
         timeout=timeout,
         input=stdin,
     )
+
+
+@contextlib.contextmanager
+def attach_in_pty(config_path: Path, name: str, rows: int = 30) -> Iterator[Any]:
+    """`console-tui attach NAME` in a real pty (pexpect), as an operator's terminal runs it;
+    detached with `~.` at the end (it must exit), and stopped by its PID whatever happened."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "console_tui", "--config", str(config_path), "attach", name],
+        env=dict(os.environ),
+        timeout=20,
+        dimensions=(rows, 120),
+    )
+    try:
+        yield child
+        child.send("\r~.")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
 
 
 @contextlib.contextmanager

@@ -154,7 +154,7 @@ async def test_keys_reach_the_peer_encoded_per_style(
                 await until(pilot, lambda size=size: len(console.received) >= size, f"{key} bytes")
                 assert bytes(console.received[before:]) == data, key
             # Application cursor mode (DECCKM) changes the arrows.
-            main_screen(app).active_pane.terminal.feed(b"\x1b[?1h")
+            main_screen(app).active_pane.terminal.screen_model.feed(b"\x1b[?1h")
             before = len(console.received)
             await pilot.press("up")
             await until(pilot, lambda: len(console.received) >= before + 3, "app-cursor up")
@@ -171,8 +171,9 @@ async def test_sac_prompt_and_channels(sock_dir: Path) -> None:
             pane = await open_console(pilot, app, "win-01")
             screen = main_screen(app)
             assert pane.target.keys == "vt100+"
-            await until(pilot, lambda: pane.terminal.sac_prompt, "SAC> prompt noticed")
-            assert "SAC> prompt" in str(pane.query_one("#status").render())
+            status = pane.query_one("#status")
+            await until(pilot, lambda: "SAC> prompt" in str(status.render()), "SAC> prompt shown")
+            assert pane.terminal.sac_prompt
             # Arrows are refused at the SAC> prompt, with a notice.
             before = len(console.received)
             await pilot.press("up")
@@ -218,7 +219,7 @@ async def test_long_paste_asks_then_is_paced(sock_dir: Path) -> None:
             screen = main_screen(app)
             screen.paste_text("echo hi\n")
             await until(pilot, lambda: b"echo hi\r" in console.received, "short paste")
-            pane.terminal.feed(b"\x1b[?2004h")
+            pane.terminal.screen_model.feed(b"\x1b[?2004h")
             pane.terminal.sync_now()
             text = "x" * (app.config.settings.paste_limit + 1)
             screen.paste_text(text)

@@ -52,4 +52,4 @@ async def test_type_a_command_and_send_sysrq_help(guest: lab.LabInfo) -> None:
             "the kernel's SysRq help",
             timeout=WAIT,
         )
-        assert "SysRq h sent" in str(screen.query_one("#announce").render())
+        assert "demo: sent BREAK then SysRq h" in str(screen.query_one("#announce").render())

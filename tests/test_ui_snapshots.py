@@ -89,7 +89,7 @@ async def open_with(pilot: Pilot, name: str, output: bytes) -> None:
     while not settled() and asyncio.get_running_loop().time() < deadline:
         await pilot.pause(0.02)
     await pilot.pause(0.3)  # the announcements those events posted are shown before ours
-    pane.terminal.feed(output)
+    pane.terminal.screen_model.feed(output)
     pane.terminal.sync_now()
     screen.announce(f"{name}: unreachable")
     await pilot.pause()

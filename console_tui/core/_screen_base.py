@@ -149,6 +149,11 @@ class Screen(ABC):
     def scrolled_off(self) -> list[str]:
         """Lines that scrolled off the top since the last call, oldest first."""
 
+    def skip_scrolled(self) -> None:
+        """Forget what scrolled off since the last `scrolled_off()`, unread: a reader starting
+        now takes `history()` instead, without paying to turn every row into text."""
+        self.scrolled_off()
+
     @property
     @abstractmethod
     def app_cursor_keys(self) -> bool:

@@ -157,6 +157,10 @@ class EvpScreen(Screen):
         self._scrolled.clear()
         return lines
 
+    def skip_scrolled(self) -> None:
+        self._take_styles(self._render.scrolled_off().new_styles)
+        self._scrolled.clear()
+
     @property
     def app_cursor_keys(self) -> bool:
         return self._terminal.mode(1)

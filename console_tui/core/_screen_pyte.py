@@ -481,6 +481,9 @@ class PyteScreen(Screen):
         scrolled.clear()
         return lines
 
+    def skip_scrolled(self) -> None:
+        self._emulator.scrolled.clear()
+
     @property
     def app_cursor_keys(self) -> bool:
         return CURSOR_KEYS_MODE in self._emulator.mode

@@ -171,6 +171,14 @@ class TargetStatus:
     """the console line that raised it"""
     can_break: Capability = Capability(False, "not known yet")
     can_control: Capability = Capability(False, "not known yet")
+    line: str = ""
+    """the serial line's settings as the terminal server confirmed them (`9600 8N1, no flow
+    control`), or why it has none to set; empty for lines without settings"""
+    can_set_baud: Capability = Capability(False, "not known yet")
+    can_sysrq: Capability = Capability(False, "not known yet")
+    """SysRq: by a serial BREAK, or through the control's keyboard where the line has none"""
+    can_write: Capability = Capability(True)
+    """typing, keys, BREAK and the write lock: not on a read-only line such as file://"""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,7 +188,7 @@ class TargetStatus:
         """The inverse of `as_dict`; keys it does not know are ignored."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in raw.items() if k in known}
-        for key in ("can_break", "can_control"):
+        for key in ("can_break", "can_control", "can_set_baud", "can_sysrq", "can_write"):
             if isinstance(values.get(key), dict):
                 values[key] = Capability(**values[key])
         return cls(**values)
@@ -226,6 +234,14 @@ class HubAPI(Protocol):
     def can_break(self, name: str) -> Capability: ...
 
     def can_control(self, name: str) -> Capability: ...
+
+    def can_write(self, name: str) -> Capability:
+        """Whether the line takes input at all (an output file does not)."""
+        ...
+
+    def can_sysrq(self, name: str) -> Capability:
+        """SysRq by a serial BREAK, else through the control's keyboard (QMP send-key)."""
+        ...
 
     async def probe(self, name: str) -> TargetStatus:
         """Status with live reachability and, where there is a control, the power state."""
@@ -288,9 +304,16 @@ class HubAPI(Protocol):
 
     async def send_break(self, viewer: Viewer) -> None: ...
 
-    async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> None: ...
+    async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> str:
+        """Send SysRq keys; what was done, in words, saying which path it took."""
+        ...
 
     async def nmi(self, viewer: Viewer) -> None: ...
+
+    async def set_baud(self, viewer: Viewer, baud: int) -> str:
+        """Change the baud rate of the terminal server's port (rfc2217://) for this session and
+        its reconnects; the line in words, as the server confirmed it."""
+        ...
 
     async def reset(self, viewer: Viewer) -> None: ...
 

@@ -25,6 +25,8 @@ EVENTS = frozenset(
         "lifecycle",
         "connect",
         "disconnect",
+        "dial-in",
+        "vmotion-refused",
         "attach",
         "detach",
         "lock",
@@ -34,6 +36,7 @@ EVENTS = frozenset(
         "reset",
         "key",
         "paste",
+        "baud",
         "denied",
     }
 )
@@ -94,6 +97,7 @@ class AuditLog:
             # The rotating writer of transcripts: size-bounded files, 0600.
             self._file = Transcript(self.path, max_bytes=self.max_bytes, files=self.files)
         self._file.write(line.encode())
+        self._file.flush()  # a record is on disk before the action it records goes on
 
     def record_flood(
         self, event: str, *, who: str, source: str, reason: str, **fields: Any

@@ -4,7 +4,8 @@ in console output after a reset, the key that holds each, and paced key plans fo
 
 Boot loaders speak plain ANSI whatever the target's `keys` setting says (they set no cursor-key mode),
 so the keys here are fixed bytes. A boot loader reads its UART by polling: keys are paced so none is
-lost, and a multi-byte key is never split from its escape.
+lost, and a multi-byte key is never split from its escape. (Past 400 lines: recognising a menu,
+the keys for it and reading GRUB's editor back are one conversation with the boot loader.)
 """
 
 from __future__ import annotations

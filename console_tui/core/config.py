@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli serves older Pythons
     import tomllib
@@ -83,6 +84,9 @@ class Settings:
     """A program and its arguments run on an alert (never through a shell), with CONSOLE_TUI_TARGET,
     CONSOLE_TUI_ALERT and CONSOLE_TUI_LINE in its environment."""
     alert_timeout: int = 10
+    concentrators: tuple[str, ...] = ()
+    """`listen://HOST:PORT` sockets that `serve` opens for VMs to dial into (core/listener.py); a
+    VM no target claims appears as a found target."""
 
 
 @dataclass(frozen=True)
@@ -125,12 +129,30 @@ class User:
 
 
 @dataclass(frozen=True)
+class Remote:
+    """`[[remote]]`: another `console-tui serve` whose targets this one lists and opens through
+    one SSH connection (core/remotes.py)."""
+
+    name: str
+    url: str
+    """ssh://USER@HOST[:PORT], the SSH address of the other serve (user `console` as a rule)"""
+    key: str = ""
+    """the private key file to log in with (else the operator's SSH agent and default keys)"""
+    known_hosts: str = ""
+    """a known_hosts file to check the server's host key against (else ~/.ssh/known_hosts)"""
+    group: str = ""
+    """the group its targets are in here (default: the remote's name)"""
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     settings: Settings = field(default_factory=Settings)
     targets: tuple[Target, ...] = ()
     users: tuple[User, ...] = ()
     discovery: Discovery = field(default_factory=Discovery)
+    remotes: tuple[Remote, ...] = ()
 
     def target(self, name: str) -> Target:
         return find_target(self.targets, name, str(self.path or "config"))
@@ -216,12 +238,20 @@ def parse(text: str, path: Path | None = None) -> Config:
     def where(*key: str | int) -> str:
         return f"{where_file}:{lines.find(*key)}"
 
-    _check_keys(data, ("settings", "target", "user", "discovery"), where, ())
+    _check_keys(data, ("settings", "target", "user", "discovery", "remote"), where, ())
     settings = _settings(data.get("settings", {}), where)
     targets = _targets(data.get("target", []), where)
     users = _users(data.get("user", []), where)
     discovery = _discovery(data.get("discovery", {}), where)
-    return Config(path=path, settings=settings, targets=targets, users=users, discovery=discovery)
+    remotes = _remotes(data.get("remote", []), where)
+    return Config(
+        path=path,
+        settings=settings,
+        targets=targets,
+        users=users,
+        discovery=discovery,
+        remotes=remotes,
+    )
 
 
 def _settings(raw: Any, where: Any) -> Settings:
@@ -243,7 +273,26 @@ def _settings(raw: Any, where: Any) -> Settings:
                 f"settings.{key} is negative", where=where("settings", key), fix="use 0 or more"
             )
     _check_patterns(values, where, "settings")
+    _check_concentrators(values.get("concentrators", ()), where("settings", "concentrators"))
     return Settings(**values)
+
+
+def _check_concentrators(uris: tuple[str, ...], where: str) -> None:
+    """Each concentrator is a bare `listen://HOST:PORT` (targets pick VMs, not the listener)."""
+    from console_tui.core.backings import parse_console_uri
+
+    for text in uris:
+        try:
+            uri = parse_console_uri(text)
+        except ValueError as exc:
+            raise ConfigError(f"concentrators: {exc}", where=where, fix=_uri_fix(exc)) from None
+        if uri.scheme != "listen" or uri.params:
+            raise ConfigError(
+                f"concentrators: {text!r} is not a bare listen://HOST:PORT",
+                where=where,
+                fix='e.g. concentrators = ["listen://0.0.0.0:7001"]; pick VMs in each target\'s '
+                "console (listen://0.0.0.0:7001?vm=NAME)",
+            )
 
 
 def _targets(raw: Any, where: Any) -> tuple[Target, ...]:
@@ -374,6 +423,59 @@ def _discovery(raw: Any, where: Any) -> Discovery:
             )
     values["folders"] = tuple(dict.fromkeys(expanded))
     return Discovery(**values, where=where("discovery"))
+
+
+def _remotes(raw: Any, where: Any) -> tuple[Remote, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(
+            "remote must be [[remote]] entries", where=where("remote"), fix="write [[remote]]"
+        )
+    allowed = tuple(f.name for f in fields(Remote) if f.name != "where")
+    remotes: list[Remote] = []
+    for index, entry in enumerate(raw):
+        _check_keys(entry, allowed, where, ("remote", index))
+        for required in ("name", "url"):
+            if required not in entry:
+                raise ConfigError(
+                    f"[[remote]] has no {required}",
+                    where=where("remote", index),
+                    fix='e.g. name = "rack2" and url = "ssh://console@rack2.example:2222"',
+                )
+        values = {
+            key: _typed(value, str, where("remote", index, key), f"remote.{key}")
+            for key, value in entry.items()
+        }
+        check_name(values["name"], where("remote", index, "name"), "remote")
+        if any(r.name == values["name"] for r in remotes):
+            raise ConfigError(
+                f"duplicate remote {values['name']!r}",
+                where=where("remote", index, "name"),
+                fix="give each remote a unique name",
+            )
+        url = urlsplit(values["url"])
+        try:
+            url.port  # noqa: B018 - reading it checks it
+        except ValueError:
+            url = url._replace(netloc="")
+        if url.scheme != "ssh" or not url.hostname or url.path not in ("", "/"):
+            raise ConfigError(
+                f"remote.url {values['url']!r} is not ssh://USER@HOST[:PORT]",
+                where=where("remote", index, "url"),
+                fix='e.g. url = "ssh://console@rack2.example:2222"',
+            )
+        for key in ("key", "known_hosts"):
+            if values.get(key):
+                values[key] = os.path.expanduser(values[key])
+                if not os.path.isabs(values[key]):
+                    raise ConfigError(
+                        f"remote.{key} {values[key]!r} is not an absolute path",
+                        where=where("remote", index, key),
+                        fix='write the whole path, e.g. "~/.ssh/id_ed25519"',
+                    )
+        values.setdefault("group", values["name"])
+        check_name(values["group"], where("remote", index, "group"), "group")
+        remotes.append(Remote(**values, where=where("remote", index)))
+    return tuple(remotes)
 
 
 def check_name(name: str, where: str, what: str) -> None:

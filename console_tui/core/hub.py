@@ -29,7 +29,8 @@ from console_tui.core.api import (
     Viewer,
 )
 from console_tui.core.audit import AuditLog
-from console_tui.core.backings import make_backing, parse_console_uri
+from console_tui.core.backings import Backing, make_backing, parse_console_uri, read_only_reason
+from console_tui.core.backings.comport import LineError, SettableLine, baud_refusal, check_baud
 from console_tui.core.config import Config, Target, User
 from console_tui.core.control import Control, make_control
 from console_tui.core.errors import (
@@ -67,6 +68,7 @@ class Hub:
             config.targets,
             str(config.path or "config"),
             memory=state_dir() / "discovered-names.json",
+            remote_entries=config.remotes,
         )
 
     # -- targets ----------------------------------------------------------------------------
@@ -126,6 +128,12 @@ class Hub:
             alert_line=alert.line if alert else "",
             can_break=self.can_break(name),
             can_control=self.can_control(name),
+            line=session.backing.line
+            if session and isinstance(session.backing, SettableLine)
+            else "",
+            can_set_baud=self._can_set_baud(name),
+            can_sysrq=self.can_sysrq(name),
+            can_write=self.can_write(name),
         )
 
     async def probe(self, name: str) -> TargetStatus:
@@ -133,11 +141,12 @@ class Hub:
         status = self.status(name)
         target = self.target(name)
         state, detail = status.state, status.detail
+        line = status.line
         if status.state == "closed":
-            state, detail = await probe_console(target)
+            state, detail, line = await probe_console(target)
         power, trouble = await probe_power(target.control) if target.control else ("", "")
         detail = detail or trouble
-        return dataclasses.replace(status, state=state, detail=detail, power=power)
+        return dataclasses.replace(status, state=state, detail=detail, power=power, line=line)
 
     # -- sessions and viewers ---------------------------------------------------------------
 
@@ -178,7 +187,7 @@ class Hub:
         session.add_viewer(viewer)
         session.mark(f"{viewer.label} attached ({role})")
         self.audit.record("attach", who=who, target=name, source=source, role=role)
-        if write and viewer.may_write and session.lock_holder is None:
+        if write and viewer.may_write and session.lock_holder is None and self.can_write(name).ok:
             self._lock_or_wait(session, viewer)
         return viewer
 
@@ -248,6 +257,7 @@ class Hub:
     async def close(self) -> None:
         await self.watch.close()
         await asyncio.gather(*(session.close() for session in self.sessions.values()))
+        await asyncio.gather(*(link.close() for link in self.book.links))
         self.sessions.clear()
         self._lock_waiting.clear()
         self.audit.close()
@@ -304,6 +314,7 @@ class Hub:
         """Take the lock when free; otherwise ask its holder. True when the viewer now writes."""
         session = self._session_of(viewer)
         self._require(viewer, Role.OPERATOR, "write to the console")
+        self._require_writable(viewer.target, "take the write lock")
         holder = session.lock_holder
         if holder is viewer:
             return True
@@ -348,6 +359,7 @@ class Hub:
     async def take_lock(self, viewer: Viewer) -> None:
         """An admin takes the lock; the previous holder is told."""
         session = self._session_of(viewer)
+        self._require_writable(viewer.target, "take the write lock")
         holder = session.lock_holder
         if holder is not None and holder is not viewer:
             self._require(viewer, Role.ADMIN, "take the write lock from another operator")
@@ -438,12 +450,31 @@ class Hub:
             return keys.sac_prompt_filter(data)
         return data, ""
 
-    def can_break(self, name: str) -> Capability:
+    def _backing(self, name: str) -> Backing | None:
         session = self.sessions.get(name)
-        backing = session.backing if session else make_backing(self.target(name).console)
+        return session.backing if session else make_backing(self.target(name).console)
+
+    def can_break(self, name: str) -> Capability:
+        backing = self._backing(name)
         if backing is None or not backing.can_break:
             return Capability(False, backing.break_reason if backing else "not connected")
         return Capability(True)
+
+    def can_write(self, name: str) -> Capability:
+        """Whether the line takes input at all (an output file does not)."""
+        reason = read_only_reason(self._backing(name))
+        return Capability(not reason, reason)
+
+    def can_sysrq(self, name: str) -> Capability:
+        """SysRq: a serial BREAK then the key, else Alt+SysRq+key through the control."""
+        brk = self.can_break(name)
+        if brk.ok or self.target(name).control:
+            return brk if brk.ok else Capability(True)
+        return Capability(
+            False,
+            f"{brk.reason}; SysRq needs a BREAK on the line, or a control backing "
+            '(control = "qmp:///path" or libvirt) to press Alt+SysRq on the keyboard',
+        )
 
     def can_control(self, name: str) -> Capability:
         if not self.target(name).control:
@@ -460,15 +491,61 @@ class Hub:
             await session.send_break()
         self.audit.record("break", who=viewer.who, target=viewer.target, source=viewer.source)
 
-    async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> None:
-        session = self._writer_session(viewer, "send SysRq")
-        self._require_break(viewer.target)
+    async def sysrq(self, viewer: Viewer, sysrq_keys: str, *, pause: float = 2.0) -> str:
+        """SysRq by BREAK on the line; where the line cannot BREAK and the target has a control,
+        Alt+SysRq+key through the control's keyboard. What was done, naming the path."""
+        control_uri = self.target(viewer.target).control
+        keyboard = bool(control_uri) and not self.can_break(viewer.target).ok
+        session = self._writer_session(viewer, "send SysRq", line=not keyboard)
+        if not keyboard:
+            self._require_break(viewer.target)
         plan = keys.sysrq_plan(sysrq_keys, pause=pause)
+        control = make_control(control_uri) if keyboard else None
+        path = KEYBOARD_WORDS.get(control.kind, f"the {control.kind} control") if control else ""
+        how = {"path": path} if path else {}
         self.audit.record(
-            "sysrq", who=viewer.who, target=viewer.target, source=viewer.source, keys=sysrq_keys
+            "sysrq",
+            who=viewer.who,
+            target=viewer.target,
+            source=viewer.source,
+            keys=sysrq_keys,
+            **how,
         )
-        with _marked(session, f"{viewer.label} sent SysRq {sysrq_keys}"):
-            await session.run_steps(plan)
+        if control is None:
+            with _marked(session, f"{viewer.label} sent SysRq {sysrq_keys}"):
+                await session.run_steps(plan)
+            return f"sent BREAK then SysRq {sysrq_keys}"
+        with _marked(session, f"{viewer.label} sent SysRq {sysrq_keys} through {path}"):
+            await _press_sysrq(control, plan)
+        return f"SysRq {sysrq_keys} sent through {path}: this line cannot carry a BREAK"
+
+    def _can_set_baud(self, name: str) -> Capability:
+        session = self.sessions.get(name)
+        console = self.target(name).console
+        backing = session.backing if session else make_backing(console)
+        reason = baud_refusal(backing, parse_console_uri(console).scheme)
+        return Capability(not reason, reason)
+
+    async def set_baud(self, viewer: Viewer, baud: int) -> str:
+        """Change the baud rate of a terminal server's port; reconnects keep it; all are told."""
+        session = self._writer_session(viewer, "change the baud rate")
+        capability = self._can_set_baud(viewer.target)
+        if not capability.ok or not isinstance(session.backing, SettableLine):
+            raise NotPermittedError(
+                f"cannot change the baud rate: {capability.reason}", where=viewer.target
+            )
+        try:
+            check_baud(baud)
+        except LineError as exc:
+            raise UsageError(str(exc), where=viewer.target, fix=exc.fix) from None
+        self.audit.record(
+            "baud", who=viewer.who, target=viewer.target, source=viewer.source, baud=baud
+        )
+        with _marked(session, f"{viewer.label} set the baud rate to {baud}"):
+            line = await session.backing.set_baud(baud)
+        session.line_baud = baud
+        session.broadcast(Event(EventKind.NOTICE, text=f"{viewer.label} set the line to {line}"))
+        return line
 
     async def nmi(self, viewer: Viewer) -> None:
         await self._control(viewer, "nmi", "send NMI")
@@ -578,14 +655,19 @@ class Hub:
                 fix=f"ask an admin for the {role} role",
             )
 
-    def _writer_session(self, viewer: Viewer, words: str) -> Session:
-        """The session, if this viewer may write to its line now (taking a free write lock)."""
+    def _writer_session(self, viewer: Viewer, words: str, *, line: bool = True) -> Session:
+        """The session, if this viewer may write to its line now (taking a free write lock).
+        Without `line` (an action beside the line, such as SysRq on the keyboard) the write lock
+        is only respected, and the line may be down or read-only."""
         session = self._session_of(viewer)
         self._require(viewer, Role.OPERATOR, words)
+        if line:
+            self._require_writable(viewer.target, words)
         holder = session.lock_holder
         if holder is None:
-            session.check_line()
-            self._set_lock(session, viewer, "took", by=viewer)
+            if line:
+                session.check_line()
+                self._set_lock(session, viewer, "took", by=viewer)
         elif holder is not viewer:
             yours = " (your other session)" if holder.who == viewer.who else ""
             raise NotPermittedError(
@@ -595,6 +677,11 @@ class Hub:
             )
         return session
 
+    def _require_writable(self, name: str, words: str) -> None:
+        capability = self.can_write(name)
+        if not capability.ok:
+            raise NotPermittedError(f"cannot {words}: {capability.reason}", where=name)
+
     def _require_break(self, name: str) -> None:
         capability = self.can_break(name)
         if not capability.ok:
@@ -602,6 +689,18 @@ class Hub:
 
 
 CONTROL_WORDS = {"nmi": "NMI", "reset": "reset"}
+KEYBOARD_WORDS = {"qmp": "QMP send-key", "libvirt": "libvirt sendKey"}
+"""How SysRq reaches a machine's keyboard, by control kind, in the words the menus show."""
+
+
+async def _press_sysrq(control: Control, plan: list[keys.Step]) -> None:
+    """A serial SysRq plan pressed on the keyboard: each key with Alt+SysRq, paced alike, with
+    no BREAK nor its settling pause."""
+    for step, before in zip(plan, [None, *plan], strict=False):
+        if step.kind == "send":
+            await control.sysrq(step.data.decode())
+        elif step.kind == "sleep" and (before is None or before.kind != "break"):
+            await asyncio.sleep(step.seconds)
 
 
 @contextlib.contextmanager

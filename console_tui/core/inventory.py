@@ -7,6 +7,9 @@ file); when a configured target or another found one has it already, it takes th
 target an operator has open; it is remembered in the state folder, so that `list` and a later
 `send` in another process mean the same machine by `demo-2`. A configured target claims a found one
 on the same line: the same socket path, device or host:port, whatever the framing.
+
+Targets of a `[[remote]]` (another serve, core/remotes.py) come last, under their own names, or
+`REMOTE.NAME` when that is taken; a remote that cannot be reached keeps the targets it last had.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from console_tui.core import discovery, paths
+from console_tui.core import discovery, paths, remotes
 from console_tui.core.backings import parse_console_uri
-from console_tui.core.config import Discovery, Role, Target, User, find_target
+from console_tui.core.config import Discovery, Remote, Role, Target, User, find_target
+from console_tui.core.errors import ConsoleError
 
-SOURCES = ("config", "qemu", "folder", "serial")
+SOURCES = ("config", "qemu", "folder", "serial", "remote", "inbound")
 """every source, in the order the inventory and `list` show them"""
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"}
 
@@ -37,9 +41,14 @@ def line_key(console: str) -> LineKey:
         uri = parse_console_uri(console)
     except ValueError:
         return ("uri", console)
+    if uri.scheme == "ssh":
+        return ("remote", f"{uri.host}:{uri.port}{uri.path}")
     if not uri.host:
         return ("path", os.path.realpath(uri.path))
     host = "loopback" if uri.host.lower() in LOOPBACK else uri.host.lower()
+    if uri.scheme == "listen":  # one listener serves many VMs: each is its own line
+        picks = "&".join(f"{k}={v}" for k, v in sorted(uri.params.items()))
+        return ("listen", f"{host}:{uri.port}?{picks}")
     return ("inet", f"{host}:{uri.port}")
 
 
@@ -65,18 +74,31 @@ class TargetBook:
         where: str = "config",
         *,
         memory: Path | None = None,
+        remote_entries: tuple[Remote, ...] = (),
     ) -> None:
         self.configured = configured
+        self.links = [remotes.link(entry) for entry in remote_entries]
+        self._from_remotes: dict[str, list[Target]] = {}
+        self._placed: dict[tuple[str, str], Target] = {}
         self.memory = memory
         self.targets: tuple[Target, ...] = configured
         self._where = where
         self._claimed = {line_key(t.console) for t in configured}
         self._found: dict[LineKey, Target] = {}
+        self._scanned: list[Target] = []
+        self._arrived: dict[LineKey, Target] = {}
+        """Targets for VMs that dialled into a concentrator unclaimed (core/listener.py)."""
         self._looked_at = -float("inf")
         self._looking = asyncio.Lock()
 
     def target(self, name: str) -> Target:
-        return find_target(self.targets, name, self._where)
+        try:
+            return find_target(self.targets, name, self._where)
+        except ConsoleError as exc:
+            down = [f"remote {k.remote.name}: {k.trouble}" for k in self.links if k.trouble]
+            if down:
+                exc.what += f" (a remote could not be asked: {'; '.join(down)})"
+            raise
 
     def visible(self, user: User | None) -> tuple[Target, ...]:
         """What `user` may see and open (everything in process, where `user` is None).
@@ -97,8 +119,24 @@ class TargetBook:
                 return []
             enabled = discovery.enabled(settings)
             found = await asyncio.to_thread(discovery.scan, settings) if enabled else []
+            await asyncio.gather(*(self._ask(link) for link in self.links))
             self._looked_at = time.monotonic()
-            return self.update(found, keep)
+            self._scanned = found
+            return self.update([*found, *self._arrived.values()], keep)
+
+    def arrive(self, target: Target) -> str:
+        """A VM dialled in that no target claims: it stays a found target from now on; its name."""
+        key = line_key(target.console)
+        self._arrived.setdefault(key, target)
+        self.update([*self._scanned, *self._arrived.values()], keep=lambda _: True)
+        return self._found[key].name if key in self._found else ""
+
+    async def _ask(self, link: remotes.Link) -> None:
+        """The remote's targets now; when it cannot answer, the ones it had (and its trouble)."""
+        try:
+            self._from_remotes[link.remote.name] = await link.targets()
+        except ConsoleError:
+            self._from_remotes.setdefault(link.remote.name, [])
 
     def update(self, found: Iterable[Target], keep: Callable[[str], bool]) -> list[str]:
         """Take what a new look found; return the names of found targets that went away.
@@ -133,6 +171,33 @@ class TargetBook:
             self._remember({_text(key): target.name for key, target in kept.items()})
         ordered = sorted(kept.values(), key=lambda t: (source_rank(t.source), t.name))
         self.targets = self.configured + tuple(ordered)
+        return gone + self._place_remotes(keep)
+
+    def _place_remotes(self, keep: Callable[[str], bool]) -> list[str]:
+        """Name the remotes' targets (their own name, `REMOTE.NAME` when taken) after the rest;
+        return the names of those that went away."""
+        taken = {t.name for t in self.targets}
+        placed: dict[tuple[str, str], Target] = {}
+        for remote, found in self._from_remotes.items():
+            for target in found:
+                key = (remote, target.name)
+                before = self._placed.get(key)
+                name = before.name if before else target.name
+                if name in taken:
+                    name = unique_name(f"{remote}.{target.name}"[:64], taken)
+                taken.add(name)
+                placed[key] = dataclasses.replace(target, name=name)
+        gone = []
+        for key, before in self._placed.items():
+            if key in placed:
+                continue
+            if keep(before.name) and before.name not in taken:
+                placed[key] = before
+                taken.add(before.name)
+            else:
+                gone.append(before.name)
+        self._placed = placed
+        self.targets += tuple(placed.values())
         return gone
 
     def _remembered(self) -> dict[str, str]:
@@ -162,7 +227,7 @@ def _text(key: LineKey) -> str:
 
 
 def _may_see(user: User, target: Target) -> bool:
-    if target.source != "config":
+    if target.source not in ("config", "remote"):
         return user.role is Role.ADMIN or discovery.DISCOVERED_GROUP in user.groups
     return "*" in user.groups or target.group in user.groups
 

@@ -225,7 +225,10 @@ class Passthrough:
                 self.say("sent BREAK")
         elif char == "s":
             self._mode = "sysrq"
-            self.say("SysRq key? (h for help; the guest's kernel.sysrq decides what acts)")
+            name = self.viewer.target
+            keyboard = not self.hub.can_break(name).ok and self.hub.target(name).control
+            way = "through the control's keyboard, as this line cannot BREAK; " if keyboard else ""
+            self.say(f"SysRq key? ({way}h for help; the guest's kernel.sysrq decides what acts)")
         elif char == "f":
             self._mode = "fkey"
             self._digits = ""
@@ -342,7 +345,8 @@ class Passthrough:
 
         items = [MenuItem("Send BREAK", brk_action, reason=brk.reason)]
 
-        items += [self._sysrq_item(key, brk.reason) for key in keys.SYSRQ_KEYS]
+        sysrq = hub.can_sysrq(viewer.target)
+        items += [self._sysrq_item(key, sysrq.reason) for key in keys.SYSRQ_KEYS]
 
         async def nmi() -> str:
             await hub.nmi(viewer)
@@ -364,10 +368,13 @@ class Passthrough:
 
             return run
 
+        write = hub.can_write(viewer.target).reason
         for number in range(1, 13):
-            items.append(MenuItem(f"Function key F{number}", send([f"f{number}"], f"F{number}")))
-        items.append(MenuItem("Esc key", send(["esc"], "Esc")))
-        items += self._boot_items(control.reason)
+            items.append(
+                MenuItem(f"Function key F{number}", send([f"f{number}"], f"F{number}"), "", write)
+            )
+        items.append(MenuItem("Esc key", send(["esc"], "Esc"), "", write))
+        items += self._boot_items(control.reason or write, write)
         if target.os == "windows":
             for action in keys.SAC_ACTIONS:
                 items.append(
@@ -385,8 +392,8 @@ class Passthrough:
         meaning = keys.SYSRQ_KEYS[key]
 
         async def run() -> str:
-            await self.hub.sysrq(self.viewer, key)
-            return f"sent BREAK then SysRq {key} ({meaning})"
+            said = await self.hub.sysrq(self.viewer, key)
+            return f"{said} ({meaning})"
 
         confirm = ""
         if keys.dangerous_sysrq(key) and self.viewer.may_write:  # a viewer is refused, not asked
@@ -394,7 +401,7 @@ class Passthrough:
             confirm = f"{detail} {question}"
         return MenuItem(f"SysRq {key}: {meaning}", run, confirm, reason)
 
-    def _boot_items(self, control_reason: str) -> list[MenuItem]:
+    def _boot_items(self, control_reason: str, write_reason: str) -> list[MenuItem]:
         """Reset into the boot menu (GRUB or the firmware's), and GRUB's helpers as paced keys."""
         hub, viewer = self.hub, self.viewer
 
@@ -424,12 +431,17 @@ class Passthrough:
             MenuItem(f"Boot menu: boot entry {n}", helper("entry", str(n))) for n in (1, 2, 3)
         ]
         items += [
-            MenuItem("Boot menu: edit the selected entry (e)", helper("edit")),
-            MenuItem("Boot menu: boot the edited entry (Ctrl+X)", helper("boot")),
-            MenuItem("Boot menu: GRUB command line (c)", helper("command-line")),
+            MenuItem("Boot menu: edit the selected entry (e)", helper("edit"), "", write_reason),
+            MenuItem("Boot menu: boot the edited entry (Ctrl+X)", helper("boot"), "", write_reason),
+            MenuItem("Boot menu: GRUB command line (c)", helper("command-line"), "", write_reason),
         ]
         items += [
-            MenuItem(f"Boot menu: append {arg} to the kernel line and boot", helper("append", arg))
+            MenuItem(
+                f"Boot menu: append {arg} to the kernel line and boot",
+                helper("append", arg),
+                "",
+                write_reason,
+            )
             for arg in bootmenu.KERNEL_EDITS.values()
         ]
         return items

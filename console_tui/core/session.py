@@ -22,7 +22,14 @@ from collections.abc import Callable
 
 from console_tui.core.alerts import Alert, AlertWatch
 from console_tui.core.api import Event, EventKind, Viewer
-from console_tui.core.backings import Backing, BackingClosed, make_backing, parse_console_uri
+from console_tui.core.backings import (
+    Awaited,
+    Backing,
+    BackingClosed,
+    make_backing,
+    parse_console_uri,
+)
+from console_tui.core.backings.comport import SettableLine
 from console_tui.core.config import Settings, Target
 from console_tui.core.errors import ConsoleError, NotPermittedError, UnreachableError, in_mib
 from console_tui.core.keys import Step
@@ -107,6 +114,8 @@ class Session:
         self.connects = 0
         self.viewers: dict[int, Viewer] = {}
         self.lock_holder: Viewer | None = None
+        self.line_baud = 0
+        """The baud rate an operator set on this line (0: the target's), kept across reconnects."""
         self.backing: Backing | None = self._new_backing()
         self.screen: Screen = make_screen(
             columns, rows, scrollback_lines=self.settings.scrollback_lines, on_reply=self._reply
@@ -174,7 +183,10 @@ class Session:
             )
 
     def _new_backing(self) -> Backing:
-        return make_backing(self.target.console, baud=self.target.baud)
+        backing = make_backing(self.target.console, baud=self.target.baud)
+        if self.line_baud and isinstance(backing, SettableLine):
+            backing.baud = self.line_baud
+        return backing
 
     async def _stop_reading(self) -> None:
         if self._task is not None:
@@ -188,7 +200,8 @@ class Session:
         for task in list(self._reply_tasks):
             task.cancel()
         if self.backing is not None:
-            await self.backing.close()
+            # A line we listen on stops listening now (`shut`); a plain close would linger.
+            await getattr(self.backing, "shut", self.backing.close)()
         self._claim.release()
         self._set_state(SessionState.CLOSED)
         async with self._progress:
@@ -225,6 +238,12 @@ class Session:
                 await self._pause(CLAIM_POLL)
                 continue
             assert self.backing is not None
+            if isinstance(self.backing, Awaited):
+                await self._await_far_end(self.backing, attempt)
+            elif waiting := getattr(self.backing, "waiting_words", ""):
+                # we listen and the far end connects: say so while it has not
+                self.last_error = waiting
+                self._set_state(SessionState.WAITING)
             try:
                 await self.backing.open()
             except (UnreachableError, OSError) as exc:
@@ -258,6 +277,15 @@ class Session:
             self._set_state(SessionState.RECONNECTING)
             await self._pause(BACKOFF_FIRST)
             self.backing = self._new_backing()
+
+    async def _await_far_end(self, backing: Awaited, attempt: int) -> None:
+        """A line the VM opens: let it mark its events, and say the session waits for the VM
+        unless it is there already."""
+        backing.on_mark = self.mark
+        if backing.waiting:
+            self.last_error = backing.waiting
+            self._set_state(SessionState.WAITING)
+            await self._finished(attempt)
 
     async def _finished(self, attempt: int) -> None:
         """Connection attempt number `attempt` is over (connected or not): wake wait_ready."""

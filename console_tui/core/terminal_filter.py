@@ -34,6 +34,13 @@ _TEXT_CONTROLS = {
     "passthrough": frozenset(b"\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"),
     "text": frozenset(b"\x08\x09\x0a\x0d"),
 }
+_SAFE_RUN = {
+    "passthrough": re.compile(rb"(?:[\x07-\x0d\x20-\x7e]+|\x1b\[[0-9;]{0,32}[@A-MPXZ`adefgm])+"),
+    "text": re.compile(rb"(?:[\x08-\x0a\x0d\x20-\x7e]+|\x1b\[[0-9;]{0,32}m)+"),
+}
+"""Runs that pass unchanged under each policy (ASCII text, layout controls, SGR and cursor moves
+with plain numeric parameters): copied whole, without going through the tokenizer byte by byte,
+which a flood of coloured lines is nearly all of."""
 _PLAIN = re.compile(rb"[\x20-\x7e\x80-\xff]+")
 _C1 = re.compile("[\x80-\x9f]")
 _STRING_END = re.compile(rb"[\x07\x18\x1a\x1b]")
@@ -64,6 +71,7 @@ class TerminalFilter:
             raise ValueError(f"unknown terminal filter policy {policy!r}")
         self.policy: Policy = policy
         self._controls = _TEXT_CONTROLS[policy]
+        self._safe_run = _SAFE_RUN[policy]
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._state = _State.GROUND
         self._seq = bytearray()
@@ -82,6 +90,11 @@ class TerminalFilter:
         while i < end:
             state = self._state
             if state is _State.GROUND:
+                safe = self._safe_run.match(data, i)
+                if safe and not self._decoder.getstate()[0]:  # no character half read
+                    out += safe.group()
+                    i = safe.end()
+                    continue
                 plain = _PLAIN.match(data, i)
                 if plain:
                     self._text(plain.group(), out)

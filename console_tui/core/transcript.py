@@ -22,15 +22,17 @@ def transcript_path(target: str) -> Path:
 FLUSH_DELAY = 0.2
 """A timed recording reaches its file at most this long after: one flush per burst of reads, not
 one per read (200 lines at line rate read 4,000 times a second). The raw transcript, the lossless
-record, is flushed on every write."""
+record, is flushed once per turn of the event loop that wrote to it."""
 
 
 class SoonFlush:
-    """Flushes `file` once, FLUSH_DELAY after the first write that asked, however many ask."""
+    """Flushes `file` once, `delay` (FLUSH_DELAY) after the first write that asked, however many
+    ask; a delay of 0 flushes at the end of this turn of the event loop."""
 
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: IO[bytes], *, delay: float = FLUSH_DELAY) -> None:
         self.file = file
-        self._handle: asyncio.TimerHandle | None = None
+        self.delay = delay
+        self._handle: asyncio.Handle | None = None
 
     def ask(self) -> None:
         if self._handle is not None:
@@ -40,7 +42,10 @@ class SoonFlush:
         except RuntimeError:
             self.file.flush()  # no event loop to wait in: now
             return
-        self._handle = loop.call_later(FLUSH_DELAY, self.now)
+        if self.delay > 0:
+            self._handle = loop.call_later(self.delay, self.now)
+        else:
+            self._handle = loop.call_soon(self.now)
 
     def now(self) -> None:
         if self._handle is not None:
@@ -77,6 +82,7 @@ class Transcript:
         self.follower = follower
         self._file = paths.open_private(path, "ab")
         self._size = self._file.tell()
+        self._flush = SoonFlush(self._file, delay=0.0)
 
     def write(self, data: bytes) -> None:
         while data:
@@ -89,7 +95,11 @@ class Transcript:
             self._size += len(chunk)
             if self.follower is not None:
                 self.follower.output(chunk)
-        self._file.flush()  # the raw record is never behind what a viewer saw
+        self._flush.ask()  # at the end of this turn of the event loop, however many reads it took
+
+    def flush(self) -> None:
+        """Flush now (records that must not wait for the end of the loop's turn)."""
+        self._flush.now()
 
     def mark(self, text: str) -> None:
         """A line of our own in the transcript (connect, reconnect), set apart from console bytes."""
@@ -99,6 +109,7 @@ class Transcript:
         self._file.close()
         rotate_files(self.path, self.files)
         self._file = paths.open_private(self.path, "ab")
+        self._flush = SoonFlush(self._file, delay=0.0)
         self._size = 0
         if self.follower is not None:
             self.follower.rotated(self.files)

@@ -14,11 +14,14 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING
 
+from console_tui.core import listener
 from console_tui.core.alerts import Alert, run_alert_command
 from console_tui.core.api import Event, EventKind
+from console_tui.core.backings import parse_console_uri
+from console_tui.core.config import Target
 from console_tui.core.control import parse_control_uri
 from console_tui.core.control.qmp import QMPWatch
-from console_tui.core.discovery import SCAN_INTERVAL
+from console_tui.core.discovery import DISCOVERED_GROUP, SCAN_INTERVAL
 from console_tui.core.errors import ConsoleError
 
 REPEAT_QUIET = 2.0
@@ -46,6 +49,7 @@ class Watch:
         if not self.capturing:
             self.capturing = True
             self._rescan = asyncio.get_running_loop().create_task(self._keep_looking())
+            await self._listen()
         names = [t.name for t in hub.targets() if t.capture]
         for name in names:
             await hub.open(name)
@@ -55,6 +59,40 @@ class Watch:
                 self._watches[name] = watch
                 watch.start()
         return names
+
+    async def _listen(self) -> None:
+        """Open the configured concentrators; a VM that dials in unclaimed becomes a found target
+        (named after its VM, or its peer's address), whose line is held like any other."""
+        listener.set_hooks(self._stranger, self._refused)
+        for text in self.hub.config.settings.concentrators:
+            uri = parse_console_uri(text)
+            await listener.concentrator(uri.host, uri.port)
+
+    def _stranger(self, concentrator: listener.Concentrator, line: listener.InboundLine) -> None:
+        if sum(t.source == "inbound" for t in self.hub.targets()) >= listener.PARKED_MAX:
+            return  # enough found already: the connection stays parked, unclaimed
+        if any(
+            listener.claims(t.console, concentrator, line) for t in self.hub.targets()
+        ):  # a target not open yet (capture = false) takes it when it opens
+            return
+        name, console = listener.stranger_console(concentrator, line)
+        found = Target(name=name, console=console, group=DISCOVERED_GROUP, source="inbound")
+        name = self.hub.book.arrive(found)
+        if name:
+            self.hub.audit.record("dial-in", who="hub", target=name, source=line.label)
+            task = asyncio.get_running_loop().create_task(self._hold_arrived())
+            self._alert_tasks.add(task)
+            task.add_done_callback(self._alert_tasks.discard)
+
+    def _refused(self, concentrator: listener.Concentrator, line: listener.InboundLine) -> None:
+        """A connection claimed a vMotion with a wrong secret: it got nothing; audit who it was."""
+        self.hub.audit.record(
+            "vmotion-refused", who="hub", source=line.label, where=concentrator.where
+        )
+
+    async def _hold_arrived(self) -> None:
+        with contextlib.suppress(ConsoleError, OSError):
+            await self.capture()
 
     async def _keep_looking(self) -> None:
         """While capturing, look for new VMs and ports now and then, and hold their lines too."""
@@ -110,4 +148,6 @@ class Watch:
         for watch in list(self._watches.values()):
             await watch.close()
         self._watches.clear()
+        listener.set_hooks(None)
+        await listener.close_all()
         self.capturing = False

@@ -72,6 +72,7 @@ class Lab:
         kernel: Path | None = None,
         qemu: str = "qemu-system-x86_64",
         busybox: Path | None = None,
+        serial: str = "",
         boot: str = "direct",
         image_cache: Path | None = None,
     ) -> None:
@@ -83,6 +84,9 @@ class Lab:
         """direct (QEMU loads the kernel), grub (SeaBIOS, then GRUB) or uefi (OVMF, then GRUB)."""
         self._image_cache = image_cache
         self.folder = Path(folder) if folder is not None else paths.state_dir() / "lab"
+        self._serial = serial
+        """The serial chardev's backend and options (`socket,path=...,server=off`) in place of the
+        default socket server; the serial log is kept either way."""
         self._kernel = kernel
         self._qemu = qemu
         self._busybox = busybox
@@ -238,6 +242,7 @@ class Lab:
     def _qemu_command(self, qemu: str, boot_options: list[str]) -> list[str]:
         serial = _chardev_path(self.serial_socket)
         log = _chardev_path(self.serial_log)
+        chardev = self._serial or f"socket,path={serial},server=on,wait=off,telnet=on"
         return [
             qemu,
             "-name",
@@ -255,7 +260,7 @@ class Lab:
             "none",
             *boot_options,
             "-chardev",
-            f"socket,id=ser0,path={serial},server=on,wait=off,telnet=on,logfile={log},logappend=on",
+            f"{chardev},id=ser0,logfile={log},logappend=on",
             "-serial",
             "chardev:ser0",
             "-qmp",

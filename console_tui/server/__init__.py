@@ -51,9 +51,14 @@ def _say(words: str) -> None:
     print(f"console-tui: {words}", flush=True)
 
 
-def _say_held(names: list[str]) -> None:
+def _say_held(names: list[str], config: Config) -> None:
     skipped = "" if names else " (every target has capture = false)"
     print(f"console-tui: holding and recording {len(names)} console line(s){skipped}")
+    from console_tui.core.listener import places
+
+    dial_in = places(config.settings.concentrators, [t.console for t in config.targets])
+    if dial_in:
+        print(f"console-tui: VMs dial in at {', '.join(dial_in)}")
 
 
 async def run_capture(config: Config) -> int:
@@ -65,7 +70,7 @@ async def run_capture(config: Config) -> int:
     service = HubService(hub, paths.runtime_dir() / f"hub-{os.getpid()}.sock")
     await service.start()
     try:
-        _say_held(await hub.capture())
+        _say_held(await hub.capture(), config)
         print(f"local commands (list, attach, send, the app) join through {service.path}")
         sys.stdout.flush()
         await _stopped()
@@ -110,7 +115,7 @@ async def run(
     print(f"console-tui: SSH server on {shown}:{bound} for {len(config.users)} user(s)")
     print(f"host key {server.fingerprint} ({host_key_path()})")
     try:
-        _say_held(await server.hub.capture())
+        _say_held(await server.hub.capture(), config)
         print(f"connect: ssh -p {bound} console@HOST")
         sys.stdout.flush()
         await _stopped()

@@ -1,8 +1,12 @@
-"""One SSH session channel: the full-screen app, passthrough to one target, or `list`.
+"""One SSH session channel: the full-screen app, passthrough to one target, `list` or `stream`.
+
+Every kind of channel in one module (over 400 lines), because asyncssh calls one session object
+for all of them and each callback (data, break, window, size) branches on the kind.
 
 ssh console@host              the app, in its own process on a pty (see appproc.py)
 ssh -t console@host NAME      passthrough with the `attach` escapes, in the server process
 ssh console@host list         the targets this user may see
+ssh console@host stream NAME  the raw console, for another console-tui chaining to this one
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ import shlex
 import sys
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from console_tui.core.api import status_table
+from console_tui.core.api import EventKind, Viewer, status_table
 from console_tui.core.config import Role
 from console_tui.core.errors import EXIT_NOT_PERMITTED, EXIT_OK, EXIT_USAGE, ConsoleError
 from console_tui.core.hubwire import Principal
 from console_tui.core.passthrough import Passthrough
+from console_tui.core.remotes import STREAM_HEADER
 from console_tui.server.appproc import AppProcess
 
 if TYPE_CHECKING:
@@ -50,6 +55,7 @@ usage: ssh console@HOST                 the full-screen app
        ssh -t console@HOST NAME         attach to NAME (escapes after Enter: ~~? help, ~~. detach)
        ssh -t console@HOST attach NAME [--read-only]
        ssh console@HOST list [--json]   the targets you may open
+       ssh console@HOST stream NAME     the raw console (another console-tui's [[remote]])
 """
 
 
@@ -66,6 +72,9 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         self.command: list[str] | None = None
         self.app: AppProcess | None = None
         self.passthrough: Passthrough | None = None
+        self.stream: Viewer | None = None
+        self._writable = asyncio.Event()
+        self._writable.set()
         self._token = ""
         self._granted = False
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -130,6 +139,9 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         if self.passthrough is not None:
             self._inbox.put_nowait(b"")
             return True
+        if self.stream is not None:
+            self._spawn(self.server.hub.send_break(self.stream))
+            return True
         if self.app is not None:
             self._spawn(self._app_break())
             return True
@@ -141,12 +153,14 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
             self.app.pause_output()
         elif self.passthrough is not None:
             self.passthrough.pause_output()
+        self._writable.clear()
 
     def resume_writing(self) -> None:
         if self.app is not None:
             self.app.resume_output()
         elif self.passthrough is not None:
             self.passthrough.resume_output()
+        self._writable.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -205,6 +219,8 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
                 self._text(USAGE, stderr=True)
                 return EXIT_USAGE
             return await self._attach(argv[1], read_only=bool(extra))
+        if argv[0] == "stream" and len(argv) == 2:
+            return await self._stream(argv[1])
         if len(argv) == 1 and not argv[0].startswith("-"):
             return await self._attach(argv[0], read_only=False)
         self._text(USAGE, stderr=True)
@@ -252,14 +268,9 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
         pump = asyncio.get_running_loop().create_task(passthrough.pump_output())
         try:
             while not passthrough.done.is_set():
-                getter = asyncio.ensure_future(self._inbox.get())
                 done = asyncio.ensure_future(passthrough.done.wait())
-                await asyncio.wait({getter, done}, return_when=asyncio.FIRST_COMPLETED)
+                data = await self._next_input(done)
                 done.cancel()
-                if not getter.done():
-                    getter.cancel()
-                    break
-                data = getter.result()
                 if data is None:
                     break
                 viewer.last_input = time.monotonic()
@@ -274,6 +285,60 @@ class ConsoleChannel(asyncssh.SSHServerSession[bytes]):
             passthrough.restore_terminal()
             await hub.detach(viewer)
         return EXIT_OK
+
+    async def _stream(self, name: str) -> int:
+        """The raw console for another console-tui: one JSON line (the target, this login's
+        role), then the console's bytes both ways, with no banner and no escapes. The role
+        here rules: a viewer's bytes are never sent, and the far side says so before."""
+        hub = self.server.hub
+        if not hub.may_see(self.user, name):
+            self._text(f"no target named {name!r} for {self.user.name}\n")
+            return EXIT_NOT_PERMITTED
+        role = self.user.role
+        try:
+            viewer = await hub.attach(
+                name,
+                who=self.user.name,
+                role=role,
+                source=self.principal.source,
+                write=role.at_least(Role.OPERATOR),
+                wait=8,
+            )
+        except ConsoleError as exc:
+            self._text(f"{exc}\n")
+            return exc.exit_code
+        self.stream = viewer
+        header = {STREAM_HEADER: 1, "target": name, "role": str(role)}
+        self._write(json.dumps(header).encode() + b"\n")
+
+        async def pump() -> None:
+            async for event in viewer.events():
+                if event.kind in (EventKind.OUTPUT, EventKind.SNAPSHOT):
+                    self._write(event.data)
+                    await self._writable.wait()
+
+        pumping = asyncio.get_running_loop().create_task(pump())
+        try:
+            while (data := await self._next_input(pumping)) is not None:
+                if role.at_least(Role.OPERATOR):
+                    with contextlib.suppress(ConsoleError):  # refusals are audited there
+                        await hub.write(viewer, data)
+        finally:
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pumping
+            self.stream = None
+            await hub.detach(viewer)
+        return EXIT_OK
+
+    async def _next_input(self, until: asyncio.Future[Any]) -> bytes | None:
+        """The client's next input (b"" for a BREAK), or None once it ended or `until` did."""
+        getter: asyncio.Future[Any] = asyncio.ensure_future(self._inbox.get())
+        await asyncio.wait({getter, until}, return_when=asyncio.FIRST_COMPLETED)
+        if not getter.done():
+            getter.cancel()
+            return None
+        return getter.result()
 
     async def _break(self, passthrough: Passthrough) -> None:
         try:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from console_tui.core.config import Config
 
 if TYPE_CHECKING:
     from console_tui.core.api import HubAPI
+
+SCREEN_TICKS_PER_SECOND = 240
+"""Textual's screen-update tick (`TEXTUAL_FPS`, read when Textual is first imported). A console
+view draws at most 60 frames a second itself while output floods; this tick only decides how
+long a frame already made waits to be written, so a key's echo is drawn within ~4 ms of arriving,
+not up to a 60 Hz tick later."""
 
 
 def run_app(
@@ -18,6 +25,7 @@ def run_app(
     hub: HubAPI | None = None,
 ) -> int:
     """Run the app until the operator quits; the exit code."""
+    os.environ.setdefault("TEXTUAL_FPS", str(SCREEN_TICKS_PER_SECOND))
     from console_tui.ui.app import ConsoleApp
 
     app = ConsoleApp(config, hub=hub, theme=theme, screen_reader=screen_reader)

@@ -53,10 +53,10 @@ def console_commands(screen: MainScreen) -> Iterator[Command]:
     yield Command(
         "SysRq…", screen.action_sysrq, "choose a SysRq key or a sequence such as REISUB", brk
     )
+    by_break = screen.hub.can_break(name).ok
     for key in keys.SYSRQ_KEYS:
-        yield Command(
-            sysrq_label(key), partial(screen.send_sysrq, key), f"BREAK, then {key}, to {name}", brk
-        )
+        how = f"BREAK, then {key}" if by_break else f"Alt+SysRq+{key} through the control"
+        yield Command(sysrq_label(key), partial(screen.send_sysrq, key), f"{how}, to {name}", brk)
     yield Command(
         "SysRq sequence: REISUB (safe reboot)", partial(screen.send_sysrq, "reisub"), "", brk
     )
@@ -68,6 +68,10 @@ def console_commands(screen: MainScreen) -> Iterator[Command]:
     )
     yield Command("Reset", screen.action_reset, f"asks first; hard reset of {name}", why("reset"))
     yield Command("Function keys and boot keys…", screen.action_function_keys, f"{style} keys")
+    baud = why("baud")
+    yield Command("Baud rate…", screen.action_baud, "set the terminal server port's rate", baud)
+    for rate, what in ((9600, "boot loaders, firmware"), (115200, "the usual Linux rate")):
+        yield Command(f"Baud rate {rate}", partial(screen.set_baud, rate), what, baud)
     for number in range(1, 13):
         data = keys.function_key(number, style)
         yield Command(

@@ -1,14 +1,17 @@
 """Console backings: one module per kind of console line, behind one small protocol.
 
 A backing carries bytes to and from a console and, where it can, a BREAK. Adding a backing is one
-new module with a class that satisfies `Backing` and one line in `REGISTRY`.
+new module with a class that satisfies `Backing` and one line in `REGISTRY`. Optional members: a
+line that takes no input at all (an output file) has a `read_only_reason`; a line we listen on has
+`waiting_words` (said while the far end has not connected) and `shut` (stop listening for good).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 from console_tui.core.errors import NotPermittedError, UnreachableError
@@ -85,12 +88,22 @@ REGISTRY: dict[str, str] = {
     "tcp": "console_tui.core.backings.tcp:TCPBacking",
     "telnet": "console_tui.core.backings.telnet:TelnetBacking",
     "pty": "console_tui.core.backings.pty:PtyBacking",
+    "listen": "console_tui.core.backings.inbound:InboundBacking",
+    "rfc2217": "console_tui.core.backings.rfc2217:RFC2217Backing",
+    "ssh": "console_tui.core.backings.ssh:SSHChainBacking",
+    "unix+listen": "console_tui.core.backings.unix_listen:UnixListenBacking",
+    "file": "console_tui.core.backings.file:FileBacking",
+    "telnets": "console_tui.core.backings.telnets:TelnetsBacking",
+}
+# scheme -> "module:function" that checks a URI's parameters when the config is read.
+CHECKS: dict[str, str] = {
+    "telnets": "console_tui.core.backings.telnets:check_uri",
 }
 
 # What each scheme needs: a path or a host and port.
 _PATH_SCHEMES = {"serial", "unix", "pty", "unix+listen", "file"}
 _HOST_SCHEMES = {"tcp", "telnet", "telnets", "rfc2217", "listen", "ssh"}
-PLANNED = {"unix+listen", "telnets", "rfc2217", "listen", "file", "ssh"}
+PLANNED: set[str] = set()
 
 
 def parse_console_uri(text: str) -> ConsoleURI:
@@ -136,7 +149,16 @@ def parse_console_uri(text: str) -> ConsoleURI:
         ) from None
     if not parts.hostname or not port:
         raise URIError(f"{scheme}:// needs host:port", fix=f"e.g. {scheme}://10.0.0.5:7001")
-    return ConsoleURI(
+    if scheme == "listen":
+        _check_listen_params(params)
+    if scheme == "rfc2217":
+        from console_tui.core.backings.comport import LineError, line_from_params
+
+        try:
+            line_from_params(params)
+        except LineError as exc:
+            raise URIError(f"rfc2217:// {exc}", fix=exc.fix) from None
+    uri = ConsoleURI(
         text,
         scheme,
         host=parts.hostname,
@@ -146,6 +168,54 @@ def parse_console_uri(text: str) -> ConsoleURI:
         params=params,
         fragment=parts.fragment,
     )
+    if scheme in CHECKS:
+        module_name, _, function = CHECKS[scheme].partition(":")
+        getattr(importlib.import_module(module_name), function)(uri)
+    return uri
+
+
+LISTEN_SELECTORS = ("uuid", "vm", "peer")
+
+
+def _check_listen_params(params: dict[str, str]) -> None:
+    """A `listen://` target picks its VM by at most one of uuid=, vm=, peer= (or none)."""
+    unknown = sorted(set(params) - set(LISTEN_SELECTORS))
+    if unknown:
+        raise URIError(
+            f"listen:// takes no {unknown[0]}=",
+            fix="pick the VM with one of ?uuid=..., ?vm=NAME, ?peer=ADDR, or none for a port of "
+            "its own",
+        )
+    given = [key for key in LISTEN_SELECTORS if key in params]
+    if len(given) > 1:
+        raise URIError(
+            f"listen:// picks its VM by one of uuid=, vm=, peer=, got {' and '.join(given)}",
+            fix="keep one: uuid= is the surest, then vm=, then peer=",
+        )
+    if given and not params[given[0]]:
+        raise URIError(f"listen:// has an empty {given[0]}=", fix=f"e.g. ?{given[0]}=web-01")
+    if given == ["peer"]:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(params["peer"])
+        except ValueError:
+            raise URIError(
+                f"listen:// peer={params['peer']!r} is not an IP address",
+                fix="write the address the VM dials from, e.g. ?peer=10.0.0.9",
+            ) from None
+
+
+@runtime_checkable
+class Awaited(Protocol):
+    """A line the far end opens (a VM dialling in): `open` waits for it, the session says why
+    meanwhile (`waiting`, empty when the far end is there already), and the line marks what
+    happens on it (a vMotion) through `on_mark`."""
+
+    on_mark: Callable[[str], None] | None
+
+    @property
+    def waiting(self) -> str: ...
 
 
 def backing_class(scheme: str) -> type:
@@ -208,6 +278,12 @@ def unreachable_from_oserror(
             "a QEMU socket serves one client at a time: "
             f"close the other one (ss -xp | grep {place} shows which)"
         )
+    elif code == errno.EADDRINUSE:
+        what = "another program listens on this socket"
+        fix = f"stop it (ss -xlp | grep {place} shows which), or listen on another path"
+    elif code == errno.EEXIST:
+        what = "exists and is not a socket"
+        fix = "remove that file or choose another path for the socket"
     elif code == errno.ENOTSOCK:
         what = "is not a socket"
         fix = "point unix:// at the socket of the VM's serial chardev, or use serial:// or pty://"
@@ -224,6 +300,12 @@ def unreachable_from_oserror(
         what = exc.strerror or str(exc)
         fix = "check the target's console URI"
     return UnreachableError(what, where=uri.where, fix=fix)
+
+
+def read_only_reason(backing: Backing | None) -> str:
+    """Why nothing can be sent on this line (an output file), in operator words; empty when it
+    takes input. A backing says so with a `read_only_reason` attribute."""
+    return str(getattr(backing, "read_only_reason", "")) if backing is not None else ""
 
 
 def break_refused(backing: Backing) -> NotPermittedError:

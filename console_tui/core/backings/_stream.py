@@ -19,8 +19,10 @@ from console_tui.core.backings._telnet import BREAK, TelnetCodec
 from console_tui.core.errors import UnreachableError
 
 CONNECT_TIMEOUT = 5.0
-READ_SIZE = 4096
-YIELD_EVERY = 4 * READ_SIZE
+READ_SIZE = 64 * 1024
+"""Up to this much per read: a flood costs a sixteenth of the reads (and transcript writes, feeds
+and viewer events) that 4 KB reads did, and a quiet line still returns each byte at once."""
+YIELD_EVERY = READ_SIZE
 """Bytes read in a row, without waiting for more, before a read lets the event loop run other
 work: a console that floods its line (output or telnet commands) holds up no other console."""
 CLOSE_TIMEOUT = 1.0
@@ -37,6 +39,8 @@ class StreamBacking:
     device: ClassVar[bool] = False
     # Why BREAK cannot travel on this line when it has no telnet framing.
     no_break_reason: ClassVar[str] = ""
+    # How long `open` waits for the line; None waits for as long as it takes (a listener).
+    connect_timeout: ClassVar[float | None] = CONNECT_TIMEOUT
 
     def __init__(self, uri: ConsoleURI, *, baud: int = 115200) -> None:
         self.uri = uri
@@ -63,14 +67,14 @@ class StreamBacking:
         return "" if self._telnet_framing() else self.no_break_reason
 
     async def open(self) -> None:
-        """Connect within `CONNECT_TIMEOUT` seconds or raise `UnreachableError`.
+        """Connect within `connect_timeout` seconds or raise `UnreachableError`.
 
         Opening again (a reconnect) first closes what is left of the previous connection.
         """
         if self._writer is not None:
             await self.close()
         try:
-            async with asyncio.timeout(CONNECT_TIMEOUT):
+            async with asyncio.timeout(self.connect_timeout):
                 self._reader, self._writer = await self._connect()
         except TimeoutError as exc:
             if exc.errno is not None:
@@ -82,7 +86,7 @@ class StreamBacking:
             ) from None
         except OSError as exc:
             raise unreachable_from_oserror(exc, self.uri, device=self.device) from exc
-        self._telnet = TelnetCodec() if self._telnet_framing() else None
+        self._telnet = self._new_codec() if self._telnet_framing() else None
         self._closed = False
 
     def _stream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -91,28 +95,41 @@ class StreamBacking:
         return self._reader, self._writer
 
     async def read(self) -> bytes:
-        """At least one console byte; telnet commands are answered and left out.
+        """At least one console byte; telnet commands are answered and left out."""
+        while True:
+            if data := await self._read_once():
+                return data
+
+    def _new_codec(self) -> TelnetCodec:
+        """The telnet codec of a new connection (a subclass may accept more options)."""
+        return TelnetCodec()
+
+    def _subnegotiated(self, codec: TelnetCodec) -> None:
+        """The codec kept subnegotiations (`codec.messages`): a subclass reads them."""
+
+    async def _read_once(self) -> bytes:
+        """One read from the line: its console bytes, none when it held only telnet commands.
 
         Every `YIELD_EVERY` bytes, commands or not, it lets the event loop run other work first."""
         reader, writer = self._stream()
-        while True:
-            if self._unyielded >= YIELD_EVERY:
-                self._unyielded = 0
-                await asyncio.sleep(0)
-            try:
-                raw = await reader.read(READ_SIZE)
-            except OSError as exc:
-                raise BackingClosed(f"{self.uri.where}: {exc}") from exc
-            if not raw:
-                raise BackingClosed(f"{self.uri.where}: the far end closed the line")
-            self._unyielded += len(raw)
-            if self._telnet is None:
-                return raw
-            data, answers = self._telnet.decode(raw)
-            if answers and writer.transport.get_write_buffer_size() < ANSWER_BACKLOG:
-                writer.write(answers)
-            if data:
-                return data
+        if self._unyielded >= YIELD_EVERY:
+            self._unyielded = 0
+            await asyncio.sleep(0)
+        try:
+            raw = await reader.read(READ_SIZE)
+        except OSError as exc:
+            raise BackingClosed(f"{self.uri.where}: {exc}") from exc
+        if not raw:
+            raise BackingClosed(f"{self.uri.where}: the far end closed the line")
+        self._unyielded += len(raw)
+        if self._telnet is None:
+            return raw
+        data, answers = self._telnet.decode(raw)
+        if answers and writer.transport.get_write_buffer_size() < ANSWER_BACKLOG:
+            writer.write(answers)
+        if self._telnet.messages:
+            self._subnegotiated(self._telnet)
+        return data
 
     async def write(self, data: bytes) -> None:
         if self._telnet is not None:

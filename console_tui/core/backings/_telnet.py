@@ -35,6 +35,8 @@ _BARE_CR = re.compile(rb"\r(?!\n)")
 
 # Options we let the server turn on at its end (it sends WILL, we answer DO).
 THEIR_OPTIONS = frozenset({ECHO, SGA, BINARY})
+SB_MAX = 4096
+"""Bytes of a kept subnegotiation's payload held at most: a peer cannot make us hold more."""
 # Options we turn on at our end when asked (it sends DO, we answer WILL).
 OUR_OPTIONS = frozenset({SGA, BINARY})
 
@@ -73,11 +75,34 @@ class TelnetCodec:
     kept to at most two bytes (IAC and a verb); a subnegotiation's payload is never kept.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        their_options: frozenset[int] = THEIR_OPTIONS,
+        our_options: frozenset[int] = OUR_OPTIONS,
+        keep: frozenset[int] = frozenset(),
+    ) -> None:
         self._state = _State.DATA
         self._partial = b""  # IAC, or IAC and a verb, that ended the last read
         self.theirs: set[int] = set()  # options on at the server's end
         self.ours: set[int] = set()  # options on at our end
+        self._their_options = their_options
+        self._keep = keep
+        """Options whose subnegotiations are kept (vSPC's 232), not dropped: see `messages`."""
+        self._sb: bytearray | None = None  # the escaped payload of a kept subnegotiation so far
+        self.messages: list[tuple[int, bytes]] = []
+        """Kept subnegotiations, (option, payload with 0xFF undoubled), in arrival order; the
+        caller takes them after each `decode`."""
+        self._our_options = our_options
+        self._offered: set[int] = set()  # our WILL sent, the server's answer not yet heard
+        self.answered: set[int] = set()
+        """Options the server said DO or DONT to: whether it heard of them at all."""
+
+    def offer(self, option: int) -> bytes:
+        """IAC WILL `option`, to send: our end offers it; the server's DO then needs no answer."""
+        self.ours.add(option)
+        self._offered.add(option)
+        return bytes((IAC, WILL, option))
 
     def decode(self, raw: bytes) -> tuple[bytes, bytes]:
         """Return (console data, negotiation answers to send back) for bytes from the server."""
@@ -94,15 +119,23 @@ class TelnetCodec:
         while at < size:
             if state is _State.SB_IAC:
                 state = _State.DATA if raw[at] == SE else _State.SB
+                if self._keep:
+                    self._collect(b"" if state is _State.DATA else bytes((IAC, raw[at])), state)
                 at += 1
                 continue
             if state is _State.SB:
                 match = _SUBNEGOTIATION.match(raw, at)
                 assert match is not None  # it matches the empty string too
                 if match.group(1):
-                    state, at = _State.DATA, match.end()
+                    state, end = _State.DATA, match.end()
+                    if self._keep:
+                        self._collect(raw[at : end - 2], state)
+                    at = end
                 else:  # the read ended inside it; on a lone IAC that may start IAC SE
-                    state, at = (_State.SB_IAC if match.end() < size else _State.SB), size
+                    state = _State.SB_IAC if match.end() < size else _State.SB
+                    if self._keep:
+                        self._collect(raw[at : match.end()], state)
+                    at = size
                 continue
             binary = BINARY in self.theirs
             if state is _State.CR:
@@ -121,6 +154,8 @@ class TelnetCodec:
             # raw[at] is an IAC that starts an option request or a subnegotiation, or ends the read.
             if at + 1 < size and raw[at + 1] == SB:
                 state, at = _State.SB, at + 2
+                if self._keep:
+                    self._sb = bytearray()
             elif at + 2 < size:
                 # After the first of identical requests the options no longer change, so the
                 # second's answer is every later one's.
@@ -137,12 +172,31 @@ class TelnetCodec:
         self._state = state
         return b"".join(data), bytes(answers)
 
+    def _collect(self, payload: bytes, state: _State) -> None:
+        """Add escaped payload to a kept subnegotiation; at its end (state DATA), keep it as a
+        message when its option is one to keep. A payload is kept to at most `SB_MAX` bytes."""
+        if self._sb is None:
+            return
+        if len(self._sb) < SB_MAX:
+            self._sb += payload[: SB_MAX - len(self._sb)]
+        if state is _State.DATA:
+            body = bytes(self._sb).replace(b"\xff\xff", b"\xff")
+            self._sb = None
+            if body and body[0] in self._keep:
+                self.messages.append((body[0], body[1:]))
+
     def _answer(self, verb: int, option: int) -> bytes:
         """The minimal RFC 854 answer: agree to the options above, refuse the rest, never loop."""
         if verb in (WILL, WONT):  # about the server's end
-            enabled, wanted, yes, no = self.theirs, THEIR_OPTIONS, DO, DONT
+            enabled, wanted, yes, no = self.theirs, self._their_options, DO, DONT
         else:  # DO, DONT: about our end
-            enabled, wanted, yes, no = self.ours, OUR_OPTIONS, WILL, WONT
+            enabled, wanted, yes, no = self.ours, self._our_options, WILL, WONT
+            self.answered.add(option)
+            if option in self._offered:  # the answer to our offer: agreed, or refused
+                self._offered.discard(option)
+                if verb == DONT:
+                    enabled.discard(option)
+                return b""
         if verb in (WILL, DO):
             if option in enabled:  # already on: answering again would start a loop
                 return b""

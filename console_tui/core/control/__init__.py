@@ -1,4 +1,5 @@
-"""Control backings: the actions a serial line cannot carry (NMI, reset, power state)."""
+"""Control backings: the actions a serial line cannot carry (NMI, reset, power state, and SysRq
+where the line has no BREAK)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ class Control(Protocol):
 
     async def power_state(self) -> str:
         """`running`, `paused`, `shutdown`, ... as the hypervisor says it."""
+        ...
+
+    async def sysrq(self, key: str) -> None:
+        """Alt+SysRq+key on the machine's own keyboard; raise NotPermittedError(reason) where it cannot."""
         ...
 
 

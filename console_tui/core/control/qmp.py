@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from qemu.qmp import ExecuteError, QMPClient, QMPError, Runstate
 
 from console_tui.core.control import ControlURI
-from console_tui.core.errors import UnreachableError
+from console_tui.core.errors import NotPermittedError, UnreachableError
 
 DEFAULT_TIMEOUT = 5.0
 BACKOFF_FIRST = 0.25
@@ -68,19 +68,34 @@ class QMPControl:
             fix="is this socket a QEMU QMP socket (-qmp unix:PATH,server=on)?",
         )
 
-    async def execute(self, command: str) -> object:
+    async def sysrq(self, key: str) -> None:
+        """Alt+SysRq+key on the guest's keyboard (QMP `send-key`): SysRq without a serial BREAK.
+
+        The pc machine's i8042 keyboard is there even with `-nodefaults`."""
+        codes = ["alt", "sysrq", _qcode(key)]
+        await self.execute("send-key", {"keys": [{"type": "qcode", "data": c} for c in codes]})
+
+    async def execute(self, command: str, arguments: dict[str, Any] | None = None) -> object:
         """Run one QMP command (through a held session, else its own); errors become
         `UnreachableError`."""
         watch = _held.get(self.path)
         if watch is not None and watch.client is not None:
-            return await self._execute(watch.client, command, connect=False)
-        return await self._execute(QMPClient(f"console-tui:{self.path}"), command, connect=True)
+            return await self._execute(watch.client, command, arguments, connect=False)
+        client = QMPClient(f"console-tui:{self.path}")
+        return await self._execute(client, command, arguments, connect=True)
 
-    async def _execute(self, client: QMPClient, command: str, *, connect: bool) -> object:
+    async def _execute(
+        self,
+        client: QMPClient,
+        command: str,
+        arguments: dict[str, Any] | None,
+        *,
+        connect: bool,
+    ) -> object:
         try:
             if connect:
                 await asyncio.wait_for(client.connect(self.path), self.timeout)
-            return await asyncio.wait_for(client.execute(command), self.timeout)
+            return await asyncio.wait_for(client.execute(command, arguments), self.timeout)
         except ExecuteError as error:
             raise UnreachableError(
                 f"QEMU refused {command}: {error.error_class}: {error}",
@@ -183,6 +198,15 @@ class QMPWatch:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+
+def _qcode(key: str) -> str:
+    """The QEMU key code of one SysRq key: letters and digits are their own qcode."""
+    if len(key) != 1 or not key.isascii() or not key.isalnum():
+        raise NotPermittedError(
+            f"no keyboard key for SysRq {key!r}", fix="use a letter or digit (h shows the help)"
+        )
+    return key.lower()
 
 
 def _reason(error: BaseException) -> str:

@@ -263,6 +263,12 @@ class RemoteHub(HubOps):
     def can_control(self, name: str) -> Capability:
         return self.status(name).can_control
 
+    def can_sysrq(self, name: str) -> Capability:
+        return self.status(name).can_sysrq
+
+    def can_write(self, name: str) -> Capability:
+        return self.status(name).can_write
+
     async def refresh(self) -> None:
         """Fetch every visible target's status now (it is also pushed when it changes)."""
         raw = await self._request("statuses", {}, None)

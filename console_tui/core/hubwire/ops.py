@@ -189,6 +189,7 @@ class HubOps:
     send_break = Op(HubAPI.send_break, ordered=True)
     sysrq = Op(HubAPI.sysrq, ordered=True)
     nmi = Op(HubAPI.nmi)
+    set_baud = Op(HubAPI.set_baud, ordered=True)
     reset = Op(HubAPI.reset)
     boot_menu = Op(HubAPI.boot_menu, ordered=True)
     boot_keys = Op(HubAPI.boot_keys, ordered=True)

@@ -23,10 +23,12 @@ class SysRqDialog(Dialog[str]):
     """Pick a SysRq key (Enter, or press the key itself) or type a sequence; dismisses the keys.
     The caller asks before the keys that take the machine down."""
 
-    def __init__(self, target: str, *, reason: str = "") -> None:
+    def __init__(self, target: str, *, reason: str = "", way: str = "") -> None:
         super().__init__()
         self.target = target
         self.reason = reason
+        self.way = way
+        """How the keys travel when not by a serial BREAK (said before they are sent)."""
 
     def on_mount(self) -> None:
         """The harmless `h` (help) is highlighted first: F2 then Enter must never reboot."""
@@ -56,6 +58,8 @@ class SysRqDialog(Dialog[str]):
                 disabled=disabled,
             )
             yield Label(keys.SYSRQ_NOTE, classes="note")
+            if self.way:
+                yield Label(self.way, classes="note", id="way")
             if self.reason:
                 yield Label(f"Unavailable: {self.reason}", classes="reason", id="reason")
             with Horizontal(classes="buttons"):

@@ -23,6 +23,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from console_tui.core import keys
 from console_tui.core.api import HubAPI
 from console_tui.ui.dialogs._base import Dialog
+from console_tui.ui.dialogs.baud import BaudDialog
 from console_tui.ui.dialogs.confirm import ConfirmDialog
 from console_tui.ui.dialogs.function_keys import FunctionKeysDialog
 from console_tui.ui.dialogs.paste import PasteDialog
@@ -69,6 +70,7 @@ NEEDS_PANE = {
     "copy_mode",
     "paste",
     "reading_view",
+    "baud",
 }
 
 
@@ -286,9 +288,16 @@ class MainScreen(TargetListLayout, Screen[None]):
         if pane is None:
             self.refuse("SysRq", "open a target first")
             return
+        name = pane.target.name
+        keyboard = not self.hub.can_break(name).ok and self.hub.can_sysrq(name).ok
+        way = (
+            ""
+            if not keyboard
+            else "This line cannot carry a BREAK: each key goes as Alt+SysRq+key on the "
+            "machine's keyboard, through its control."
+        )
         self.app.push_screen(
-            SysRqDialog(pane.target.name, reason=self.unavailable("sysrq")),
-            self._sysrq_chosen,
+            SysRqDialog(name, reason=self.unavailable("sysrq"), way=way), self._sysrq_chosen
         )
 
     def _sysrq_chosen(self, sysrq_keys: str | None) -> None:
@@ -341,6 +350,28 @@ class MainScreen(TargetListLayout, Screen[None]):
             ConfirmDialog(question.format(name=pane.target.name), yes=what, detail=detail),
             lambda yes: call() if yes else None,
         )
+
+    def action_baud(self) -> None:
+        pane = self.active_pane
+        if pane is None:
+            self.refuse("Baud rate", "open a target first")
+            return
+        line = pane.facts.line
+        first = line.split(maxsplit=1)[0] if line else ""
+        self.app.push_screen(
+            BaudDialog(
+                pane.target.name,
+                line=line,
+                current=int(first) if first.isdigit() else pane.target.baud,
+                reason=self.unavailable("baud"),
+            ),
+            lambda baud: self.set_baud(baud) if baud else None,
+        )
+
+    def set_baud(self, baud: int) -> None:
+        pane = self._pane_for("Baud rate", "baud")
+        if pane is not None:
+            pane.set_baud(baud)
 
     def action_function_keys(self) -> None:
         pane = self._pane_for("Keys", "function_keys")

@@ -52,13 +52,19 @@ class GridRows:
         return self.top
 
     def show_history(self, shown: bool) -> None:
+        """Fetch the scrollback to show (and from then on, what scrolls off), or drop it."""
+        if shown:
+            self.model.skip_scrolled()
         self.history = self.model.history() if shown else None
 
     def sync(self) -> set[int] | None:
-        """Take the model's new picture: the rows that changed, or None when all may have."""
+        """Take the model's new picture: the rows that changed, or None when all may have.
+
+        What scrolled off is read only while the scrollback is shown: turning those rows into
+        text costs more than the emulation, and the live view does not need them."""
         model = self.model
         rows = model.rows()
-        scrolled = model.scrolled_off()
+        scrolled = self.history is not None and model.scrolled_off()
         old_rows, old_cursor = self.screen, self.console_cursor
         self.screen, self.console_cursor = rows, model.cursor
         if len(rows) != len(old_rows) or (scrolled and self.history is not None):

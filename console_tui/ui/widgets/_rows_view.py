@@ -52,6 +52,8 @@ class RowsView(ScrollView):
         self._live_top = 0
         self.highlight: tuple[int, int, int] | None = None
         """The search match shown: row, first and last cell (exclusive)."""
+        self._frame_style: tuple[Size, Style, int] | None = None
+        """The view's own style and width, worked out once a frame rather than once a line."""
 
     @property
     def allow_vertical_scroll(self) -> bool:
@@ -69,11 +71,20 @@ class RowsView(ScrollView):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._frame_style = None
         self.painter.clear()
+
+    def frame_style(self) -> tuple[Style, int]:
+        """The view's style (for blank cells) and its width in cells, for this frame."""
+        size = self.size
+        if self._frame_style is None or self._frame_style[0] != size:
+            self._frame_style = (size, self.rich_style, self.scrollable_content_region.width)
+        return self._frame_style[1:]
 
     def show_changes(self, changed: set[int] | None) -> None:
         """Draw what changed (rows by number, or None for everything), follow the live rows,
         and put the cursor back."""
+        self._frame_style = None
         height = self.page_height
         if self.following:
             self._live_top = self.rows.live_top(height)
@@ -82,9 +93,12 @@ class RowsView(ScrollView):
             self.refresh()
         else:
             top = self.scroll_offset.y
-            for index in changed:
-                if top <= index < top + height:
-                    self.refresh_line(index)
+            shown = [index for index in changed if top <= index < top + height]
+            if len(shown) == 1:
+                self.refresh_line(shown[0])
+            elif shown:  # one refresh over the rows that changed, not one call a row
+                first = min(shown)
+                self.refresh_lines(first, max(shown) - first + 1)
         if self.following and self.scroll_offset.y != self._live_top:
             self.scroll_to(y=self._live_top, animate=False, immediate=True)
         self.place_cursor()
@@ -115,13 +129,16 @@ class RowsView(ScrollView):
         row = self.rows.row(index)
         if row is not None:
             return self.painter.strip(row)
-        return Strip.blank(self.scrollable_content_region.width, self.rich_style)
+        style, width = self.frame_style()
+        return Strip.blank(width, style)
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
         strip = self.decorate(scroll_y + y, self.row_strip(scroll_y + y))
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        style, width = self.frame_style()
+        if scroll_x or strip.cell_length != width:  # a console row is as wide as the view
+            strip = strip.crop_extend(scroll_x, scroll_x + width, style)
+        return strip
 
     def decorate(self, index: int, strip: Strip) -> Strip:
         """Lay what the view marks (a search match; a view may add more) over row `index`."""

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from console_tui.core import keys
 from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
+from console_tui.core.backings import parse_console_uri
 from console_tui.core.config import Role, Settings, Target
 from console_tui.core.errors import ConsoleError
 from console_tui.ui.messages import Announce, TargetChanged
@@ -104,7 +105,8 @@ class ConsolePane(Vertical):
         self._ready = asyncio.Event()
         self._drawn = asyncio.Event()
         status = hub.status(target.name)
-        line = f"{target.baud} 8N1" if status.backing in LINE_BACKINGS else ""
+        baud = parse_console_uri(target.console).params.get("baud", target.baud)
+        line = status.line or (f"{baud} 8N1" if status.backing in LINE_BACKINGS else "")
         self.facts = SessionFacts(
             target=target.name,
             backing=status.backing,
@@ -212,9 +214,32 @@ class ConsolePane(Vertical):
     def _attached(self, message: Attached) -> None:
         viewer = self.viewer = message.viewer
         self._ready.set()
-        self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
         columns, rows = self.terminal.screen_model.size
-        self.run_worker(self.hub.resize(viewer, columns, rows), group="resize", exclusive=True)
+        self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
+        self.run_worker(self._size_session(viewer, columns, rows), group="resize", exclusive=True)
+
+    async def _size_session(self, viewer: Viewer, columns: int, rows: int) -> None:
+        """Tell the Hub this view's size, then draw the session's model if it has that size."""
+        await self.hub.resize(viewer, columns, rows)
+        self._share_session_model(columns, rows)
+
+    def _share_session_model(self, columns: int, rows: int) -> None:
+        """With the Hub in this process and the session's screen sized for this view (its write
+        lock is ours), the view draws the session's screen model instead of feeding one of its
+        own the same bytes (half the emulation). Otherwise, and over the wire, it keeps its own."""
+        from console_tui.core.hub import Hub
+
+        session = self.hub.session(self.target.name) if isinstance(self.hub, Hub) else None
+        if session is None:
+            return
+        terminal = self.terminal
+        if session.screen.size == (columns, rows):
+            if terminal.screen_model is not session.screen:
+                terminal.share_model(session.screen)
+            else:
+                terminal.sync_now()
+        elif terminal.shared:
+            terminal.own_model(session.screen.snapshot(history=True))
 
     @on(SessionEvent)
     def _session_event(self, message: SessionEvent) -> None:
@@ -233,6 +258,7 @@ class ConsolePane(Vertical):
         elif kind == EventKind.STATE:
             if (event.text, event.detail) != (self.facts.state, self.facts.detail):
                 self._show(state=event.text, detail=event.detail)
+                self._refresh_line()
                 why = f": {event.detail}" if event.detail else ""
                 if event.text == "connected":
                     why = f"; {self.facts.lock_words}"
@@ -247,6 +273,7 @@ class ConsolePane(Vertical):
             self._show(viewers=event.text)
         elif kind == EventKind.NOTICE:
             hint = f" ({HAND_OVER_HINT})" if event.detail == LOCK_REQUESTED else ""
+            self._refresh_line()
             self.post_message(Announce(f"{self.target.name}: {event.text}{hint}", bell=True))
         elif kind == EventKind.DETACHED:
             self.viewer = None
@@ -280,7 +307,7 @@ class ConsolePane(Vertical):
         message.stop()
         if self.viewer is not None:
             self.run_worker(
-                self.hub.resize(self.viewer, message.columns, message.rows),
+                self._size_session(self.viewer, message.columns, message.rows),
                 group="resize",
                 exclusive=True,
                 exit_on_error=False,
@@ -315,12 +342,14 @@ class ConsolePane(Vertical):
             )
             return
         try:
-            await call(self.viewer)
+            said = await call(self.viewer)
         except (ConsoleError, ValueError) as exc:
             what = exc.what if isinstance(exc, ConsoleError) else str(exc)
             self.post_message(Announce(f"{self.target.name}: {words} failed: {what}", bell=True))
         else:
-            self.post_message(Announce(f"{self.target.name}: {words} sent"))
+            # An action that says what it did (SysRq names its path) is announced in its words.
+            done = said if isinstance(said, str) and said else f"{words} sent"
+            self.post_message(Announce(f"{self.target.name}: {done}"))
 
     def toggle_reading_view(self) -> str:
         """Whole lines or the screen: in screen-reader mode the console itself switches between
@@ -351,12 +380,18 @@ class ConsolePane(Vertical):
 
     def unavailable(self, action: str) -> str:
         """Why `action` cannot be done on this console now, or an empty string."""
-        if action in ("send_break", "sysrq"):
+        if action == "send_break":
             capability = self.hub.can_break(self.target.name)
+        elif action == "sysrq":
+            capability = self.hub.can_sysrq(self.target.name)
         elif action in ("nmi", "reset"):
             capability = self.hub.can_control(self.target.name)
+        elif action == "baud":
+            capability = self.hub.status(self.target.name).can_set_baud
         elif action == "sac" and self.target.os != "windows":
             return 'SAC is for Windows targets: set os = "windows" on the target'
+        elif action in ("function_keys", "sync_size", "paste", "sac"):
+            capability = self.hub.can_write(self.target.name)
         else:
             return ""
         return "" if capability.ok else capability.reason
@@ -369,6 +404,31 @@ class ConsolePane(Vertical):
 
     def nmi(self) -> None:
         self.act("NMI", self.hub.nmi)
+
+    def set_baud(self, baud: int) -> None:
+        """Change the terminal server port's rate; the status line shows what it confirmed."""
+
+        async def call(viewer: Viewer) -> None:
+            self.post_message(self.LineSet(await self.hub.set_baud(viewer, baud)))
+
+        self.act(f"baud rate {baud}", call)
+
+    class LineSet(Message):
+        """The line's settings changed, in words (posted by the action's worker)."""
+
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
+
+    @on(LineSet)
+    def _line_set(self, message: LineSet) -> None:
+        self._show(line=message.line)
+
+    def _refresh_line(self) -> None:
+        """The line as the Hub knows it now (a terminal server confirmed it, or another
+        operator changed it)."""
+        if line := self.hub.status(self.target.name).line:
+            self._show(line=line)
 
     def reset(self) -> None:
         self.act("Reset", self.hub.reset)

@@ -31,6 +31,8 @@ SOURCE_LABELS = {
     "qemu": "QEMU, running here",
     "folder": "QEMU socket folders",
     "serial": "serial ports here",
+    "remote": "other console-tui servers",
+    "inbound": "VMs that dialled in",
 }
 
 
@@ -146,7 +148,7 @@ class Inventory(Vertical):
         if new and self.probe:
             self._probe_all(new)
         if message.announce:
-            found = sum(t.source != "config" for t in targets)
+            found = sum(t.source not in ("config", "remote") for t in targets)
             self.post_message(
                 Announce(f"rescan: {len(new)} new, {len(gone)} gone; {found} found without config")
             )

@@ -3,7 +3,8 @@
 It does not care where bytes come from: `feed(bytes)` draws them, and what the operator types comes
 out as `TerminalView.Typed` messages. Rows are cached as strips by identity (the screen model hands
 back the same row object while a row is unchanged), only changed rows are marked dirty, and the
-picture is rebuilt at most once per refresh tick.
+picture is rebuilt at once when output comes after a quiet spell (a key's echo), and at most once
+per refresh tick while it floods.
 
 It shows the console's screen (the grid, the scrollback above it on Shift+PgUp), or, in the reading
 presentation (screen-reader mode), its output as whole lines wrapped to the view and paged, so a
@@ -14,6 +15,8 @@ _reading_text.py's and copy mode _copy_mode.py's.
 """
 
 from __future__ import annotations
+
+import time
 
 from rich.style import Style
 from textual import events
@@ -33,6 +36,10 @@ from console_tui.ui.widgets._reading_text import ReadingText
 from console_tui.ui.widgets._rows_view import FRAME_SECONDS, RowsView
 from console_tui.ui.widgets._strips import Selection, restyle
 
+FRAME_COST_SHARE = 4
+"""The least time between frames while output floods, in multiples of the last frame's own work."""
+FRAME_GAP_MAX = 0.1
+"""The most time between frames while output floods: a key's echo is drawn within it."""
 SELECTED = Style(reverse=True)
 CURSOR = Style(reverse=True)
 
@@ -128,6 +135,9 @@ class TerminalView(RowsView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         self.screen_model: Screen = make_screen(columns, rows, scrollback_lines=scrollback_lines)
+        self.scrollback_lines = scrollback_lines
+        self.shared = False
+        """Whether the model is a session's own (see `share_model`): it is fed, and sized, there."""
         self.grid = GridRows(self.screen_model)
         self.reading_text = ReadingText(max_lines=scrollback_lines)
         """The console's output as whole lines (what the reading presentation and view show);
@@ -143,6 +153,8 @@ class TerminalView(RowsView, can_focus=True):
         self.sac_prompt = False
         self.bytes_fed = 0
         self._timer: Timer | None = None
+        self._synced_at = 0.0
+        self._frame_gap = FRAME_SECONDS
         self._selection: Selection | None = None
         self._selecting = False
         self.copy_mode: CopyMode | None = None
@@ -150,19 +162,45 @@ class TerminalView(RowsView, can_focus=True):
 
     # -- bytes in ---------------------------------------------------------------------------
 
+    def share_model(self, model: Screen) -> None:
+        """Draw `model` (an in-process session's, already fed every byte) instead of feeding a
+        model of our own the same bytes again; a remote viewer keeps its own."""
+        self.screen_model = model
+        self.grid.model = model
+        self.shared = True
+        self._sync()
+
+    def own_model(self, snapshot: bytes) -> None:
+        """Draw a model of our own again, started from `snapshot` (the session's screen is sized
+        for another window, so it is not what this view shows)."""
+        region = self.scrollable_content_region
+        columns, rows = max(region.width, 2), max(region.height, 2)
+        self.screen_model = make_screen(columns, rows, scrollback_lines=self.scrollback_lines)
+        self.grid.model = self.screen_model
+        self.shared = False
+        self.screen_model.feed(snapshot)
+        self._sync()
+
     def feed(self, data: bytes) -> None:
-        """Draw console bytes; the picture follows at the next refresh tick."""
-        self.screen_model.feed(data)
+        """Draw console bytes: at once after a quiet refresh tick, else at the next tick."""
+        if not self.shared:
+            self.screen_model.feed(data)
         if self._keeping:
             self.reading_text.feed(data)
         self.bytes_fed += len(data)
         if self._timer is None:
-            self._timer = self.set_timer(FRAME_SECONDS, self._sync, name="terminal frame")
+            wait = self._synced_at + self._frame_gap - time.monotonic()
+            if wait <= 0:  # idle: draw at once (a typed key's echo)
+                self._sync()
+            else:  # busy: at most one frame a refresh tick, the bytes until then in it
+                self._timer = self.set_timer(wait, self._sync, name="terminal frame")
 
     def reset(self, data: bytes) -> None:
         """Start over from a snapshot (on attach, or after this viewer fell behind); the reading
-        text starts from the snapshot's lines when it has none yet."""
-        self.screen_model.feed(b"\x1bc" + data)
+        text starts from the snapshot's lines when it has none yet. A shared model is already
+        the session's picture: it is only drawn again."""
+        if not self.shared:
+            self.screen_model.feed(b"\x1bc" + data)
         if self._keeping and not self.reading_text.lines and not self.reading_text.current:
             self.reading_text.seed(*self.reading_lines())
         self._sync()
@@ -180,10 +218,16 @@ class TerminalView(RowsView, can_focus=True):
 
     def _sync(self) -> None:
         self._timer = None
+        began = self._synced_at = time.monotonic()
         changed = self.grid.sync()
         if self.rows is self.lines:
             changed = self.lines.sync()
         self.show_changes(changed)
+        # Skip frames while drawing cannot keep up: the next frame waits until this one's work
+        # (ours, and Textual's, about as much again) is at most half the time, so reading the
+        # console is not starved by drawing; but never longer than FRAME_GAP_MAX, for the echo.
+        cost = FRAME_COST_SHARE * (time.monotonic() - began)
+        self._frame_gap = min(max(FRAME_SECONDS, cost), FRAME_GAP_MAX)
         if self.watch_sac:
             self._check_sac_prompt()
 
@@ -271,7 +315,8 @@ class TerminalView(RowsView, can_focus=True):
         columns, rows = max(region.width, 2), max(region.height, 2)
         self.lines.set_width(columns)
         if (columns, rows) != self.screen_model.size:
-            self.screen_model.resize(columns, rows)
+            if not self.shared:  # a shared model is sized by the Hub, for the write lock's holder
+                self.screen_model.resize(columns, rows)
             self.post_message(self.Resized(self, columns, rows))
         self._sync()
 
