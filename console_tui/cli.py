@@ -91,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     action.add_argument("--text", metavar="TEXT", help="text to type (\\r for Enter)")
     action.add_argument(
+        "--boot-menu",
+        nargs="?",
+        const="grub",
+        choices=["grub", "firmware"],
+        help="reset, then catch and hold the boot menu (grub, or firmware: SeaBIOS/UEFI setup)",
+    )
+    action.add_argument(
+        "--boot-entry", type=int, metavar="N", help="boot entry N of the boot menu that is up"
+    )
+    action.add_argument(
+        "--append-kernel-arg",
+        metavar="ARG",
+        help="edit the selected entry, append ARG to its kernel line, boot it",
+    )
+    action.add_argument(
         "--baud", type=int, metavar="RATE", help="set a terminal server port's baud rate (rfc2217)"
     )
     action.add_argument(
@@ -149,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lab", parents=[common], help="the bundled demo guest (Linux under QEMU)")
     p.add_argument("lab_command", choices=["up", "down", "status", "config-path"])
+    p.add_argument(
+        "--boot",
+        choices=["direct", "grub", "uefi"],
+        default="direct",
+        help="how the guest boots: its kernel directly (fast), SeaBIOS + GRUB, or OVMF + GRUB",
+    )
     return parser
 
 
@@ -171,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command == "lab":
-        return _lab(args.lab_command)
+        return _lab(args.lab_command, args.boot)
     if command == "log":
         return _log(args)
     if command is None and args.hub_socket:
@@ -398,7 +419,9 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
     hub = await _hub_with(config, args.name)
     try:
         _check_send_words(hub.target(args.name), args)
-        asks = args.nmi or args.reset or args.power in ("off", "soft-off", "cycle")
+        asks = (
+            args.nmi or args.reset or args.boot_menu or args.power in ("off", "soft-off", "cycle")
+        )
         if asks and not args.yes and not _confirm(args):
             print("not sent", file=sys.stderr)
             return EXIT_OK
@@ -444,6 +467,17 @@ def _check_send_words(target: config_mod.Target, args: argparse.Namespace) -> No
         )
     if args.baud is not None and args.baud <= 0:
         raise UsageError(f"baud {args.baud} is not a rate", where="--baud", fix="e.g. --baud 9600")
+    from console_tui.core import bootmenu
+
+    for flag, action, value in (
+        ("--boot-entry", "entry", args.boot_entry),
+        ("--append-kernel-arg", "append", args.append_kernel_arg),
+    ):
+        if value is not None:
+            try:
+                bootmenu.helper_plan(action, str(value))
+            except ValueError as exc:
+                raise UsageError(str(exc), where=flag, fix="see console-tui send --help") from None
     for name in args.key or ():
         try:
             keys.encode_key(name, target.keys)
@@ -465,6 +499,12 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
     if args.reset:
         await hub.reset(viewer)
         return "sent reset"
+    if args.boot_menu:
+        return f"{await hub.boot_menu(viewer, args.boot_menu)} is up"
+    if args.boot_entry is not None:
+        return await hub.boot_keys(viewer, "entry", str(args.boot_entry))
+    if args.append_kernel_arg is not None:
+        return await hub.boot_keys(viewer, "append", args.append_kernel_arg)
     if args.brk:
         await hub.send_break(viewer)
         return "sent BREAK"
@@ -488,7 +528,15 @@ async def _do_send(hub: HubAPI, viewer: Viewer, args: argparse.Namespace) -> str
 
 
 def _confirm(args: argparse.Namespace) -> bool:
-    what = "NMI" if args.nmi else "reset" if args.reset else f"power {args.power}"
+    what = (
+        "NMI"
+        if args.nmi
+        else "reset"
+        if args.reset
+        else "reset into the boot menu"
+        if args.boot_menu
+        else f"power {args.power}"
+    )
     if not sys.stdin.isatty():
         raise UsageError(
             f"{what} needs confirmation and there is no terminal to ask",
@@ -591,10 +639,10 @@ def _log_recording(args: argparse.Namespace) -> int:
 # -- lab ------------------------------------------------------------------------------------
 
 
-def _lab(command: str) -> int:
+def _lab(command: str, boot: str = "direct") -> int:
     from console_tui.lab import Lab, adopt_as_default
 
-    lab = Lab()
+    lab = Lab(boot=boot)
     if command == "up":
         info = lab.up()
         print(f"demo guest running (pid {info.pid}, ready in {info.boot_seconds:.1f} s)")
@@ -611,7 +659,7 @@ def _lab(command: str) -> int:
         if status is None:
             print("demo guest is not running (console-tui lab up starts it)")
             return 3
-        print(f"demo guest running (pid {status.pid})")
+        print(f"demo guest running (pid {status.pid}, boot: {lab.running_boot()})")
         print(f"console: {status.console_uri}")
         print(f"control: {status.control_uri}")
         print(f"config:  {status.config_path}")

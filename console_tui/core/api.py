@@ -344,4 +344,15 @@ class HubAPI(Protocol):
         connects in its place (audited)."""
         ...
 
+    async def boot_menu(self, viewer: Viewer, menu: str = "grub", timeout: float = 60.0) -> str:
+        """Reset the machine through its control, watch the boot for `menu` (grub: the boot
+        loader's; firmware: SeaBIOS's boot menu or UEFI setup), send the key that holds it and
+        say which menu is up; UnreachableError says why it never came."""
+        ...
+
+    async def boot_keys(self, viewer: Viewer, action: str, value: str = "") -> str:
+        """A boot menu helper (entry N, edit, append ARG, boot, command-line) as paced keys;
+        what it did, in words."""
+        ...
+
     async def close(self) -> None: ...

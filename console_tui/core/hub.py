@@ -16,7 +16,7 @@ import dataclasses
 import time
 from collections.abc import Iterator
 
-from console_tui.core import keys
+from console_tui.core import bootmenu, keys
 from console_tui.core.alerts import describe
 from console_tui.core.api import (
     LOCK_REQUESTED,
@@ -585,6 +585,59 @@ class Hub:
 
     async def reset(self, viewer: Viewer) -> None:
         await self._control(viewer, "reset", "reset the machine")
+
+    async def boot_menu(self, viewer: Viewer, menu: str = "grub", timeout: float = 60.0) -> str:
+        session = self._writer_session(viewer, "reset into the boot menu")
+        try:
+            watch = bootmenu.MenuWatch(bootmenu.menu_kind(menu))
+        except ValueError as exc:
+            raise UsageError(str(exc), where="boot menu") from None
+        output: asyncio.Queue[bytes] = asyncio.Queue()
+        listener = output.put_nowait
+        session.listeners.add(listener)
+        try:
+            await self.reset(viewer)
+            up = await bootmenu.hold_menu(watch, output, session.write, timeout)
+        except TimeoutError as exc:
+            session.mark(f"boot menu never came: {exc}")
+            raise UnreachableError(
+                str(exc), where=viewer.target, fix="watch the console: `console-tui log -f`"
+            ) from None
+        finally:
+            session.listeners.discard(listener)
+        session.mark(f"{up} is up")
+        session.broadcast(Event(EventKind.NOTICE, text=f"{up} is up"))
+        return up
+
+    async def boot_keys(self, viewer: Viewer, action: str, value: str = "") -> str:
+        session = self._writer_session(viewer, "send boot menu keys")
+        try:
+            plan, said = bootmenu.helper_plan(action, value)
+        except ValueError as exc:
+            raise UsageError(str(exc), where="boot menu") from None
+        self.audit.record(
+            "key",
+            who=viewer.who,
+            target=viewer.target,
+            source=viewer.source,
+            keys=[f"boot {action}"],
+        )
+        with _marked(session, f"{viewer.label} {said}"):
+            if action == "append":
+                await session.run_steps(bootmenu.edit_plan())
+                try:
+                    await bootmenu.append_to_kernel_line(
+                        session.run_steps, session.screen.display, bootmenu.kernel_edit(value)
+                    )
+                except TimeoutError as exc:
+                    raise UnreachableError(
+                        str(exc), where=viewer.target, fix="reset into the boot menu first"
+                    ) from None
+                except ValueError as exc:
+                    raise UnreachableError(str(exc), where=viewer.target) from None
+                return said
+            await session.run_steps(plan)
+        return said
 
     async def power_state(self, name: str) -> str:
         capability = self.can_control(name)

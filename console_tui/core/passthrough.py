@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from console_tui.core import keys
+from console_tui.core import bootmenu, keys
 from console_tui.core.api import LOCK_REQUESTED, Event, EventKind, HubAPI, Viewer
 from console_tui.core.errors import ConsoleError
 from console_tui.core.terminal_filter import ReplyFilter, TerminalFilter
@@ -374,6 +374,7 @@ class Passthrough:
                 MenuItem(f"Function key F{number}", send([f"f{number}"], f"F{number}"), "", write)
             )
         items.append(MenuItem("Esc key", send(["esc"], "Esc"), "", write))
+        items += self._boot_items(control.reason or write, write)
         if target.os == "windows":
             for action in keys.SAC_ACTIONS:
                 items.append(
@@ -399,6 +400,51 @@ class Passthrough:
             question, detail = keys.sysrq_question(key, self.viewer.target)
             confirm = f"{detail} {question}"
         return MenuItem(f"SysRq {key}: {meaning}", run, confirm, reason)
+
+    def _boot_items(self, control_reason: str, write_reason: str) -> list[MenuItem]:
+        """Reset into the boot menu (GRUB or the firmware's), and GRUB's helpers as paced keys."""
+        hub, viewer = self.hub, self.viewer
+
+        def hold(menu: str) -> Callable[[], Awaitable[str]]:
+            async def run() -> str:
+                return f"{await hub.boot_menu(viewer, menu)} is up"
+
+            return run
+
+        def helper(action: str, value: str = "") -> Callable[[], Awaitable[str]]:
+            async def run() -> str:
+                return await hub.boot_keys(viewer, action, value)
+
+            return run
+
+        ask = f"reset {viewer.target} into its boot menu?"
+        items = [
+            MenuItem("Boot menu: reset and hold GRUB's menu", hold("grub"), ask, control_reason),
+            MenuItem(
+                "Boot menu: reset into the firmware's (SeaBIOS menu, UEFI setup)",
+                hold("firmware"),
+                ask,
+                control_reason,
+            ),
+        ]
+        items += [
+            MenuItem(f"Boot menu: boot entry {n}", helper("entry", str(n))) for n in (1, 2, 3)
+        ]
+        items += [
+            MenuItem("Boot menu: edit the selected entry (e)", helper("edit"), "", write_reason),
+            MenuItem("Boot menu: boot the edited entry (Ctrl+X)", helper("boot"), "", write_reason),
+            MenuItem("Boot menu: GRUB command line (c)", helper("command-line"), "", write_reason),
+        ]
+        items += [
+            MenuItem(
+                f"Boot menu: append {arg} to the kernel line and boot",
+                helper("append", arg),
+                "",
+                write_reason,
+            )
+            for arg in bootmenu.KERNEL_EDITS.values()
+        ]
+        return items
 
     def _typer(self, data: bytes, said: str) -> Callable[[], Awaitable[str]]:
         async def run() -> str:

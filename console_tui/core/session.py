@@ -132,6 +132,8 @@ class Session:
         )
         self.alerts = AlertWatch(self.settings.alerts + target.alerts)
         self.on_alert: Callable[[Session, Alert], None] | None = None
+        self.listeners: set[Callable[[bytes], None]] = set()
+        """Called with each piece of console output (the boot menu watch reads the boot this way)."""
         self.on_state: Callable[[Session], None] | None = None
         """Called after the line's state changed (the Hub keeps the write lock to live lines)."""
         self._claim = LineClaim(target)
@@ -318,6 +320,8 @@ class Session:
     def _output(self, data: bytes) -> None:
         self.transcript.write(data)
         self.screen.feed(data)
+        for listener in tuple(self.listeners):
+            listener(data)
         for alert in self.alerts.feed(data):
             if self.on_alert is not None:
                 self.on_alert(self, alert)
@@ -468,6 +472,27 @@ class Session:
         async with self._line:
             await self._live_backing().send_break()
 
+    async def _echoed(self, backing: Backing, step: Step, quiet: float = 0.04) -> None:
+        """Send `step.data`, then wait (up to `step.seconds`) until the console answers and falls
+        quiet: a boot loader that redraws after each key gets the next one only when done."""
+        answered = asyncio.Event()
+
+        def heard(_data: bytes) -> None:
+            answered.set()
+
+        self.listeners.add(heard)
+        try:
+            await backing.write(step.data)
+            deadline = asyncio.get_running_loop().time() + step.seconds
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    await answered.wait()
+                    while True:
+                        answered.clear()
+                        await asyncio.wait_for(answered.wait(), quiet)
+        finally:
+            self.listeners.discard(heard)
+
     async def run_steps(self, steps: list[Step]) -> None:
         """Run a key plan (BREAK, bytes, pauses) as one unit: nothing interleaves with it."""
         async with self._line:
@@ -479,3 +504,5 @@ class Session:
                     await backing.write(step.data)
                 elif step.kind == "sleep":
                     await asyncio.sleep(step.seconds)
+                elif step.kind == "echo":
+                    await self._echoed(backing, step)

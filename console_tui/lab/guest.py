@@ -1,7 +1,8 @@
 """The demo guest's QEMU: start it on the host's kernel and the built initramfs, wait for its ready
 line, stop it, and write the config that opens it.
 
-QEMU runs without `-no-reboot`, so a panic (panic=1) or a reset boots the guest again. (Just past
+QEMU runs without `-no-reboot`, so a panic (panic=1) or a reset boots the guest again; `boot` puts
+SeaBIOS or OVMF and GRUB (bootloader.py) in front of the kernel. (Just past
 400 lines: starting, waiting for and stopping one QEMU read as one story.)
 """
 
@@ -27,6 +28,8 @@ from console_tui.core import paths
 from console_tui.core.control import ControlURI
 from console_tui.core.control.qmp import QMPControl
 from console_tui.core.errors import ConsoleError, UnreachableError
+from console_tui.lab import bootloader
+from console_tui.lab.bootloader import BOOT_MODES
 from console_tui.lab.initramfs import READY_LINE, TARGET_NAME, build_initramfs
 
 DEBIAN_PACKAGES = "qemu-system-x86 linux-image-cloud-amd64 busybox-static cpio"
@@ -70,7 +73,16 @@ class Lab:
         qemu: str = "qemu-system-x86_64",
         busybox: Path | None = None,
         serial: str = "",
+        boot: str = "direct",
+        image_cache: Path | None = None,
     ) -> None:
+        if boot not in BOOT_MODES:
+            raise LabError(
+                f"unknown boot mode {boot!r}", where="--boot", fix=f"use one of {BOOT_MODES}"
+            )
+        self.boot = boot
+        """direct (QEMU loads the kernel), grub (SeaBIOS, then GRUB) or uefi (OVMF, then GRUB)."""
+        self._image_cache = image_cache
         self.folder = Path(folder) if folder is not None else paths.state_dir() / "lab"
         self._serial = serial
         """The serial chardev's backend and options (`socket,path=...,server=off`) in place of the
@@ -101,11 +113,12 @@ class Lab:
             boot_seconds = 0.0
         return self._info(pid, boot_seconds)
 
-    def up(self, timeout: float = 120) -> LabInfo:
-        """Boot the guest and wait for its ready line; return the running one if it answers."""
+    def up(self, timeout: float = 120, *, ready: bool = True) -> LabInfo:
+        """Boot the guest and wait for its ready line (not with `ready=False`: QEMU started is
+        enough); return the running one if it answers."""
         info = self.status()
         if info is not None:
-            if self._answers():
+            if self._answers() and self.running_boot() == self.boot:
                 return info
             self.down()
         qemu, kernel, busybox = self._find_tools()
@@ -118,13 +131,15 @@ class Lab:
                 )
         paths.private_dir(self.folder)
         self._remove_runtime_files()
+        initramfs = build_initramfs(busybox)
         with paths.open_private(self.initramfs, "wb") as out:
-            out.write(build_initramfs(busybox))
+            out.write(initramfs)
+        boot_options = self._boot_options(kernel, initramfs)
         with paths.open_private(self.serial_log, "wb"):
             pass
         started = time.monotonic()
         result = subprocess.run(
-            self._qemu_command(qemu, kernel),
+            self._qemu_command(qemu, boot_options),
             capture_output=True,
             text=True,
             umask=0o077,
@@ -137,13 +152,14 @@ class Lab:
                 fix=f"check the QEMU install (Debian: apt-get install {DEBIAN_PACKAGES})",
             )
         try:
-            self.wait_for(READY_LINE, timeout=timeout - (time.monotonic() - started))
+            if ready:
+                self.wait_for(READY_LINE, timeout=timeout - (time.monotonic() - started))
         except LabError:
             self.down()
             raise
         boot_seconds = round(time.monotonic() - started, 2)
         with paths.open_private(self.state_file, "w") as out:
-            json.dump({"boot_seconds": boot_seconds, "kernel": str(kernel)}, out)
+            json.dump({"boot_seconds": boot_seconds, "kernel": str(kernel), "boot": self.boot}, out)
         info = self._info(self._live_pid() or 0, boot_seconds)
         self._write_config(info)
         return info
@@ -160,6 +176,13 @@ class Lab:
                 _signal(pid, signal.SIGKILL)
                 _wait_gone(pid, 5.0)
         self._remove_runtime_files()
+
+    def running_boot(self) -> str:
+        """How the running guest was booted (a different `--boot` starts it again)."""
+        try:
+            return str(json.loads(self.state_file.read_text()).get("boot", "direct"))
+        except (OSError, ValueError, AttributeError):
+            return "direct"
 
     def _info(self, pid: int, boot_seconds: float) -> LabInfo:
         return LabInfo(
@@ -201,7 +224,22 @@ class Lab:
             )
         return qemu, kernel, busybox
 
-    def _qemu_command(self, qemu: str, kernel: Path) -> list[str]:
+    def _boot_options(self, kernel: Path, initramfs: bytes) -> list[str]:
+        """How QEMU starts the guest: the kernel directly, or firmware and GRUB from a CD."""
+        if self.boot == "direct":
+            return [
+                "-kernel",
+                str(kernel),
+                "-initrd",
+                str(self.initramfs),
+                "-append",
+                KERNEL_CMDLINE,
+            ]
+        image = bootloader.grub_image(kernel, initramfs, KERNEL_CMDLINE, self._image_cache)
+        vars_copy = bootloader.firmware_vars(self.folder) if self.boot == "uefi" else None
+        return bootloader.boot_arguments(self.boot, image, vars_copy)
+
+    def _qemu_command(self, qemu: str, boot_options: list[str]) -> list[str]:
         serial = _chardev_path(self.serial_socket)
         log = _chardev_path(self.serial_log)
         chardev = self._serial or f"socket,path={serial},server=on,wait=off,telnet=on"
@@ -220,12 +258,7 @@ class Lab:
             "none",
             "-monitor",
             "none",
-            "-kernel",
-            str(kernel),
-            "-initrd",
-            str(self.initramfs),
-            "-append",
-            KERNEL_CMDLINE,
+            *boot_options,
             "-chardev",
             f"{chardev},id=ser0,logfile={log},logappend=on",
             "-serial",

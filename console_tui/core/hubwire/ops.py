@@ -195,6 +195,8 @@ class HubOps:
     power = Op(HubAPI.power)
     boot_override = Op(HubAPI.boot_override)
     take_over = Op(HubAPI.take_over)
+    boot_menu = Op(HubAPI.boot_menu, ordered=True)
+    boot_keys = Op(HubAPI.boot_keys, ordered=True)
 
 
 OPS: dict[str, Op[..., Any]] = {name: op for name, op in vars(HubOps).items() if isinstance(op, Op)}

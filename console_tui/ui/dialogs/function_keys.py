@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from console_tui.core import keys
+from console_tui.core import bootmenu, keys
 from console_tui.ui.dialogs._base import Dialog
 
 NAMED_KEYS = [
@@ -48,8 +48,29 @@ def boot_shortcuts() -> list[tuple[str, str, str]]:
     return found
 
 
+def boot_menu_helpers() -> list[tuple[str, str]]:
+    """(id, label) of each boot menu action: `bootmenu:hold:grub` resets into GRUB's menu,
+    `bootmenu:ACTION:VALUE` is a GRUB helper sent as paced keys (core/bootmenu.py)."""
+    helpers = [
+        ("bootmenu:hold:grub", "reset and hold GRUB's menu"),
+        ("bootmenu:hold:firmware", "reset into the firmware's (SeaBIOS menu, UEFI setup)"),
+    ]
+    helpers += [(f"bootmenu:entry:{n}", f"boot entry {n}") for n in range(1, 6)]
+    helpers += [
+        ("bootmenu:edit:", "edit the selected entry (e)"),
+        ("bootmenu:boot:", "boot the edited entry (Ctrl+X)"),
+        ("bootmenu:command-line:", "GRUB command line (c)"),
+    ]
+    helpers += [
+        (f"bootmenu:append:{arg}", f"append {arg} to the kernel line and boot")
+        for arg in bootmenu.KERNEL_EDITS.values()
+    ]
+    return helpers
+
+
 class FunctionKeysDialog(Dialog[str]):
-    """Pick a key; dismisses its name (`f8`, `esc`) or literal text (`e`) for the caller to send."""
+    """Pick a key; dismisses its name (`f8`, `esc`), literal text (`e`), or a boot menu action
+    (`bootmenu:...`) for the caller to send."""
 
     def __init__(self, target: str, style: str, *, app_cursor: bool = False) -> None:
         super().__init__()
@@ -69,6 +90,9 @@ class FunctionKeysDialog(Dialog[str]):
         options.append(None)
         for name, label, _hint in boot_shortcuts():
             options.append(Option(f"Boot: {label}", id=f"boot:{name}"))
+        options.append(None)
+        for helper_id, label in boot_menu_helpers():
+            options.append(Option(f"Boot menu: {label}", id=helper_id))
         with Vertical(id="dialog"):
             yield Label(f"Send a key to {self.target} ({self.style} keys)", classes="title")
             yield OptionList(*options, id="keys")

@@ -421,8 +421,22 @@ class MainScreen(TargetListLayout, Screen[None]):
     def send_key(self, key: str) -> None:
         """A named key (`f8`, `esc`) through the Hub, or literal text (`e`) typed."""
         pane = self._pane_for("Key", "function_keys")
-        if pane is not None:
-            pane.send_key(key)
+        if pane is None:
+            return
+        if key.startswith("bootmenu:"):
+            _, action, value = key.split(":", 2)
+            if action != "hold":
+                pane.boot_menu(action, value)
+                return
+            if reason := pane.unavailable("reset"):
+                self.announce(f"{pane.target.name}: boot menu unavailable: {reason}")
+                return
+            self.app.push_screen(
+                ConfirmDialog(f"Reset {pane.target.name} into its boot menu?", yes="Reset"),
+                lambda yes: pane.boot_menu(action, value) if yes else None,
+            )
+            return
+        pane.send_key(key)
 
     def action_sac(self) -> None:
         pane = self._pane_for("SAC", "sac")

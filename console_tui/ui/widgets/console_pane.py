@@ -466,6 +466,14 @@ class ConsolePane(Vertical):
             self.type_bytes(key.encode())
             self.post_message(Announce(f"{self.target.name}: typed {key}"))
 
+    def boot_menu(self, action: str, value: str = "") -> None:
+        """Reset into the boot menu (`hold`, value grub or firmware), or a GRUB helper as keys."""
+        if action == "hold":
+            self.act(f"reset into the {value} boot menu", lambda v: self.hub.boot_menu(v, value))
+        else:
+            words = f"boot menu: {action} {value}".strip()
+            self.act(words, lambda v: self.hub.boot_keys(v, action, value))
+
     def sync_size(self) -> None:
         """Tell the guest this console's size: `stty rows R cols C`, typed."""
         columns, rows = self.terminal.screen_model.size
