@@ -268,12 +268,17 @@ async def output_until(
     from before."""
     kinds = ("output", "snapshot") if snapshots else ("output",)
     seen = bytearray()
-    async with asyncio.timeout(timeout):
-        async for event in viewer.events():
-            if event.kind in kinds:
-                seen.extend(event.data)
-            if needle in seen:
-                return bytes(seen)
+    try:
+        async with asyncio.timeout(timeout):
+            async for event in viewer.events():
+                if event.kind in kinds:
+                    seen.extend(event.data)
+                if needle in seen:
+                    return bytes(seen)
+    except TimeoutError:
+        raise AssertionError(
+            f"{needle!r} not within {timeout:.0f} s; saw {bytes(seen[-2000:])!r}"
+        ) from None
     raise AssertionError(f"{needle!r} never came; saw {bytes(seen)!r}")
 
 

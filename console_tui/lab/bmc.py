@@ -12,6 +12,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ class SimulatedBMC:
         self.password = password
         self.lab = Lab(folder / "guest")
         self.process: subprocess.Popen[bytes] | None = None
+        self.relay: subprocess.Popen[bytes] | None = None
 
     def up(self) -> BMCInfo:
         """Start the simulator (the machine stays off until powered on)."""
@@ -61,7 +63,7 @@ class SimulatedBMC:
         initramfs = self.lab.initramfs
         with paths.open_private(initramfs, "wb") as out:
             out.write(build_initramfs(busybox))
-        lan_port, sol_port = _free_port(socket.SOCK_DGRAM), _free_port()
+        lan_port, sol_port, qemu_port = _free_port(socket.SOCK_DGRAM), _free_port(), _free_port()
         serial_log = self.folder / "serial.log"
         monitor = self.folder / "monitor.sock"
         qemu_command = shlex.join(
@@ -71,7 +73,7 @@ class SimulatedBMC:
                 *("-display", "none", "-vga", "none"),
                 *("-kernel", str(kernel), "-initrd", str(initramfs), "-append", KERNEL_CMDLINE),
                 "-chardev",
-                f"socket,id=ser0,host=127.0.0.1,port={sol_port},server=on,wait=off,telnet=on,"
+                f"socket,id=ser0,host=127.0.0.1,port={qemu_port},server=on,wait=off,telnet=on,"
                 f"logfile={serial_log},logappend=on",
                 *("-serial", "chardev:ser0"),
                 *("-monitor", f"unix:{monitor},server=on,wait=off"),
@@ -91,6 +93,15 @@ class SimulatedBMC:
         emulator = self.folder / "sim.emu"
         with paths.open_private(emulator, "w") as out:
             out.write(EMULATOR)
+        # A BMC's serial port is there while the machine is off; QEMU's is not. lab/uart.py
+        # stands for the port, so SOL activated before power-on, or kept across a power cycle,
+        # still shows the boot.
+        self.relay = subprocess.Popen(
+            [sys.executable, "-m", "console_tui.lab.uart", str(sol_port), str(qemu_port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         log = paths.open_private(self.folder / "ipmi_sim.log", "wb")
         try:
             self.process = subprocess.Popen(
@@ -125,6 +136,9 @@ class SimulatedBMC:
         if self.process is not None:
             _stop(self.process.pid, self.process)
             self.process = None
+        if self.relay is not None:
+            _stop(self.relay.pid, self.relay)
+            self.relay = None
 
     def _wait_listening(self, port: int) -> None:
         deadline = time.monotonic() + 10

@@ -120,9 +120,7 @@ class IPMISOLBacking:
         try:
             self._io.start()
             self._console = await asyncio.wait_for(self._io.call(start), OPEN_TIMEOUT)
-            if self._console.connected and not activated.done():
-                activated.set_result(None)
-            await asyncio.wait_for(asyncio.shield(activated), OPEN_TIMEOUT)
+            await asyncio.wait_for(self._activation(activated), OPEN_TIMEOUT)
         except TimeoutError:
             await self.close()
             raise UnreachableError(
@@ -139,6 +137,16 @@ class IPMISOLBacking:
         # The BMC may drop the first packet of a session whose sequence number equals the last
         # one of the session before: spend that number on a packet without data.
         await self._send(lambda c: c._sendoutput(b""))
+
+    async def _activation(self, activated: asyncio.Future[None]) -> None:
+        """Until the BMC has activated the SOL payload (pyghmi says so by a flag, not a call:
+        a machine that is off prints nothing) or refused it (an error through `_arrived`)."""
+        while not activated.done() and not getattr(self._console, "activated", False):
+            await asyncio.wait({activated}, timeout=0.05)
+        if activated.done():
+            activated.result()  # a refusal raises here
+        else:
+            activated.set_result(None)  # what goes wrong from now on goes to the reader
 
     def _arrived(self, data: Any, activated: asyncio.Future[None]) -> None:
         """On the loop: console bytes, or pyghmi's word that the session ended."""
