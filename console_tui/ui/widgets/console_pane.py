@@ -127,6 +127,7 @@ class ConsolePane(Vertical):
             reading=self.screen_reader,
             id="terminal",
         )
+        terminal.send = self.type_bytes  # at once, not behind the pane's messages
         yield terminal
         reading = ReadingView(terminal.reading_text, id="reading")
         reading.border_title = "reading view: whole lines"
@@ -289,11 +290,6 @@ class ConsolePane(Vertical):
             down.display = self.facts.line_down
             if self.facts.line_down:
                 down.update(line_down_words(self.target.name, self.facts))
-
-    @on(TerminalView.Typed)
-    def _typed(self, message: TerminalView.Typed) -> None:
-        message.stop()
-        self._outbox.put_nowait((message.data, False))
 
     @on(TerminalView.SacPrompt)
     def _sac_prompt(self, message: TerminalView.SacPrompt) -> None:
