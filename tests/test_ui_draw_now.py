@@ -60,6 +60,9 @@ async def test_a_keys_echo_skips_the_flood_frame_gap() -> None:
         assert "flood line" not in "".join(view.shown_text())  # not yet synced: it waits
         await pilot.press("x")
         assert typed == [b"x"]  # handed to the pane's writer at once, not by a message
+        view.feed(b"read before the key was sent\r\n")  # cannot hold the echo: it waits
+        assert view._timer is not None
+        view.sent()  # what the pane calls once the write is done
         for frame in range(ECHO_FRAMES):
             view._synced_at = time.monotonic()
             view.feed(echo(f"ECHO{frame:04d}".encode()))

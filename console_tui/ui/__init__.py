@@ -35,5 +35,6 @@ def run_app(
     from console_tui.ui.app import ConsoleApp
 
     app = ConsoleApp(config, hub=hub, theme=theme, screen_reader=screen_reader)
+    app.collect_when_quiet = True
     app.run()
     return app.return_code or 0

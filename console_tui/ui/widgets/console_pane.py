@@ -206,6 +206,8 @@ class ConsolePane(Vertical):
             return
         try:
             await self.hub.write(self.viewer, data, paced=paced)
+            if not paced:
+                self.terminal.sent()
         except ConsoleError as exc:
             self.post_message(Announce(f"{self.target.name}: {exc.what}", bell=True))
 

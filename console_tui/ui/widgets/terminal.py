@@ -29,6 +29,7 @@ from textual.timer import Timer
 
 from console_tui.core import keys
 from console_tui.core.screen import Screen, make_screen
+from console_tui.ui import idle_gc
 from console_tui.ui.draw_now import draw_now
 from console_tui.ui.messages import Announce
 from console_tui.ui.widgets import _copy_mode
@@ -44,8 +45,9 @@ FRAME_GAP_MAX = 0.1
 """The most time between frames while output floods."""
 ECHO_WINDOW = 0.25
 ECHO_FRAMES = 3
-"""For ECHO_WINDOW seconds after a key is typed, the first ECHO_FRAMES outputs are drawn as they
-come, flood or not: the key's echo is most likely in one of them, and waits for no frame gap."""
+"""For ECHO_WINDOW seconds after typed bytes are sent, the first ECHO_FRAMES outputs are drawn as
+they come, flood or not: the key's echo is most likely in one of them, and waits for no frame
+gap."""
 SELECTED = Style(reverse=True)
 CURSOR = Style(reverse=True)
 
@@ -239,6 +241,7 @@ class TerminalView(RowsView, can_focus=True):
         Frames are skipped while drawing cannot keep up: the next frame waits until this one's
         work is at most 1/FRAME_COST_SHARE of the time, so reading the console is not starved
         by drawing; but never longer than FRAME_GAP_MAX."""
+        idle_gc.busy()
         began = time.monotonic()
         self._sync()
         drawn = draw_now(self)
@@ -484,12 +487,18 @@ class TerminalView(RowsView, can_focus=True):
             return
         self.clear_selection()
         self.leave_scrollback()
-        self._echo_until = time.monotonic() + ECHO_WINDOW
-        self._echo_frames = ECHO_FRAMES
+        idle_gc.busy()
         if self.send is not None:
-            self.send(data)
+            self.send(data)  # its owner calls `sent` once the bytes are on their way
         else:
             self.post_message(self.Typed(self, data))
+            self.sent()
+
+    def sent(self) -> None:
+        """Typed bytes went to the console: the next outputs may hold their echo (output read
+        before that cannot)."""
+        self._echo_until = time.monotonic() + ECHO_WINDOW
+        self._echo_frames = ECHO_FRAMES
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
