@@ -44,7 +44,7 @@ FRAME_COST_SHARE = 2
 FRAME_GAP_MAX = 0.1
 """The most time between frames while output floods."""
 ECHO_WINDOW = 0.25
-ECHO_FRAMES = 3
+ECHO_FRAMES = 2
 """For ECHO_WINDOW seconds after typed bytes are sent, the first ECHO_FRAMES outputs are drawn as
 they come, flood or not: the key's echo is most likely in one of them, and waits for no frame
 gap."""
