@@ -12,6 +12,7 @@ from textual.widgets import Input, OptionList, Tabs, Tree
 from console_tui.core import paths
 from console_tui.core.api import HubAPI
 from console_tui.core.config import Config
+from console_tui.ui import idle_gc
 from console_tui.ui.cell_diff import only_changed_cells
 from console_tui.ui.commands import ConsoleCommands
 from console_tui.ui.cursor import cursor_shown, focus_offset
@@ -96,7 +97,13 @@ class ConsoleApp(App[int], inherit_bindings=False):
         inside = main is not None and isinstance(main.focused, TerminalView)
         return not (action == "quit" and inside)
 
+    collect_when_quiet = False
+    """Run full garbage collections while quiet (see idle_gc.py): set for the app's own process,
+    not where one process serves many apps."""
+
     def on_mount(self) -> None:
+        if self.collect_when_quiet:
+            idle_gc.collect_when_quiet(self)
         self.push_screen(MainScreen(self.hub, who=self.who, screen_reader=self.screen_reader))
         self.call_after_refresh(self._report_theme_problems)
         self.theme_changed_signal.subscribe(

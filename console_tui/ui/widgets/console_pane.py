@@ -127,6 +127,7 @@ class ConsolePane(Vertical):
             reading=self.screen_reader,
             id="terminal",
         )
+        terminal.send = self.type_bytes  # at once, not behind the pane's messages
         yield terminal
         reading = ReadingView(terminal.reading_text, id="reading")
         reading.border_title = "reading view: whole lines"
@@ -205,6 +206,8 @@ class ConsolePane(Vertical):
             return
         try:
             await self.hub.write(self.viewer, data, paced=paced)
+            if not paced:
+                self.terminal.sent()
         except ConsoleError as exc:
             self.post_message(Announce(f"{self.target.name}: {exc.what}", bell=True))
 
@@ -289,11 +292,6 @@ class ConsolePane(Vertical):
             down.display = self.facts.line_down
             if self.facts.line_down:
                 down.update(line_down_words(self.target.name, self.facts))
-
-    @on(TerminalView.Typed)
-    def _typed(self, message: TerminalView.Typed) -> None:
-        message.stop()
-        self._outbox.put_nowait((message.data, False))
 
     @on(TerminalView.SacPrompt)
     def _sac_prompt(self, message: TerminalView.SacPrompt) -> None:

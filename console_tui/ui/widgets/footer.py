@@ -54,6 +54,31 @@ class KeysFooter(Footer):
     """Said for the keys left out, and where they are listed (set by the screen)."""
 
     _laid_out_for = 0
+    _composed_for: tuple[object, ...] | None = None
+
+    def _what_it_shows(self) -> tuple[object, ...]:
+        """All a composition depends on: the keys in force and the room for them."""
+        active = self.screen.active_bindings
+        keys = tuple(
+            (binding.key, binding.action, binding.description, binding.show, enabled, tooltip)
+            for _namespace, binding, enabled, tooltip in active.values()
+        )
+        width = self.size.width or self.app.size.width
+        shown = (self.compact, self.show_command_palette, self.inside_words, self.more_words)
+        return (keys, width, *shown)
+
+    async def recompose(self) -> None:
+        """Compose again only when what it shows changes: the keys are asked for again on every
+        focus change, and building them again (each with its styles) cost an opened console
+        about a tenth of a second."""
+        if not self._bindings_ready or not self.is_attached:
+            await super().recompose()
+            return
+        shows = self._what_it_shows()
+        if shows == self._composed_for:
+            return
+        self._composed_for = shows
+        await super().recompose()
 
     def on_resize(self) -> None:
         """Lay the keys out again for a new width (a recompose is queued once, not per event)."""

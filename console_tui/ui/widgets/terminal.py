@@ -17,6 +17,7 @@ _reading_text.py's and copy mode _copy_mode.py's.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.style import Style
 from textual import events
@@ -28,6 +29,8 @@ from textual.timer import Timer
 
 from console_tui.core import keys
 from console_tui.core.screen import Screen, make_screen
+from console_tui.ui import idle_gc
+from console_tui.ui.draw_now import draw_now
 from console_tui.ui.messages import Announce
 from console_tui.ui.widgets import _copy_mode
 from console_tui.ui.widgets._console_rows import GridRows, ReadingRows
@@ -36,10 +39,15 @@ from console_tui.ui.widgets._reading_text import ReadingText
 from console_tui.ui.widgets._rows_view import FRAME_SECONDS, RowsView
 from console_tui.ui.widgets._strips import Selection, restyle
 
-FRAME_COST_SHARE = 4
-"""The least time between frames while output floods, in multiples of the last frame's own work."""
+FRAME_COST_SHARE = 2
+"""The least time between frames while output floods, in multiples of the last frame's work."""
 FRAME_GAP_MAX = 0.1
-"""The most time between frames while output floods: a key's echo is drawn within it."""
+"""The most time between frames while output floods."""
+ECHO_WINDOW = 0.25
+ECHO_FRAMES = 2
+"""For ECHO_WINDOW seconds after typed bytes are sent, the first ECHO_FRAMES outputs are drawn as
+they come, flood or not: the key's echo is most likely in one of them, and waits for no frame
+gap."""
 SELECTED = Style(reverse=True)
 CURSOR = Style(reverse=True)
 
@@ -155,6 +163,11 @@ class TerminalView(RowsView, can_focus=True):
         self._timer: Timer | None = None
         self._synced_at = 0.0
         self._frame_gap = FRAME_SECONDS
+        self._echo_until = 0.0
+        self._echo_frames = 0
+        self.send: Callable[[bytes], None] | None = None
+        """Where typed bytes go at once (the console pane's outbox); without it, a `Typed`
+        message carries them (a message waits behind every other for its owner)."""
         self._selection: Selection | None = None
         self._selecting = False
         self.copy_mode: CopyMode | None = None
@@ -188,12 +201,18 @@ class TerminalView(RowsView, can_focus=True):
         if self._keeping:
             self.reading_text.feed(data)
         self.bytes_fed += len(data)
-        if self._timer is None:
-            wait = self._synced_at + self._frame_gap - time.monotonic()
-            if wait <= 0:  # idle: draw at once (a typed key's echo)
-                self._sync()
+        now = time.monotonic()
+        if self._echo_frames and now < self._echo_until:  # it may hold a key's echo: draw now
+            self._echo_frames -= 1
+            if self._timer is not None:
+                self._timer.stop()
+            self._frame()
+        elif self._timer is None:
+            wait = self._synced_at + self._frame_gap - now
+            if wait <= 0:  # idle: draw at once
+                self._frame()
             else:  # busy: at most one frame a refresh tick, the bytes until then in it
-                self._timer = self.set_timer(wait, self._sync, name="terminal frame")
+                self._timer = self.set_timer(wait, self._frame, name="terminal frame")
 
     def reset(self, data: bytes) -> None:
         """Start over from a snapshot (on attach, or after this viewer fell behind); the reading
@@ -216,18 +235,28 @@ class TerminalView(RowsView, can_focus=True):
         """Bring the picture up to date at once (tests and screenshots)."""
         self._sync()
 
+    def _frame(self) -> None:
+        """Bring the picture up to date and put it on the operator's terminal now.
+
+        Frames are skipped while drawing cannot keep up: the next frame waits until this one's
+        work is at most 1/FRAME_COST_SHARE of the time, so reading the console is not starved
+        by drawing; but never longer than FRAME_GAP_MAX."""
+        idle_gc.busy()
+        began = time.monotonic()
+        self._sync()
+        drawn = draw_now(self)
+        cost = time.monotonic() - began
+        if not drawn:  # Textual draws it later: about as much work again
+            cost *= 2
+        self._frame_gap = min(max(FRAME_SECONDS, FRAME_COST_SHARE * cost), FRAME_GAP_MAX)
+
     def _sync(self) -> None:
         self._timer = None
-        began = self._synced_at = time.monotonic()
+        self._synced_at = time.monotonic()
         changed = self.grid.sync()
         if self.rows is self.lines:
             changed = self.lines.sync()
         self.show_changes(changed)
-        # Skip frames while drawing cannot keep up: the next frame waits until this one's work
-        # (ours, and Textual's, about as much again) is at most half the time, so reading the
-        # console is not starved by drawing; but never longer than FRAME_GAP_MAX, for the echo.
-        cost = FRAME_COST_SHARE * (time.monotonic() - began)
-        self._frame_gap = min(max(FRAME_SECONDS, cost), FRAME_GAP_MAX)
         if self.watch_sac:
             self._check_sac_prompt()
 
@@ -458,7 +487,18 @@ class TerminalView(RowsView, can_focus=True):
             return
         self.clear_selection()
         self.leave_scrollback()
-        self.post_message(self.Typed(self, data))
+        idle_gc.busy()
+        if self.send is not None:
+            self.send(data)  # its owner calls `sent` once the bytes are on their way
+        else:
+            self.post_message(self.Typed(self, data))
+            self.sent()
+
+    def sent(self) -> None:
+        """Typed bytes went to the console: the next outputs may hold their echo (output read
+        before that cannot)."""
+        self._echo_until = time.monotonic() + ECHO_WINDOW
+        self._echo_frames = ECHO_FRAMES
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
