@@ -212,7 +212,7 @@ def test_send_boot_menu_exits_0_when_up_and_3_with_the_reason(
         assert chose.returncode == 0, chose.stderr
         lab.wait_for(READY_LINE, start=since, timeout=180)
     # Held from the start under `serve`, the transcript has the whole boot, firmware first.
-    log = cli("log", "demo").stdout
+    log = cli("--config", str(info.config_path), "log", "demo").stdout
     assert log.index("Press ESC for boot menu") < log.index("GNU GRUB") < log.rindex(READY_LINE)
 
     direct = Lab(guest.folder)

@@ -164,6 +164,7 @@ class MenuWatch:
             return b""
         if GRUB_MENU.search(self.text):
             self._note("GRUB menu")
+            self.missed = True  # the firmware handed over to its boot loader: its keys are late
         self._kernel_booting()
         if self._repeat_from is None and OVMF_START.search(raw):
             self._note("UEFI firmware")

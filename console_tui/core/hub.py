@@ -597,7 +597,19 @@ class Hub:
         session.listeners.add(listener)
         try:
             await self.reset(viewer)
-            up = await bootmenu.hold_menu(watch, output, session.write, timeout)
+            try:
+                up = await bootmenu.hold_menu(watch, output, session.write, timeout)
+            except TimeoutError:
+                if not (watch.want is bootmenu.MenuKind.FIRMWARE and "GRUB menu" in watch.seen):
+                    raise
+                # The firmware reads its setup key in a short window, which a loaded host can
+                # miss: the boot reached its loader. Once more, from a fresh reset.
+                session.mark("the firmware's key window went by: resetting once more")
+                while not output.empty():
+                    output.get_nowait()
+                watch = bootmenu.MenuWatch(watch.want)
+                await self.reset(viewer)
+                up = await bootmenu.hold_menu(watch, output, session.write, timeout)
         except TimeoutError as exc:
             session.mark(f"boot menu never came: {exc}")
             raise UnreachableError(
