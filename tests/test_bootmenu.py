@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import capture_daemon, cli, need_command
+from conftest import capture_daemon, cli, need_command, wait_for
 
 from console_tui.core import config
 from console_tui.core.api import Viewer
@@ -211,8 +211,14 @@ def test_send_boot_menu_exits_0_when_up_and_3_with_the_reason(
         chose = cli("--config", str(info.config_path), "send", "demo", "--boot-entry", "1")
         assert chose.returncode == 0, chose.stderr
         lab.wait_for(READY_LINE, start=since, timeout=180)
+
+        def logged() -> str:
+            return cli("--config", str(info.config_path), "log", "demo").stdout
+
+        # The daemon writes what it read; QEMU's own log may be ahead of it by a moment.
+        wait_for(lambda: READY_LINE in logged().rpartition("GNU GRUB")[2], "the boot logged", 60)
     # Held from the start under `serve`, the transcript has the whole boot, firmware first.
-    log = cli("--config", str(info.config_path), "log", "demo").stdout
+    log = logged()
     assert log.index("Press ESC for boot menu") < log.index("GNU GRUB") < log.rindex(READY_LINE)
 
     direct = Lab(guest.folder)
