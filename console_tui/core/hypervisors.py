@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from console_tui.core._background import Background
 from console_tui.core.config import NAME_RE, Hypervisor, Target
 from console_tui.core.errors import UnreachableError
 
@@ -288,7 +289,7 @@ async def scan(hypervisors: tuple[Hypervisor, ...], taken: set[str]) -> list[Tar
 # -- lifecycle events -------------------------------------------------------------------------
 
 
-class LifecycleWatch:
+class LifecycleWatch(Background):
     """A hypervisor's domain lifecycle events (start, stop, crash, reboot), told on the loop
     that started the watch; it registers again after the connection comes back."""
 
@@ -297,20 +298,9 @@ class LifecycleWatch:
         self.on_event = on_event
         self.registered = asyncio.Event()
         """set while the events are registered on a live connection"""
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"libvirt events {self.uri}"
-            )
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def _task_name(self) -> str:
+        return f"libvirt events {self.uri}"
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

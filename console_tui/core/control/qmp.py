@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from qemu.qmp import ExecuteError, QMPClient, QMPError, Runstate
 
+from console_tui.core._background import Background
 from console_tui.core.control import ControlURI
 from console_tui.core.errors import NotPermittedError, UnreachableError
 
@@ -140,7 +141,7 @@ class QMPControl:
                 await _quiet_disconnect(client)
 
 
-class QMPWatch:
+class QMPWatch(Background):
     """Holds one QEMU's QMP socket: its lifecycle events go to `on_event` (name, words, data) as
     they happen, and this process's actions on it go through the held session. Reconnects with
     backoff while QEMU is away."""
@@ -152,20 +153,9 @@ class QMPWatch:
         self.path = uri.path
         self.on_event = on_event
         self.client: QMPClient | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"qmp watch {self.path}"
-            )
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def _task_name(self) -> str:
+        return f"qmp watch {self.path}"
 
     async def _run(self) -> None:
         backoff = BACKOFF_FIRST
