@@ -54,12 +54,6 @@ def written_by_the_app(home: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(home.rglob("*")) if p.is_file())
 
 
-@pytest.mark.xfail(
-    reason="ipmi_sim here activates SOL but forwards no serial bytes, to ipmitool either "
-    "(`sol activate`, machine on or off): the boot never reaches the SOL session; open in "
-    "issue 11",
-    strict=False,
-)
 async def test_sol_console_and_power_through_the_bmc(bmc: BMCInfo, private_dirs: Path) -> None:
     hub = Hub(config.parse(bmc_target(bmc)))
     try:

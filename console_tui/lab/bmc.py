@@ -8,6 +8,7 @@ one private folder; the simulator is stopped by its PID (and takes its QEMU with
 
 from __future__ import annotations
 
+import select
 import shlex
 import signal
 import socket
@@ -99,9 +100,10 @@ class SimulatedBMC:
         self.relay = subprocess.Popen(
             [sys.executable, "-m", "console_tui.lab.uart", str(sol_port), str(qemu_port)],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
+        _wait_line(self.relay, "listening", where=f"127.0.0.1:{sol_port}")
         log = paths.open_private(self.folder / "ipmi_sim.log", "wb")
         try:
             self.process = subprocess.Popen(
@@ -202,6 +204,18 @@ case "$1:$2" in
 esac
 exit 0
 """
+
+
+def _wait_line(process: subprocess.Popen[bytes], line: str, *, where: str) -> None:
+    """Until `process` prints `line` (10 s at most)."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], 10)
+    said = process.stdout.readline().decode(errors="replace").strip() if ready else ""
+    process.stdout.close()
+    if said != line:
+        raise LabError(
+            f"the lab's serial relay did not start ({said or 'no word in 10 s'})", where=where
+        )
 
 
 def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:

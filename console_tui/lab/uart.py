@@ -6,6 +6,9 @@ connected; the relay reaches the machine's QEMU whenever it listens, again after
 cycle, and drops what the BMC sends while the machine is off.
 
     python -m console_tui.lab.uart LISTEN_PORT MACHINE_PORT
+
+It prints one line, `listening`, once the BMC can connect: the simulator tries its SOL port at
+start and then only every 10 s, so it must not start before the relay listens.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ RETRY = 0.1
 
 def serve(listen_port: int, machine_port: int) -> None:
     server = socket.create_server(("127.0.0.1", listen_port))
+    print("listening", flush=True)
     while True:
         bmc, _ = server.accept()
         threading.Thread(target=carry, args=(bmc, machine_port), daemon=True).start()
