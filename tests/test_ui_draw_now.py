@@ -11,8 +11,15 @@ import time
 
 from textual.app import App, ComposeResult
 
+from console_tui.ui import key_pending
 from console_tui.ui.draw_now import draw_now
-from console_tui.ui.widgets.terminal import ECHO_FRAMES, FRAME_GAP_MAX, TerminalView
+from console_tui.ui.widgets.terminal import (
+    ECHO_SETTLE,
+    FRAME_GAP_MAX,
+    KEY_WAIT,
+    KEY_WAIT_MAX,
+    TerminalView,
+)
 
 
 class One(App[None]):
@@ -60,18 +67,42 @@ async def test_a_keys_echo_skips_the_flood_frame_gap() -> None:
         assert "flood line" not in "".join(view.shown_text())  # not yet synced: it waits
         await pilot.press("x")
         assert typed == [b"x"]  # handed to the pane's writer at once, not by a message
+        view.sent(1)  # what the pane calls once the write is done: one output was read before
         view.feed(b"read before the key was sent\r\n")  # cannot hold the echo: it waits
         assert view._timer is not None
-        view.sent()  # what the pane calls once the write is done
-        for frame in range(ECHO_FRAMES):
-            view._synced_at = time.monotonic()
+        for frame in range(4):  # every output read after it, in the echo window, is drawn
+            view._synced_at = time.monotonic()  # flooding: the frame gap is far off
             view.feed(echo(f"ECHO{frame:04d}".encode()))
-            assert view._timer is None
+            assert view._timer is not None
+            assert view._frame_due - time.monotonic() <= ECHO_SETTLE, "no frame gap for an echo"
+            await pilot.pause(ECHO_SETTLE * 5)
             assert drawn(view)
             assert f"ECHO{frame:04d}" in view.shown_text()[0]
+        view._echo_until = time.monotonic()  # the echo window is over: back to the frame gap
+        view._frame_gap = FRAME_GAP_MAX
         view._synced_at = time.monotonic()
-        view.feed(b"more flood\r\n")  # the echo frames are spent: back to the frame gap
-        assert view._timer is not None
+        view.feed(b"more flood\r\n")
+        assert view._frame_due - time.monotonic() > FRAME_GAP_MAX / 2
+
+
+async def test_a_frame_waits_while_a_key_is_on_its_way() -> None:
+    app = One()
+    async with app.run_test(size=(70, 14)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        await pilot.pause()
+        key_pending.came(app)  # what the driver's input thread notes
+        view._synced_at = 0.0  # quiet for long: output would be drawn at once
+        view.feed(b"before the key\r\n")
+        assert "before the key" not in "".join(view.shown_text()), "the key goes first"
+        await pilot.press("x")  # the key reaches the view
+        assert key_pending.since(app, time.monotonic()) == float("inf")
+        await pilot.pause(KEY_WAIT * 5)
+        assert "before the key" in "".join(view.shown_text())
+        key_pending.came(app, time.monotonic() - KEY_WAIT_MAX)  # a key that went elsewhere
+        view._synced_at = 0.0
+        view.feed(b"not held for long\r\n")
+        assert "not held for long" in "".join(view.shown_text())
 
 
 async def test_nothing_to_draw_or_not_mounted_is_left_to_textual() -> None:

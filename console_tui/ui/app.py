@@ -12,7 +12,7 @@ from textual.widgets import Input, OptionList, Tabs, Tree
 from console_tui.core import paths
 from console_tui.core.api import HubAPI
 from console_tui.core.config import Config
-from console_tui.ui import idle_gc
+from console_tui.ui import idle_gc, key_pending, strip_cycles
 from console_tui.ui.cell_diff import only_changed_cells
 from console_tui.ui.commands import ConsoleCommands
 from console_tui.ui.cursor import cursor_shown, focus_offset
@@ -50,8 +50,9 @@ class ConsoleApp(App[int], inherit_bindings=False):
         probe: bool = True,
         who: str | None = None,
     ) -> None:
+        strip_cycles.prevent()  # a frame's lines freed when dropped, not by the cyclic collector
         screen_reader = screen_reader or config.settings.screen_reader
-        driver_class = self.get_driver_class()
+        driver_class = key_pending.noting_keys(self.get_driver_class())
         if screen_reader:
             driver_class = cursor_shown(only_changed_cells(driver_class))
         super().__init__(driver_class=driver_class)

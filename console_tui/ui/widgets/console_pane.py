@@ -101,6 +101,8 @@ class ConsolePane(Vertical):
         self.screen_reader = screen_reader
         self.viewer: Viewer | None = None
         self._outbox: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
+        self._unhandled = 0
+        """Output events posted to this pane and not yet drawn."""
         self._reader: Worker[None] | None = None
         self._ready = asyncio.Event()
         self._drawn = asyncio.Event()
@@ -178,6 +180,7 @@ class ConsolePane(Vertical):
                 # fresh snapshot when full, so typed keys never queue behind a flood.
                 events = await viewer.batch()
                 self._drawn.clear()
+                self._unhandled += sum(event.kind == EventKind.OUTPUT for event in events)
                 for event in events:
                     self.post_message(self.SessionEvent(event))
                 if events[-1].kind == EventKind.DETACHED:
@@ -206,8 +209,8 @@ class ConsolePane(Vertical):
             return
         try:
             await self.hub.write(self.viewer, data, paced=paced)
-            if not paced:
-                self.terminal.sent()
+            if not paced:  # output posted or queued until now was read before these bytes
+                self.terminal.sent(self._unhandled + self.viewer.queue.qsize())
         except ConsoleError as exc:
             self.post_message(Announce(f"{self.target.name}: {exc.what}", bell=True))
 
@@ -253,6 +256,7 @@ class ConsolePane(Vertical):
         kind = event.kind
         if kind in (EventKind.OUTPUT, EventKind.SNAPSHOT):
             if kind == EventKind.OUTPUT:
+                self._unhandled -= 1
                 self.terminal.feed(event.data)
             else:
                 self.terminal.reset(event.data)

@@ -29,7 +29,7 @@ from textual.timer import Timer
 
 from console_tui.core import keys
 from console_tui.core.screen import Screen, make_screen
-from console_tui.ui import idle_gc
+from console_tui.ui import idle_gc, key_pending
 from console_tui.ui.draw_now import draw_now
 from console_tui.ui.messages import Announce
 from console_tui.ui.widgets import _copy_mode
@@ -39,15 +39,25 @@ from console_tui.ui.widgets._reading_text import ReadingText
 from console_tui.ui.widgets._rows_view import FRAME_SECONDS, RowsView
 from console_tui.ui.widgets._strips import Selection, restyle
 
-FRAME_COST_SHARE = 2
+FRAME_COST_SHARE = 4
 """The least time between frames while output floods, in multiples of the last frame's work."""
 FRAME_GAP_MAX = 0.1
 """The most time between frames while output floods."""
 ECHO_WINDOW = 0.25
-ECHO_FRAMES = 2
-"""For ECHO_WINDOW seconds after typed bytes are sent, the first ECHO_FRAMES outputs are drawn as
-they come, flood or not: the key's echo is most likely in one of them, and waits for no frame
-gap."""
+ECHO_SETTLE = 0.003
+"""For ECHO_WINDOW seconds after typed bytes are sent, output read after them is drawn as it
+comes, flood or not, and waits for no frame gap: the key's echo is in one of them. While output
+floods, the frame waits ECHO_SETTLE for the bytes right behind it (a flooding far end sends the
+echo behind the piece it was sending), so one frame, not two, carries the echo; after a quiet
+spell it is drawn at once. (A fixed count of such frames was spent on output read before the key,
+and the echo then waited for the frame gap.)"""
+KEY_WAIT = 0.003
+KEY_WAIT_MAX = 0.05
+ECHO_AWAIT = 0.012
+"""While a key the terminal sent is on its way through Textual's message hops (`key_pending`), a
+frame waits KEY_WAIT at a time, at most KEY_WAIT_MAX after the key came; and for ECHO_AWAIT after
+the key is sent, until output comes: a 15-20 ms frame drawn first made the key, or the reading of
+its echo, wait for it."""
 SELECTED = Style(reverse=True)
 CURSOR = Style(reverse=True)
 
@@ -164,7 +174,9 @@ class TerminalView(RowsView, can_focus=True):
         self._synced_at = 0.0
         self._frame_gap = FRAME_SECONDS
         self._echo_until = 0.0
-        self._echo_frames = 0
+        self._echo_skip = 0
+        self._frame_due = 0.0
+        self._echo_awaited_until = 0.0
         self.send: Callable[[bytes], None] | None = None
         """Where typed bytes go at once (the console pane's outbox); without it, a `Typed`
         message carries them (a message waits behind every other for its owner)."""
@@ -202,17 +214,22 @@ class TerminalView(RowsView, can_focus=True):
             self.reading_text.feed(data)
         self.bytes_fed += len(data)
         now = time.monotonic()
-        if self._echo_frames and now < self._echo_until:  # it may hold a key's echo: draw now
-            self._echo_frames -= 1
+        wait = self._synced_at + self._frame_gap - now
+        if self._echo_skip:  # read before the typed bytes went out: no echo in it
+            self._echo_skip -= 1
+        elif now < self._echo_until:  # it may hold a key's echo: no frame gap for it
+            wait = min(wait, ECHO_SETTLE)
+            self._echo_awaited_until = 0.0
+        if wait <= 0:  # idle: draw at once
             if self._timer is not None:
                 self._timer.stop()
             self._frame()
-        elif self._timer is None:
-            wait = self._synced_at + self._frame_gap - now
-            if wait <= 0:  # idle: draw at once
-                self._frame()
-            else:  # busy: at most one frame a refresh tick, the bytes until then in it
-                self._timer = self.set_timer(wait, self._frame, name="terminal frame")
+        elif self._timer is None or now + wait < self._frame_due:
+            # busy: at most one frame a refresh tick, the bytes until then in it
+            if self._timer is not None:
+                self._timer.stop()
+            self._frame_due = now + wait
+            self._timer = self.set_timer(wait, self._frame, name="terminal frame")
 
     def reset(self, data: bytes) -> None:
         """Start over from a snapshot (on attach, or after this viewer fell behind); the reading
@@ -241,8 +258,15 @@ class TerminalView(RowsView, can_focus=True):
         Frames are skipped while drawing cannot keep up: the next frame waits until this one's
         work is at most 1/FRAME_COST_SHARE of the time, so reading the console is not starved
         by drawing; but never longer than FRAME_GAP_MAX."""
-        idle_gc.busy()
         began = time.monotonic()
+        if (
+            key_pending.since(self.app, began) < KEY_WAIT_MAX  # a key is on its way
+            or began < self._echo_awaited_until  # its echo is, with nothing read since
+        ):  # let it through first
+            self._frame_due = began + KEY_WAIT
+            self._timer = self.set_timer(KEY_WAIT, self._frame, name="terminal frame")
+            return
+        idle_gc.busy()
         self._sync()
         drawn = draw_now(self)
         cost = time.monotonic() - began
@@ -472,6 +496,7 @@ class TerminalView(RowsView, can_focus=True):
         event.stop()
         event.prevent_default()
         if self.copy_mode is not None:
+            key_pending.handled(self.app)
             self._copy_key(event.key, event.character)
             return
         try:
@@ -484,6 +509,7 @@ class TerminalView(RowsView, can_focus=True):
         except ValueError:
             data = None
         if data is None:
+            key_pending.handled(self.app)
             return
         self.clear_selection()
         self.leave_scrollback()
@@ -494,11 +520,14 @@ class TerminalView(RowsView, can_focus=True):
             self.post_message(self.Typed(self, data))
             self.sent()
 
-    def sent(self) -> None:
-        """Typed bytes went to the console: the next outputs may hold their echo (output read
-        before that cannot)."""
-        self._echo_until = time.monotonic() + ECHO_WINDOW
-        self._echo_frames = ECHO_FRAMES
+    def sent(self, read_before: int = 0) -> None:
+        """Typed bytes went to the console: outputs from now on may hold their echo, but not the
+        next `read_before` ones (read before the bytes went out, not drawn yet)."""
+        key_pending.handled(self.app)  # frames waited for the key until it went out
+        now = time.monotonic()
+        self._echo_until = now + ECHO_WINDOW
+        self._echo_awaited_until = now + ECHO_AWAIT
+        self._echo_skip = read_before
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
