@@ -49,7 +49,7 @@ def main() -> None:
         cache = Path(folder) / "images"
         for boot, menus in CASES.items():
             lab = Lab(Path(folder) / boot, boot=boot, image_cache=cache)
-            lab.up(timeout=240, ready=False)
+            lab.up(timeout=240)  # a running machine, as an operator resets one
             print(f"{boot:5} guest")
             try:
                 figures = asyncio.run(_measure(lab, menus))

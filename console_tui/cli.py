@@ -435,7 +435,7 @@ async def _send(config: config_mod.Config, args: argparse.Namespace) -> int:
         pump = asyncio.get_running_loop().create_task(_print_output(viewer, raw=args.raw))
         try:
             said = await _do_send(hub, viewer, args)
-            print(f"console-tui: {said} to {args.name}", file=sys.stderr)
+            print(f"console-tui: {args.name}: {said}", file=sys.stderr)
             await asyncio.sleep(args.wait)
         finally:
             await _cancelled(pump)

@@ -137,7 +137,7 @@ def test_send_text_runs_a_command(guest: lab.LabInfo) -> None:
     result = cli("--config", str(guest.config_path), "send", "demo", "--text", "uname -a\\r")
     assert result.returncode == 0, result.stderr
     assert "Linux demo" in result.stdout
-    assert "typed 9 bytes to demo" in result.stderr
+    assert "console-tui: demo: typed 9 bytes" in result.stderr
 
 
 @pytest.mark.guest

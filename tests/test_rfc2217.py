@@ -447,7 +447,7 @@ def test_send_baud_through_a_running_server(pty_port: tuple[Pty, int], tmp_path:
     with capture_daemon(config):
         sent = cli("--config", str(config), "send", "port", "--baud", "2400", "--wait", "0")
         assert sent.returncode == 0, sent.stderr
-        assert "set the line to 2400 8N1, no flow control to port" in sent.stderr
+        assert "console-tui: port: set the line to 2400 8N1, no flow control" in sent.stderr
         assert speed(line) == (termios.B2400, termios.B2400)
         listed = cli("--config", str(config), "list")
         assert "port: line 2400 8N1, no flow control" in listed.stderr

@@ -176,6 +176,9 @@ class MainScreen(TargetListLayout, Screen[None]):
             self.query_one("#welcome").display = False
             self.tabs.display = True
             await self.tabs.add_pane(TabPane(name, pane, id=pane_id))
+            # The tab's mount is awaited, not the pane's own widgets inside it: on a busy loop
+            # they could still be on their way.
+            await pane.composed.wait()
         self.tabs.active = self._pane_ids[name]
         pane.terminal.focus()
         self.lay_out_targets()

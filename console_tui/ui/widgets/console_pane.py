@@ -105,6 +105,8 @@ class ConsolePane(Vertical):
         """Output events posted to this pane and not yet drawn."""
         self._reader: Worker[None] | None = None
         self._ready = asyncio.Event()
+        self.composed = asyncio.Event()
+        """Set once the pane's widgets are mounted (`terminal` and the rest can be queried)."""
         self._drawn = asyncio.Event()
         status = hub.status(target.name)
         baud = parse_console_uri(target.console).params.get("baud", target.baud)
@@ -146,6 +148,7 @@ class ConsolePane(Vertical):
         return self.query_one(ReadingView)
 
     def on_mount(self) -> None:
+        self.composed.set()
         self._title_terminal()
         self.call_after_refresh(self._paint_in_theme)
         self.app.theme_changed_signal.subscribe(
@@ -156,6 +159,8 @@ class ConsolePane(Vertical):
 
     def _paint_in_theme(self) -> None:
         """Console cells in default colours take the theme's (black on high contrast)."""
+        if not self.is_attached:  # closed before the refresh this waited for
+            return
         terminal = self.terminal
         style = terminal.rich_style
         terminal.painter.set_base(Style(color=style.color, bgcolor=style.bgcolor))
