@@ -324,7 +324,7 @@ def test_send_baud_and_list_from_the_command_line(
     finally:
         _, said = sending.communicate(timeout=30)
     assert sending.returncode == 0, said
-    assert "set the line to 4800 8N1, no flow control to port" in said
+    assert "console-tui: port: set the line to 4800 8N1, no flow control" in said
 
     listed = cli("--config", config, "list")
     assert "port: line 115200 8N1, no flow control" in listed.stderr
