@@ -52,12 +52,11 @@ echo behind the piece it was sending), so one frame, not two, carries the echo; 
 spell it is drawn at once. (A fixed count of such frames was spent on output read before the key,
 and the echo then waited for the frame gap.)"""
 KEY_WAIT = 0.003
-KEY_WAIT_MAX = 0.05
 ECHO_AWAIT = 0.012
 """While a key the terminal sent is on its way through Textual's message hops (`key_pending`), a
-frame waits KEY_WAIT at a time, at most KEY_WAIT_MAX after the key came; and for ECHO_AWAIT after
-the key is sent, until output comes: a 15-20 ms frame drawn first made the key, or the reading of
-its echo, wait for it."""
+frame waits KEY_WAIT at a time, at most `key_pending.WAIT_MAX` after the key came; and for
+ECHO_AWAIT after the key is sent, until output comes: a 15-20 ms frame drawn first made the key,
+or the reading of its echo, wait for it."""
 SELECTED = Style(reverse=True)
 CURSOR = Style(reverse=True)
 
@@ -260,7 +259,7 @@ class TerminalView(RowsView, can_focus=True):
         by drawing; but never longer than FRAME_GAP_MAX."""
         began = time.monotonic()
         if (
-            key_pending.since(self.app, began) < KEY_WAIT_MAX  # a key is on its way
+            key_pending.on_its_way(self.app, began)
             or began < self._echo_awaited_until  # its echo is, with nothing read since
         ):  # let it through first
             self._frame_due = began + KEY_WAIT
