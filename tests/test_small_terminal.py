@@ -115,10 +115,12 @@ async def test_the_footer_says_what_it_cannot_show(sock_dir: Path, size: tuple[i
             await open_console(pilot, app, "box")
             await until(pilot, lambda: isinstance(app.focused, TerminalView), "in the console")
             await pilot.press("ctrl+f6")
-            await pilot.pause()
-            await pilot.pause()
             screen = main_screen(app)
             footer = screen.query_one("KeysFooter")
+            # The footer composes again once the focus has left the console (a loaded machine
+            # takes more than two turns of the loop for that).
+            await until(pilot, lambda: not isinstance(app.focused, TerminalView), "out of it")
+            await until(pilot, lambda: footer._composed_for == footer._what_it_shows(), "footer")
             keys = [k for k in footer.query(FooterKey) if "-command-palette" not in k.classes]
             width = app.size.width
             for key in footer.query(FooterKey):
