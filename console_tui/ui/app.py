@@ -12,7 +12,7 @@ from textual.widgets import Input, OptionList, Tabs, Tree
 from console_tui.core import paths
 from console_tui.core.api import HubAPI
 from console_tui.core.config import Config
-from console_tui.ui import idle_gc, key_pending, strip_cycles
+from console_tui.ui import covered_renders, idle_gc, key_pending, strip_caches, strip_cycles
 from console_tui.ui.cell_diff import only_changed_cells
 from console_tui.ui.commands import ConsoleCommands
 from console_tui.ui.cursor import cursor_shown, focus_offset
@@ -51,6 +51,8 @@ class ConsoleApp(App[int], inherit_bindings=False):
         who: str | None = None,
     ) -> None:
         strip_cycles.prevent()  # a frame's lines freed when dropped, not by the cyclic collector
+        strip_caches.make_lazy()  # a line's caches made when used, not with every line
+        covered_renders.skip_covered()  # a changed area drawn from the widgets on top only
         screen_reader = screen_reader or config.settings.screen_reader
         driver_class = key_pending.noting_keys(self.get_driver_class())
         if screen_reader:

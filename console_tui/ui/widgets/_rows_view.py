@@ -10,11 +10,12 @@ from typing import Protocol
 
 from rich.style import Style
 from textual import events
-from textual.geometry import Offset, Size
+from textual.geometry import Offset, Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console_tui.core.screen import ScreenRow
+from console_tui.ui import line_frame
 from console_tui.ui.widgets._strips import RowPainter, restyle
 
 FRAME_SECONDS = 1 / 60
@@ -46,13 +47,14 @@ class RowsView(ScrollView):
 
     def __init__(self, rows: Rows, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        line_frame.install(self)  # content lines framed without Textual's pass per line
         self.rows = rows
         self.painter = RowPainter()
         self.following = True
         self._live_top = 0
         self.highlight: tuple[int, int, int] | None = None
         """The search match shown: row, first and last cell (exclusive)."""
-        self._frame_style: tuple[Size, Style, int] | None = None
+        self._frame_style: tuple[Style, int] | None = None
         """The view's own style and width, worked out once a frame rather than once a line."""
 
     @property
@@ -76,10 +78,13 @@ class RowsView(ScrollView):
 
     def frame_style(self) -> tuple[Style, int]:
         """The view's style (for blank cells) and its width in cells, for this frame."""
-        size = self.size
-        if self._frame_style is None or self._frame_style[0] != size:
-            self._frame_style = (size, self.rich_style, self.scrollable_content_region.width)
-        return self._frame_style[1:]
+        if self._frame_style is None:
+            self._frame_style = (self.rich_style, self.scrollable_content_region.width)
+        return self._frame_style
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_style = None  # worked out again once a frame, not once a line
+        return super().render_lines(crop)
 
     def show_changes(self, changed: set[int] | None) -> None:
         """Draw what changed (rows by number, or None for everything), follow the live rows,
@@ -98,10 +103,18 @@ class RowsView(ScrollView):
                 self.refresh_line(shown[0])
             elif shown:  # one refresh over the rows that changed, not one call a row
                 first = min(shown)
-                self.refresh_lines(first, max(shown) - first + 1)
+                self.refresh_rows(first, max(shown) - first + 1)
         if self.following and self.scroll_offset.y != self._live_top:
             self.scroll_to(y=self._live_top, animate=False, immediate=True)
         self.place_cursor()
+
+    def refresh_rows(self, first: int, count: int) -> None:
+        """Repaint rows across the whole view, border included: Textual writes a line it
+        draws whole as it is, but cuts a copy of one repainted only inside its border."""
+        gutter = self.styles.gutter
+        self.refresh(
+            Region(-gutter.left, first - self.scroll_offset.y, self.outer_size.width, count)
+        )
 
     def update_virtual_size(self) -> None:
         """As tall as the rows, and while following, as the live page (which may reach past the
