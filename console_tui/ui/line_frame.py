@@ -20,12 +20,19 @@ lines drawn here against Textual's own.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.terminal_theme import TerminalTheme
 from textual._styles_cache import StylesCache
+from textual.color import Color
+from textual.content import Content
+from textual.css.styles import StylesBase
+from textual.geometry import Size, Spacing
 from textual.strip import Strip
+from textual.style import Style as TextualStyle
 from textual.widget import Widget
 
 __all__ = ["FramedLines", "install"]
@@ -68,20 +75,20 @@ class FramedLines(StylesCache):
         finally:
             self._frame, self._framing = None, False
 
-    def render_line(  # type: ignore[override]
+    def render_line(
         self,
-        styles: Any,
+        styles: StylesBase,
         y: int,
-        size: Any,
-        content_size: Any,
-        padding: Any,
-        base_background: Any,
-        background: Any,
-        render_content_line: Any,
-        border_title: Any,
-        border_subtitle: Any,
+        size: Size,
+        content_size: Size,
+        padding: Spacing,
+        base_background: Color,
+        background: Color,
+        render_content_line: Callable[[int], Strip],
+        border_title: tuple[Content, Color, Color, TextualStyle] | None,
+        border_subtitle: tuple[Content, Color, Color, TextualStyle] | None,
         opacity: float,
-        ansi_theme: Any,
+        ansi_theme: TerminalTheme,
         native_ansi: bool,
     ) -> Strip:
         everything = (
@@ -90,7 +97,7 @@ class FramedLines(StylesCache):
         )  # fmt: skip
         frame = self._frame
         if frame is None:
-            if not self._framing or not _plain(styles, opacity, padding):
+            if not self._framing or not _plain(styles, opacity):
                 return super().render_line(*everything)
             gutter = styles.gutter
             width, height = content_size
@@ -117,7 +124,7 @@ class FramedLines(StylesCache):
         return Strip([*frame.left, *content, *frame.right], frame.whole)
 
 
-def _plain(styles: Any, opacity: float, padding: Any) -> bool:
+def _plain(styles: StylesBase, opacity: float) -> bool:
     """Whether Textual's pass per line would only put the frame around the content."""
     if styles.tint.a or opacity != 1.0 or styles.text_opacity != 1.0:
         return False
