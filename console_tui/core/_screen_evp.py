@@ -192,7 +192,7 @@ class EvpScreen(Screen):
         runs: list[tuple[str, CellStyle]] = []
         start = 0
         for index, group in groupby(indexes):
-            end = start + sum(1 for _ in group)
+            end = start + len(list(group))
             text, style = "".join(graphemes[start:end]), table[index]
             if runs and runs[-1][1] == style:
                 text = runs.pop()[0] + text
