@@ -1,4 +1,4 @@
-"""A new line makes no caches until one is used (strip_caches.py), and behaves as Textual's own.
+"""A new line makes no caches until one is used (ui/frames/strip_caches.py), and behaves as Textual's own.
 
 While a console floods, a frame makes about four strips a line; each used to make seven small
 caches as it was created, a quarter of the frame's time, though most strips never use one."""
@@ -14,7 +14,7 @@ from textual.color import Color
 from textual.filter import ANSIToTruecolor
 from textual.strip import Strip
 
-from console_tui.ui import strip_caches
+from console_tui.ui.frames import strip_caches
 
 SEGMENTS = [
     Segment("console ", Style(color="red", bold=True)),

@@ -1,4 +1,4 @@
-"""A drawn line is freed when dropped, not left to the cyclic garbage collector (strip_cycles.py).
+"""A drawn line is freed when dropped, not left to the cyclic garbage collector (ui/frames/strip_cycles.py).
 
 Textual's compositor cuts every line of every widget once at its end (`Strip.divide`); that used
 to cache the strip inside itself, so every line of every frame was a reference cycle, and under a
@@ -11,7 +11,7 @@ import gc
 from rich.segment import Segment
 from textual.strip import Strip
 
-from console_tui.ui import strip_cycles
+from console_tui.ui.frames import strip_cycles
 
 LINES = 200
 

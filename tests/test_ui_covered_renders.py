@@ -1,4 +1,4 @@
-"""A changed area is drawn from the widgets on top only (ui/covered_renders.py): what reaches the
+"""A changed area is drawn from the widgets on top only (ui/frames/covered_renders.py): what reaches the
 terminal is cell for cell what Textual's own walk through every widget gives, for a console view
 nested in containers as the app nests it, with a notice laid over it, and for the whole screen;
 the containers under the view are not asked for their lines."""
@@ -15,7 +15,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
-from console_tui.ui import covered_renders
+from console_tui.ui.frames import covered_renders
 from console_tui.ui.widgets.terminal import TerminalView
 
 Cells = dict[tuple[int, int], tuple[str, object]]

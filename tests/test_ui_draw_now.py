@@ -11,8 +11,8 @@ import time
 
 from textual.app import App, ComposeResult
 
-from console_tui.ui import key_pending
-from console_tui.ui.draw_now import draw_now
+from console_tui.ui.frames import key_pending
+from console_tui.ui.frames.draw_now import draw_now
 from console_tui.ui.widgets.terminal import (
     ECHO_SETTLE,
     FRAME_GAP_MAX,

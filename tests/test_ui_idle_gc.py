@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from textual.app import App
 
-from console_tui.ui import idle_gc
+from console_tui.ui.frames import idle_gc
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Console and reading views frame their content lines themselves (ui/line_frame.py): every line
+"""Console and reading views frame their content lines themselves (ui/frames/line_frame.py): every line
 they draw equals the line Textual's own styling pass draws, cell for cell and style for style, in
 each state the frame can be in (focused or not, each bundled theme, ANSI colours kept, a
 selection and the cursor on the line, a crop that cuts the border, the view scrolled back), and
@@ -15,7 +15,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from console_tui.ui.line_frame import FramedLines
+from console_tui.ui.frames.line_frame import FramedLines
 from console_tui.ui.themes import BUNDLED_THEMES, load_themes
 from console_tui.ui.widgets._strips import Selection
 from console_tui.ui.widgets.reading_view import ReadingView

@@ -12,10 +12,11 @@ from textual.widgets import Input, OptionList, Tabs, Tree
 from console_tui.core import paths
 from console_tui.core.api import HubAPI
 from console_tui.core.config import Config
-from console_tui.ui import covered_renders, idle_gc, key_pending, strip_caches, strip_cycles
+from console_tui.ui import frames
 from console_tui.ui.cell_diff import only_changed_cells
 from console_tui.ui.commands import ConsoleCommands
 from console_tui.ui.cursor import cursor_shown, focus_offset
+from console_tui.ui.frames import idle_gc, key_pending
 from console_tui.ui.keynames import key_name
 from console_tui.ui.remembered import remember_theme, remembered_theme
 from console_tui.ui.screens.main import MainScreen
@@ -50,9 +51,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
         probe: bool = True,
         who: str | None = None,
     ) -> None:
-        strip_cycles.prevent()  # a frame's lines freed when dropped, not by the cyclic collector
-        strip_caches.make_lazy()  # a line's caches made when used, not with every line
-        covered_renders.skip_covered()  # a changed area drawn from the widgets on top only
+        frames.install()  # Textual's drawing made quick enough for a flooding console
         screen_reader = screen_reader or config.settings.screen_reader
         driver_class = key_pending.noting_keys(self.get_driver_class())
         if screen_reader:
@@ -101,7 +100,7 @@ class ConsoleApp(App[int], inherit_bindings=False):
         return not (action == "quit" and inside)
 
     collect_when_quiet = False
-    """Run full garbage collections while quiet (see idle_gc.py): set for the app's own process,
+    """Run full garbage collections while quiet (see frames/idle_gc.py): set for the app's own process,
     not where one process serves many apps."""
 
     def on_mount(self) -> None:

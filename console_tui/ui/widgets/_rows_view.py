@@ -15,7 +15,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console_tui.core.screen import ScreenRow
-from console_tui.ui import line_frame
+from console_tui.ui.frames import line_frame
 from console_tui.ui.widgets._strips import RowPainter, restyle
 
 FRAME_SECONDS = 1 / 60

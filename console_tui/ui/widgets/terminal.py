@@ -29,8 +29,8 @@ from textual.timer import Timer
 
 from console_tui.core import keys
 from console_tui.core.screen import Screen, make_screen
-from console_tui.ui import idle_gc, key_pending
-from console_tui.ui.draw_now import draw_now
+from console_tui.ui.frames import idle_gc, key_pending
+from console_tui.ui.frames.draw_now import draw_now
 from console_tui.ui.messages import Announce
 from console_tui.ui.widgets import _copy_mode
 from console_tui.ui.widgets._console_rows import GridRows, ReadingRows

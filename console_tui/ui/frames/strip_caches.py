@@ -9,7 +9,7 @@ kind and size as Textual's own (read from a strip made the original way).
 
 Once per process, for every app in it (as `serve` runs many); checked against the Textual this
 project requires (>= 8): where a new strip is not made as described here, nothing is replaced.
-`tests/test_strip_cycles.py` checks strips behave the same either way.
+`tests/test_strip_caches.py` checks strips behave the same either way.
 """
 
 from __future__ import annotations
