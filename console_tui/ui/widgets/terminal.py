@@ -39,7 +39,7 @@ from console_tui.ui.widgets._reading_text import ReadingText
 from console_tui.ui.widgets._rows_view import FRAME_SECONDS, RowsView
 from console_tui.ui.widgets._strips import Selection, restyle
 
-FRAME_COST_SHARE = 4
+FRAME_COST_SHARE = 6
 """The least time between frames while output floods, in multiples of the last frame's work."""
 FRAME_GAP_MAX = 0.1
 """The most time between frames while output floods."""
