@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from rich.style import Style
 from textual import on, work
@@ -227,7 +228,19 @@ class ConsolePane(Vertical):
         self._ready.set()
         columns, rows = self.terminal.screen_model.size
         self._show(you=viewer.label, transcript=self.hub.status(self.target.name).transcript)
-        self.run_worker(self._size_session(viewer, columns, rows), group="resize", exclusive=True)
+        self._size_later(viewer, columns, rows)
+
+    def _size_later(
+        self, viewer: Viewer, columns: int, rows: int, *, exit_on_error: bool = True
+    ) -> None:
+        """Tell the Hub this view's size in a worker; a newer size supersedes one not sent yet
+        (the work is made as the worker starts, so a superseded one leaves nothing unawaited)."""
+        self.run_worker(
+            partial(self._size_session, viewer, columns, rows),  # type: ignore[arg-type]
+            group="resize",
+            exclusive=True,
+            exit_on_error=exit_on_error,
+        )  # (Textual calls a partial of an async function as it does the function)
 
     async def _size_session(self, viewer: Viewer, columns: int, rows: int) -> None:
         """Tell the Hub this view's size, then draw the session's model if it has that size."""
@@ -313,12 +326,7 @@ class ConsolePane(Vertical):
     def _resized(self, message: TerminalView.Resized) -> None:
         message.stop()
         if self.viewer is not None:
-            self.run_worker(
-                self._size_session(self.viewer, message.columns, message.rows),
-                group="resize",
-                exclusive=True,
-                exit_on_error=False,
-            )
+            self._size_later(self.viewer, message.columns, message.rows, exit_on_error=False)
 
     # -- actions the screen asks for -----------------------------------------------------------
 
