@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from console_tui.ui.frames import key_pending
 from console_tui.ui.frames.draw_now import draw_now
@@ -38,12 +39,18 @@ def drawn(view: TerminalView) -> bool:
     )
 
 
+async def focused_view(app: One, pilot: Pilot[None]) -> TerminalView:
+    """The app's console view, focused and drawn once."""
+    view = app.query_one(TerminalView)
+    view.focus()
+    await pilot.pause()
+    return view
+
+
 async def test_output_after_a_quiet_spell_is_drawn_at_once() -> None:
     app = One()
     async with app.run_test(size=(70, 14)) as pilot:
-        view = app.query_one(TerminalView)
-        view.focus()
-        await pilot.pause()
+        view = await focused_view(app, pilot)
         view._synced_at = 0.0  # quiet for long
         view.feed(echo(b"QUIETONE"))
         assert drawn(view)
@@ -54,10 +61,8 @@ async def test_a_keys_echo_skips_the_flood_frame_gap() -> None:
     app = One()
     typed: list[bytes] = []
     async with app.run_test(size=(70, 14)) as pilot:
-        view = app.query_one(TerminalView)
+        view = await focused_view(app, pilot)
         view.send = typed.append
-        view.focus()
-        await pilot.pause()
         # Flooding: the last frame was just drawn and frames are far apart, so output waits.
         view._frame_gap = FRAME_GAP_MAX
         view._synced_at = time.monotonic()
@@ -87,9 +92,7 @@ async def test_a_keys_echo_skips_the_flood_frame_gap() -> None:
 async def test_a_frame_waits_while_a_key_is_on_its_way() -> None:
     app = One()
     async with app.run_test(size=(70, 14)) as pilot:
-        view = app.query_one(TerminalView)
-        view.focus()
-        await pilot.pause()
+        view = await focused_view(app, pilot)
         key_pending.came(app)  # what the driver's input thread notes
         view._synced_at = 0.0  # quiet for long: output would be drawn at once
         view.feed(b"before the key\r\n")

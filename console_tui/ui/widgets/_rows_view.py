@@ -99,9 +99,7 @@ class RowsView(ScrollView):
         else:
             top = self.scroll_offset.y
             shown = [index for index in changed if top <= index < top + height]
-            if len(shown) == 1:
-                self.refresh_line(shown[0])
-            elif shown:  # one refresh over the rows that changed, not one call a row
+            if shown:  # one refresh over the rows that changed, not one call a row
                 first = min(shown)
                 self.refresh_rows(first, max(shown) - first + 1)
         if self.following and self.scroll_offset.y != self._live_top:
